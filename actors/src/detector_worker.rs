@@ -1,0 +1,84 @@
+//! DetectorWorker: an actor that owns one ONNX Runtime session and answers detection requests.
+//!
+//! Workers join the process group [`DETECTORS_GROUP`], where the detector pool finds them.
+//! Inference runs on tokio's blocking pool so that a 40–80 ms model run never stalls the actors
+//! sharing the async worker threads; the actor itself handles one request at a time (the session
+//! is not shareable), so requests beyond the one running wait in the mailbox.
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use ractor_cluster::RactorMessage;
+
+use crate::detect::{DetectError, DetectParams, Detection, Detector, DetectorConfig, LetterboxedImage, ModelInfo};
+
+/// The process group of every detector worker, local or remote.
+pub const DETECTORS_GROUP: &str = "sightline.detectors";
+
+/// The answer to one request: detections in model-input pixels, or why there are none.
+pub type DetectReply = Result<Vec<Detection>, String>;
+
+#[derive(RactorMessage)]
+pub enum DetectorMsg {
+    /// Detect objects in an image letterboxed to the model's input size.
+    Detect {
+        image: LetterboxedImage,
+        params: DetectParams,
+        reply: RpcReplyPort<DetectReply>,
+    },
+    /// What the worker's model is (input size, layout, class names).
+    Info(RpcReplyPort<ModelInfo>),
+}
+
+pub struct DetectorWorker;
+
+pub struct WorkerState {
+    /// Taken while a request runs on the blocking pool, put back when it returns.
+    detector: Option<Detector>,
+    info: ModelInfo,
+}
+
+impl Actor for DetectorWorker {
+    type Msg = DetectorMsg;
+    type State = WorkerState;
+    type Arguments = DetectorConfig;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        config: DetectorConfig,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        let detector = tokio::task::spawn_blocking(move || Detector::load(&config)).await??;
+        ractor::pg::join(DETECTORS_GROUP.to_string(), vec![myself.get_cell()]);
+        Ok(WorkerState {
+            info: detector.info().clone(),
+            detector: Some(detector),
+        })
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        msg: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            DetectorMsg::Detect { image, params, reply } => {
+                let mut detector = state
+                    .detector
+                    .take()
+                    .ok_or("detector lost by an earlier failed request")?;
+                let (detector, result) = tokio::task::spawn_blocking(move || {
+                    let result = detector.detect_letterboxed(&image, &params);
+                    (detector, result)
+                })
+                .await?;
+                state.detector = Some(detector);
+                // A bad request is the caller's problem, not a reason for the worker to die.
+                let _ = reply.send(result.map_err(|e: DetectError| e.to_string()));
+            }
+            DetectorMsg::Info(reply) => {
+                let _ = reply.send(state.info.clone());
+            }
+        }
+        Ok(())
+    }
+}

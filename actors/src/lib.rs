@@ -1,0 +1,4 @@
+//! Sightline's processing engine.
+
+pub mod detect;
+pub mod detector_worker;

@@ -1,0 +1,83 @@
+//! The DetectorWorker actor with the real model: it joins the detectors group, answers requests,
+//! and survives a bad one.
+
+use std::path::PathBuf;
+
+use ractor::{Actor, ActorRef};
+use sightline_actors::detect::{
+    letterbox, DetectParams, DetectorConfig, FrameRef, Letterbox, LetterboxedImage, PixelFormat,
+};
+use sightline_actors::detector_worker::{DetectReply, DetectorMsg, DetectorWorker, DETECTORS_GROUP};
+
+fn cache(rel: &str) -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.cache").join(rel);
+    assert!(p.exists(), "{} is missing: run `make setup` first", p.display());
+    p
+}
+
+fn config() -> DetectorConfig {
+    DetectorConfig {
+        model: cache("models/yolov4-tiny.onnx"),
+        names: None,
+        ort_library: cache("lib/libonnxruntime.so.1.31.1"),
+        threads: 1,
+    }
+}
+
+async fn ask(worker: &ActorRef<DetectorMsg>, image: LetterboxedImage) -> DetectReply {
+    ractor::call!(worker, |reply| DetectorMsg::Detect {
+        image,
+        params: DetectParams::default(),
+        reply
+    })
+    .expect("worker answers")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_detects_joins_the_group_and_survives_bad_requests() {
+    let (worker, handle) = Actor::spawn(None, DetectorWorker, config())
+        .await
+        .expect("worker starts");
+    assert!(ractor::pg::get_members(&DETECTORS_GROUP.to_string())
+        .iter()
+        .any(|c| c.get_id() == worker.get_id()));
+
+    let img = image::open(cache("media/person.jpg")).expect("photo").to_rgb8();
+    let frame = FrameRef::packed(img.as_raw(), img.width(), img.height(), PixelFormat::Rgb).expect("frame");
+    let lb = Letterbox::new(img.width(), img.height(), 416, 416);
+    let input = letterbox(&frame, &lb);
+
+    let wrong_size = LetterboxedImage {
+        width: 10,
+        height: 10,
+        rgb: vec![0; 300],
+    };
+    let err = ask(&worker, wrong_size).await.expect_err("a 10x10 image is refused");
+    assert!(err.contains("the model takes (416, 416)"), "{err}");
+
+    let dets = ask(&worker, input).await.expect("detections");
+    let classes: Vec<u16> = dets.iter().map(|d| d.class_id).collect();
+    // COCO ids: person 0, dog 16, horse 17.
+    for id in [0, 16, 17] {
+        assert!(classes.contains(&id), "class {id} missing from {classes:?}");
+    }
+    // Boxes come back in model pixels: they overlap the letterboxed content band, not the frame.
+    for d in &dets {
+        assert!(d.bbox.x2 <= 416.5 && d.bbox.y2 <= 416.5, "{d:?}");
+        assert!(
+            d.bbox.y2 > lb.pad_y as f32 && d.bbox.y1 < (lb.pad_y + lb.new_h) as f32,
+            "{d:?}"
+        );
+    }
+
+    worker.stop(None);
+    handle.await.expect("worker stops");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_with_a_missing_model_fails_to_start() {
+    let mut cfg = config();
+    cfg.model = PathBuf::from("/nonexistent/model.onnx");
+    let err = Actor::spawn(None, DetectorWorker, cfg).await.expect_err("start fails");
+    assert!(err.to_string().contains("does not exist"), "{err}");
+}
