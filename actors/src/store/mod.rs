@@ -1,0 +1,276 @@
+//! The embedded store: videos, their detections and their stats, in one sled database.
+//!
+//! Trees (all keys start with the video id, 8 bytes big-endian):
+//! - `videos`: id → JSON [`VideoRecord`] ([`video`]).
+//! - `detections`: id ‖ pts_ms ‖ seq → 40-byte binary [`StoredDetection`] ([`detection`]), so a
+//!   time window is one range scan ([`query`]).
+//! - `stats`: id → JSON [`VideoStats`] ([`stats`]).
+//!
+//! `Store` is a bundle of sled handles: cheap to clone, `Send + Sync`, and every method is a
+//! short synchronous call (microseconds to a few ms). Async callers may call it directly for
+//! single operations and should use `spawn_blocking` for scans over a whole video.
+//!
+//! Durability: sled writes to its log in the background (every 500 ms by default) and its log is
+//! crash-consistent, so a crash loses at most the latest unflushed writes and never leaves the
+//! store unreadable. [`Store::flush`] is the durable point: when it returns, everything written
+//! before it has been written out and fsynced by sled. That is not a promise about the whole file
+//! system on power loss (disk caches, FS metadata are out of sled's hands), but it is what
+//! "stored" means in Sightline: the API reports something as stored only after a flush.
+
+mod detection;
+mod id;
+mod query;
+mod stats;
+mod video;
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub use detection::{DecodeError, DetectionIter, StoredDetection};
+pub use id::{ParseVideoIdError, VideoId};
+pub use query::{
+    Cursor, CursorError, DetectionPage, DetectionQuery, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, MAX_SCAN_PER_PAGE,
+};
+pub use stats::{histogram, Bin, HistogramError, StatsAccumulator, VideoStats, MAX_HISTOGRAM_BINS};
+pub use video::{Progress, VideoPage, VideoRecord, VideoStatus, MAX_LIST_LIMIT};
+
+/// Everything the store can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database couldn't be opened: locked by another process, not a sled database, no access…
+    #[error("cannot open the store at {}: {reason}", path.display())]
+    Open {
+        path: PathBuf,
+        reason: String,
+        #[source]
+        source: sled::Error,
+    },
+    /// A non-empty directory without a sled database: refused rather than written into.
+    #[error("cannot open the store at {}: the directory is not empty and holds no sled database", path.display())]
+    NotAStore { path: PathBuf },
+    #[error("store error: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("video {0} not found")]
+    NotFound(VideoId),
+    /// Stored bytes that can't be read back (never a panic).
+    #[error("corrupt {what} at {key}: {reason}")]
+    Corrupt {
+        what: &'static str,
+        key: String,
+        reason: String,
+    },
+    #[error("cannot encode {what}: {reason}")]
+    Encode { what: &'static str, reason: String },
+    #[error("invalid detection: {0}")]
+    InvalidDetection(String),
+    #[error("invalid query: {0}")]
+    InvalidQuery(String),
+    #[error("invalid cursor: {0}")]
+    Cursor(#[from] CursorError),
+}
+
+/// Handles to the database and its trees.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    videos: sled::Tree,
+    detections: sled::Tree,
+    stats: sled::Tree,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("videos", &self.videos.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the database in `dir`, which should be the store's own directory (e.g.
+    /// `<data dir>/store`): a non-empty directory without a sled database is refused. Only one
+    /// process may hold it: a second open fails with a message saying the store is in use.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let open_error = |source: sled::Error| {
+            let reason = match &source {
+                sled::Error::Io(e) if e.to_string().contains("could not acquire lock") => {
+                    "it is locked by another process (is another sightline running with this data dir?)".to_string()
+                }
+                sled::Error::Io(e) => format!("I/O error: {e}"),
+                sled::Error::Corruption { .. } => "the files there are corrupt or not a sled database".to_string(),
+                sled::Error::Unsupported(msg) => format!("not a compatible sled database: {msg}"),
+                other => other.to_string(),
+            };
+            StoreError::Open {
+                path: dir.to_path_buf(),
+                reason,
+                source,
+            }
+        };
+        if !looks_like_a_store(dir) {
+            return Err(StoreError::NotAStore {
+                path: dir.to_path_buf(),
+            });
+        }
+        let db = sled::Config::new().path(dir).open().map_err(open_error)?;
+        let videos = db.open_tree("videos").map_err(open_error)?;
+        let detections = db.open_tree("detections").map_err(open_error)?;
+        let stats = db.open_tree("stats").map_err(open_error)?;
+        tracing::debug!(dir = %dir.display(), recovered = db.was_recovered(), "store opened");
+        Ok(Self {
+            db,
+            videos,
+            detections,
+            stats,
+        })
+    }
+
+    /// Durable point: blocks until everything written so far is on disk (see the module docs for
+    /// what that does and doesn't promise). Returns the bytes flushed.
+    pub fn flush(&self) -> Result<usize, StoreError> {
+        Ok(self.db.flush()?)
+    }
+
+    /// [`Store::flush`] without blocking an async runtime thread.
+    pub async fn flush_async(&self) -> Result<usize, StoreError> {
+        Ok(self.db.flush_async().await?)
+    }
+}
+
+/// sled happily creates its files in any directory, so pointing the data dir at, say, a home
+/// folder would scatter them there. Missing, empty, or holding sled's `conf`: fine.
+fn looks_like_a_store(dir: &Path) -> bool {
+    match std::fs::read_dir(dir) {
+        Ok(mut entries) => entries.next().is_none() || dir.join("conf").is_file(),
+        // Missing, or not a directory: sled's own error says it best.
+        Err(_) => true,
+    }
+}
+
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use detection::tests::det;
+    use video::tests::sample_record;
+
+    pub(crate) fn temp_store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        (dir, store)
+    }
+
+    /// sled's background flusher lets go of the file lock a moment after the last handle is
+    /// dropped, so an immediate re-open in the same process may still find it locked.
+    pub(crate) fn reopen(dir: &Path) -> Store {
+        for _ in 0..100 {
+            match Store::open(dir) {
+                Ok(store) => return store,
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
+            }
+        }
+        Store::open(dir).unwrap()
+    }
+
+    pub(crate) fn temp_store_with_video() -> (tempfile::TempDir, Store, VideoId) {
+        let (dir, store) = temp_store();
+        let id = store.create_video(sample_record()).unwrap().id;
+        (dir, store, id)
+    }
+
+    #[test]
+    fn store_is_shareable() {
+        fn check<T: Clone + Send + Sync + 'static>() {}
+        check::<Store>();
+    }
+
+    #[test]
+    fn a_second_open_is_refused_clearly() {
+        let (dir, _store) = temp_store();
+        let err = Store::open(dir.path()).unwrap_err();
+        let message = err.to_string();
+        assert!(matches!(err, StoreError::Open { .. }));
+        assert!(message.contains("locked by another process"), "{message}");
+        assert!(message.contains(&dir.path().display().to_string()), "{message}");
+    }
+
+    #[test]
+    fn a_file_is_not_a_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("not-a-dir");
+        std::fs::write(&file, b"hello").unwrap();
+        let err = Store::open(&file).unwrap_err();
+        assert!(matches!(err, StoreError::Open { .. }), "{err}");
+    }
+
+    #[test]
+    fn garbage_files_are_not_a_store() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("conf"), b"this is not a sled config").unwrap();
+        std::fs::write(dir.path().join("db"), vec![0xAB; 4096]).unwrap();
+        let err = Store::open(dir.path()).unwrap_err();
+        assert!(matches!(err, StoreError::Open { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_non_empty_foreign_dir_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("holiday.mp4"), b"precious").unwrap();
+        let err = Store::open(dir.path()).unwrap_err();
+        assert!(matches!(err, StoreError::NotAStore { .. }), "{err}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        // A directory that doesn't exist yet is created.
+        let fresh = dir.path().join("a/b/store");
+        Store::open(&fresh).unwrap();
+        assert!(fresh.join("conf").is_file());
+    }
+
+    #[test]
+    fn delete_removes_everything_and_only_that() {
+        let (_dir, store, a) = temp_store_with_video();
+        let b = store.create_video(sample_record()).unwrap().id;
+        // Ids from generate_id are adjacent: the prefix scan must stop exactly at the boundary.
+        assert_eq!(b.as_u64(), a.as_u64() + 1);
+        let dets: Vec<_> = (0..25_000u64).map(|i| det(i * 10, (i % 3) as u16, 0.5)).collect();
+        store.insert_detections(a, &dets).unwrap();
+        store.insert_detections(a, &[det(u64::MAX, 0, 0.5)]).unwrap();
+        store.insert_detections(b, &[det(0, 0, 0.5), det(1, 1, 0.5)]).unwrap();
+        store.put_stats(a, &VideoStats::default()).unwrap();
+        store
+            .put_stats(
+                b,
+                &VideoStats {
+                    total_detections: 2,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+
+        store.delete_video(a).unwrap();
+        assert_eq!(store.get_video(a).unwrap(), None);
+        assert_eq!(store.count_detections(a).unwrap(), 0);
+        assert_eq!(store.get_stats(a).unwrap(), None);
+        assert!(matches!(store.delete_video(a), Err(StoreError::NotFound(_))));
+
+        assert!(store.get_video(b).unwrap().is_some());
+        assert_eq!(store.count_detections(b).unwrap(), 2);
+        assert_eq!(store.get_stats(b).unwrap().unwrap().total_detections, 2);
+        // Writes for a deleted video are refused, so a late batch can't resurrect it.
+        assert!(matches!(
+            store.insert_detections(a, &dets[..1]),
+            Err(StoreError::NotFound(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn flush_async_works() {
+        let (_dir, store, _) = temp_store_with_video();
+        store.flush_async().await.unwrap();
+        store.flush().unwrap();
+    }
+}
