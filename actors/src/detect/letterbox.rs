@@ -4,6 +4,7 @@
 //! across nodes, which is why it stays u8 and compact rather than a float tensor).
 
 use super::geometry::BBox;
+use crate::frame::I420Layout;
 
 /// Grey used for the padding bands; the value YOLO models are commonly trained with.
 pub const PAD_VALUE: u8 = 114;
@@ -166,9 +167,113 @@ pub fn letterbox(frame: &FrameRef<'_>, lb: &Letterbox) -> LetterboxedImage {
     }
 }
 
+/// The YUV→RGB matrix of a video (limited range). GStreamer's own guess for video that does not
+/// say: BT.709 above 576 lines, BT.601 up to SD.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum YuvMatrix {
+    Bt601,
+    Bt709,
+}
+
+impl YuvMatrix {
+    pub fn for_height(height: u32) -> Self {
+        if height > 576 {
+            YuvMatrix::Bt709
+        } else {
+            YuvMatrix::Bt601
+        }
+    }
+
+    /// (V→R, U→G, V→G, U→B) coefficients, applied to samples centred on 128.
+    fn coefficients(self) -> (f32, f32, f32, f32) {
+        match self {
+            YuvMatrix::Bt601 => (1.596, 0.391, 0.813, 2.018),
+            YuvMatrix::Bt709 => (1.793, 0.213, 0.533, 2.112),
+        }
+    }
+}
+
+/// Letterboxes a packed I420 frame straight into the model's RGB input: luma is sampled
+/// bilinearly, chroma from the nearest half-resolution sample, and only the model-sized output is
+/// converted to RGB, so the full frame never goes through a colour conversion.
+pub fn letterbox_i420(data: &[u8], layout: I420Layout, lb: &Letterbox, matrix: YuvMatrix) -> LetterboxedImage {
+    let (dw, dh) = (lb.dst_w as usize, lb.dst_h as usize);
+    let mut out = vec![PAD_VALUE; dw * dh * 3];
+    let (yp, up, vp) = layout.planes(data);
+    let (w, cw) = (layout.width as usize, layout.chroma_width());
+    let xs = taps(lb.src_w, lb.new_w);
+    let ys = taps(lb.src_h, lb.new_h);
+    let (vr, ug, vg, ub) = matrix.coefficients();
+    for (oy, ty) in ys.iter().enumerate() {
+        let (row0, row1) = (&yp[ty.i0 * w..], &yp[ty.i1 * w..]);
+        let crow = (ty.i0 + usize::from(ty.w1 >= 0.5)) / 2 * cw;
+        let dst_row = (oy + lb.pad_y as usize) * dw;
+        for (ox, tx) in xs.iter().enumerate() {
+            let top = row0[tx.i0] as f32 * (1.0 - tx.w1) + row0[tx.i1] as f32 * tx.w1;
+            let bot = row1[tx.i0] as f32 * (1.0 - tx.w1) + row1[tx.i1] as f32 * tx.w1;
+            let luma = 1.164 * ((top * (1.0 - ty.w1) + bot * ty.w1) - 16.0);
+            let c = crow + (tx.i0 + usize::from(tx.w1 >= 0.5)) / 2;
+            let (u, v) = (up[c] as f32 - 128.0, vp[c] as f32 - 128.0);
+            let dst = (dst_row + ox + lb.pad_x as usize) * 3;
+            out[dst] = (luma + vr * v).round().clamp(0.0, 255.0) as u8;
+            out[dst + 1] = (luma - ug * u - vg * v).round().clamp(0.0, 255.0) as u8;
+            out[dst + 2] = (luma + ub * u).round().clamp(0.0, 255.0) as u8;
+        }
+    }
+    LetterboxedImage {
+        width: lb.dst_w,
+        height: lb.dst_h,
+        rgb: out,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// BT.601 limited-range RGB→I420, chroma from the top-left pixel of each 2×2 block.
+    fn to_i420(rgb: &[u8], w: u32, h: u32) -> Vec<u8> {
+        let l = I420Layout::new(w, h);
+        let mut out = vec![0u8; l.len()];
+        let (y, u, v) = l.planes_mut(&mut out);
+        for py in 0..h as usize {
+            for px in 0..w as usize {
+                let i = (py * w as usize + px) * 3;
+                let (r, g, b) = (rgb[i] as f32, rgb[i + 1] as f32, rgb[i + 2] as f32);
+                y[py * w as usize + px] = (16.0 + 0.257 * r + 0.504 * g + 0.098 * b).round() as u8;
+                if py % 2 == 0 && px % 2 == 0 {
+                    let c = py / 2 * l.chroma_width() + px / 2;
+                    u[c] = (128.0 - 0.148 * r - 0.291 * g + 0.439 * b).round() as u8;
+                    v[c] = (128.0 + 0.439 * r - 0.368 * g - 0.071 * b).round() as u8;
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn i420_letterbox_matches_the_rgb_one() {
+        // A smooth gradient frame with odd width, so chroma rounding is exercised.
+        let (w, h) = (97u32, 60u32);
+        let rgb: Vec<u8> = (0..h)
+            .flat_map(|y| (0..w).flat_map(move |x| [(x * 2) as u8, (y * 4) as u8, ((x + y) % 256) as u8]))
+            .collect();
+        let lb = Letterbox::new(w, h, 64, 64);
+        let frame = FrameRef::packed(&rgb, w, h, PixelFormat::Rgb).expect("frame");
+        let want = letterbox(&frame, &lb);
+        let got = letterbox_i420(&to_i420(&rgb, w, h), I420Layout::new(w, h), &lb, YuvMatrix::Bt601);
+        assert_eq!(got.rgb.len(), want.rgb.len());
+        let worst = got
+            .rgb
+            .iter()
+            .zip(&want.rgb)
+            .map(|(a, b)| a.abs_diff(*b))
+            .max()
+            .unwrap_or(0);
+        // Chroma subsampling and rounding: a few levels, never a different picture.
+        assert!(worst <= 8, "largest channel difference {worst}");
+        assert_eq!(&got.rgb[..3], &[PAD_VALUE; 3]);
+    }
 
     #[test]
     fn wide_frame_is_padded_top_and_bottom() {

@@ -17,7 +17,9 @@ pub use decode::{decode, Candidate, DecodeParams};
 pub use detector::{DetectParams, Detector, DetectorConfig, ModelInfo};
 pub use geometry::BBox;
 pub use layout::{OutputLayout, UnknownLayout};
-pub use letterbox::{letterbox, FrameRef, Letterbox, LetterboxedImage, PixelFormat, PAD_VALUE};
+pub use letterbox::{
+    letterbox, letterbox_i420, FrameRef, Letterbox, LetterboxedImage, PixelFormat, YuvMatrix, PAD_VALUE,
+};
 pub use nms::nms;
 pub use runtime::{default_library_path, environment};
 

@@ -1,0 +1,172 @@
+//! HLS playlist text: growing EVENT media playlists and the master playlist.
+
+use std::fmt::Write as _;
+use std::io;
+use std::path::Path;
+
+/// One finished segment of a rendition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segment {
+    pub uri: String,
+    pub duration: f64,
+    pub bytes: u64,
+}
+
+/// A rendition's media playlist. EVENT type: segments are only ever appended, so a player can
+/// start while the job runs; `ended` adds `#EXT-X-ENDLIST`.
+#[derive(Debug, Clone, Default)]
+pub struct MediaPlaylist {
+    /// Nominal segment duration; the target duration never goes below it, so it need not change
+    /// as segments arrive (players may not accept a changing target).
+    pub segment_seconds: f64,
+    pub segments: Vec<Segment>,
+    pub ended: bool,
+}
+
+impl MediaPlaylist {
+    pub fn new(segment_seconds: f64) -> Self {
+        Self {
+            segment_seconds,
+            ..Self::default()
+        }
+    }
+
+    fn target_duration(&self) -> u64 {
+        let longest = self
+            .segments
+            .iter()
+            .map(|s| s.duration)
+            .fold(self.segment_seconds, f64::max);
+        longest.round().max(self.segment_seconds.ceil()).max(1.0) as u64
+    }
+
+    /// Peak and average bitrate in bits/s over the finished segments (`None` before any).
+    pub fn bitrates(&self) -> Option<(u64, u64)> {
+        let total_s: f64 = self.segments.iter().map(|s| s.duration).sum();
+        if self.segments.is_empty() || total_s <= 0.0 {
+            return None;
+        }
+        let total_bits: f64 = self.segments.iter().map(|s| s.bytes as f64 * 8.0).sum();
+        // A very short tail segment would overstate the peak; judge the peak on full-ish ones.
+        let peak = self
+            .segments
+            .iter()
+            .filter(|s| s.duration >= self.segment_seconds * 0.5 || self.segments.len() == 1)
+            .map(|s| s.bytes as f64 * 8.0 / s.duration.max(1e-3))
+            .fold(0.0, f64::max);
+        let avg = total_bits / total_s;
+        Some((peak.max(avg).round() as u64, avg.round() as u64))
+    }
+
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        s.push_str("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-PLAYLIST-TYPE:EVENT\n");
+        let _ = writeln!(s, "#EXT-X-TARGETDURATION:{}", self.target_duration());
+        s.push_str("#EXT-X-MEDIA-SEQUENCE:0\n");
+        for seg in &self.segments {
+            let _ = writeln!(s, "#EXTINF:{:.6},\n{}", seg.duration, seg.uri);
+        }
+        if self.ended {
+            s.push_str("#EXT-X-ENDLIST\n");
+        }
+        s
+    }
+}
+
+/// One variant of the master playlist.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Variant {
+    pub uri: String,
+    pub bandwidth: u64,
+    pub average_bandwidth: u64,
+    pub width: u32,
+    pub height: u32,
+    pub codecs: String,
+    pub frame_rate: f64,
+}
+
+pub fn render_master(variants: &[Variant]) -> String {
+    let mut s = String::from("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-INDEPENDENT-SEGMENTS\n");
+    for v in variants {
+        let _ = writeln!(
+            s,
+            "#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},RESOLUTION={}x{},CODECS=\"{}\",FRAME-RATE={:.3}\n{}",
+            v.bandwidth, v.average_bandwidth, v.width, v.height, v.codecs, v.frame_rate, v.uri
+        );
+    }
+    s
+}
+
+/// Replaces `path` atomically (write a sibling temp file, then rename), so a player polling the
+/// playlist never reads half of one.
+pub fn write_atomic(path: &Path, text: &str) -> io::Result<()> {
+    let tmp = path.with_extension("m3u8.tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seg(i: usize, duration: f64, bytes: u64) -> Segment {
+        Segment {
+            uri: format!("seg{i:05}.ts"),
+            duration,
+            bytes,
+        }
+    }
+
+    #[test]
+    fn event_playlist_grows_then_ends() {
+        let mut p = MediaPlaylist::new(2.0);
+        assert!(!p.render().contains("#EXTINF"));
+        p.segments.push(seg(0, 2.0, 1000));
+        let open = p.render();
+        assert!(open.contains("#EXT-X-PLAYLIST-TYPE:EVENT"));
+        assert!(open.contains("#EXTINF:2.000000,\nseg00000.ts\n"));
+        assert!(!open.contains("#EXT-X-ENDLIST"));
+        p.segments.push(seg(1, 0.5, 100));
+        p.ended = true;
+        let done = p.render();
+        assert!(done.starts_with(&open[..open.find("#EXTINF").unwrap_or(0)]));
+        assert!(done.ends_with("seg00001.ts\n#EXT-X-ENDLIST\n"));
+        assert!(done.contains("#EXT-X-TARGETDURATION:2\n"));
+    }
+
+    #[test]
+    fn target_duration_covers_long_segments() {
+        let mut p = MediaPlaylist::new(2.0);
+        p.segments.push(seg(0, 2.6, 10));
+        assert!(p.render().contains("#EXT-X-TARGETDURATION:3\n"));
+    }
+
+    #[test]
+    fn bitrates_ignore_a_short_tail_for_the_peak() {
+        let mut p = MediaPlaylist::new(2.0);
+        assert_eq!(p.bitrates(), None);
+        p.segments.push(seg(0, 2.0, 250_000)); // 1 Mbit/s
+        p.segments.push(seg(1, 2.0, 125_000)); // 0.5 Mbit/s
+        p.segments.push(seg(2, 0.1, 50_000)); // 4 Mbit/s but only 0.1 s
+        let (peak, avg) = p.bitrates().expect("bitrates");
+        assert_eq!(peak, 1_000_000);
+        assert_eq!(avg, ((425_000.0 * 8.0) / 4.1f64).round() as u64);
+    }
+
+    #[test]
+    fn master_lists_every_attribute() {
+        let m = render_master(&[Variant {
+            uri: "576p/index.m3u8".into(),
+            bandwidth: 900_000,
+            average_bandwidth: 700_000,
+            width: 768,
+            height: 576,
+            codecs: "avc1.64001f".into(),
+            frame_rate: 10.0,
+        }]);
+        assert!(m.contains(
+            "#EXT-X-STREAM-INF:BANDWIDTH=900000,AVERAGE-BANDWIDTH=700000,RESOLUTION=768x576,\
+             CODECS=\"avc1.64001f\",FRAME-RATE=10.000\n576p/index.m3u8\n"
+        ));
+    }
+}

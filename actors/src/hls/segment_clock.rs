@@ -1,0 +1,85 @@
+//! Where segments start: the first frame at or after each multiple of the segment duration.
+//!
+//! Deciding from timestamps, not frame counts, keeps boundaries on the wall-clock grid when a
+//! file's declared frame rate is wrong or its frame rate varies; and since every rendition is fed
+//! the same frames, forcing a keyframe on the chosen frame aligns all of them.
+
+#[derive(Debug, Clone)]
+pub struct SegmentClock {
+    segment_ns: u64,
+    next_boundary: Option<u64>,
+    segments: usize,
+}
+
+impl SegmentClock {
+    pub fn new(segment_ns: u64) -> Self {
+        Self {
+            segment_ns: segment_ns.max(1),
+            next_boundary: None,
+            segments: 0,
+        }
+    }
+
+    /// Records a frame; true when it opens a new segment (the first frame always does).
+    pub fn frame(&mut self, pts_ns: u64) -> bool {
+        let opens = self.next_boundary.is_none_or(|b| pts_ns >= b);
+        if opens {
+            self.segments += 1;
+            self.next_boundary = Some((pts_ns / self.segment_ns + 1) * self.segment_ns);
+        }
+        opens
+    }
+
+    /// Segments opened so far.
+    pub fn segments(&self) -> usize {
+        self.segments
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: u64 = 1_000_000;
+
+    #[test]
+    fn constant_rate_splits_on_the_grid() {
+        let mut c = SegmentClock::new(2000 * MS);
+        let opened: Vec<u64> = (0..50).filter(|i| c.frame(i * 100 * MS)).collect();
+        assert_eq!(opened, vec![0, 20, 40]);
+    }
+
+    #[test]
+    fn variable_rate_still_follows_timestamps() {
+        let mut c = SegmentClock::new(2000 * MS);
+        // 30 fps for 1.5 s, then 5 fps.
+        let mut pts = Vec::new();
+        let mut t = 0;
+        while t < 1500 * MS {
+            pts.push(t);
+            t += 33 * MS;
+        }
+        while t < 6000 * MS {
+            pts.push(t);
+            t += 200 * MS;
+        }
+        let starts: Vec<u64> = pts.iter().copied().filter(|&p| c.frame(p)).collect();
+        assert_eq!(starts.len(), 3);
+        for (k, s) in starts.iter().enumerate() {
+            assert!(
+                *s >= k as u64 * 2000 * MS && *s < k as u64 * 2000 * MS + 200 * MS,
+                "{starts:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_gap_longer_than_a_segment_opens_one_segment_not_several() {
+        let mut c = SegmentClock::new(2000 * MS);
+        assert!(c.frame(0));
+        assert!(c.frame(7000 * MS));
+        assert!(!c.frame(7900 * MS));
+        assert!(c.frame(8000 * MS));
+        assert_eq!(c.segments(), 3);
+    }
+}
