@@ -1,0 +1,228 @@
+//! GStreamer decoding of a video file into packed I420 frames, pulled one at a time.
+//!
+//! `filesrc ! decodebin ! videoconvert ! video/x-raw,format=I420 ! appsink`; videoconvert passes
+//! through untouched when the decoder already gives I420 (the common case). Audio and other
+//! streams go to fakesinks. appsink holds at most two samples, so the decoder waits for us.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+use gstreamer_video as gst_video;
+use gstreamer_video::prelude::*;
+
+use crate::frame::I420Layout;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("could not build the decoding pipeline: {0}")]
+    Pipeline(String),
+    #[error("decoding failed: {0}")]
+    Stream(String),
+    #[error("the decoder produced nothing for {0:?}")]
+    Stalled(Duration),
+}
+
+/// One decoded frame, timestamps rebased so the first frame is at 0.
+#[derive(Debug)]
+pub struct DecodedFrame {
+    pub index: u64,
+    pub pts_ns: u64,
+    pub duration_ns: u64,
+    pub layout: I420Layout,
+    pub data: Vec<u8>,
+}
+
+pub struct Decoder {
+    pipeline: gst::Pipeline,
+    appsink: gst_app::AppSink,
+    first_pts: Option<u64>,
+    last_end: u64,
+    next_index: u64,
+}
+
+fn element(factory: &str) -> Result<gst::Element, DecodeError> {
+    gst::ElementFactory::make(factory)
+        .build()
+        .map_err(|_| DecodeError::Pipeline(format!("GStreamer element '{factory}' is missing (run `make setup`)")))
+}
+
+impl Decoder {
+    pub fn open(path: &Path) -> Result<Self, DecodeError> {
+        gst::init().map_err(|e| DecodeError::Pipeline(e.to_string()))?;
+        let pipeline = gst::Pipeline::new();
+        let src = gst::ElementFactory::make("filesrc")
+            .property("location", path.to_string_lossy().as_ref())
+            .build()
+            .map_err(|e| DecodeError::Pipeline(e.to_string()))?;
+        let decodebin = element("decodebin")?;
+        let convert = element("videoconvert")?;
+        let appsink = gst_app::AppSink::builder()
+            .caps(
+                &gst_video::VideoCapsBuilder::new()
+                    .format(gst_video::VideoFormat::I420)
+                    .build(),
+            )
+            .max_buffers(2)
+            .drop(false)
+            .sync(false)
+            .build();
+        let fail = |e: &dyn std::fmt::Display| DecodeError::Pipeline(e.to_string());
+        pipeline
+            .add_many([&src, &decodebin, &convert, appsink.upcast_ref()])
+            .map_err(|e| fail(&e))?;
+        src.link(&decodebin).map_err(|e| fail(&e))?;
+        convert.link(&appsink).map_err(|e| fail(&e))?;
+
+        let pipeline_weak = pipeline.downgrade();
+        let convert_sink = convert
+            .static_pad("sink")
+            .ok_or_else(|| DecodeError::Pipeline("no sink pad".into()))?;
+        decodebin.connect_pad_added(move |_, pad| {
+            let is_video = pad
+                .current_caps()
+                .and_then(|c| c.structure(0).map(|s| s.name().starts_with("video/")))
+                .unwrap_or(false);
+            if is_video && !convert_sink.is_linked() {
+                if let Err(e) = pad.link(&convert_sink) {
+                    tracing::warn!("could not link the video stream: {e:?}");
+                }
+                return;
+            }
+            // Audio, subtitles, a second video stream: consumed and ignored.
+            let Some(pipeline) = pipeline_weak.upgrade() else {
+                return;
+            };
+            let Ok(sink) = gst::ElementFactory::make("fakesink").property("sync", false).build() else {
+                return;
+            };
+            if pipeline.add(&sink).is_ok() {
+                let _ = sink.sync_state_with_parent();
+                if let Some(sink_pad) = sink.static_pad("sink") {
+                    let _ = pad.link(&sink_pad);
+                }
+            }
+        });
+
+        let decoder = Self {
+            pipeline,
+            appsink,
+            first_pts: None,
+            last_end: 0,
+            next_index: 0,
+        };
+        if decoder.pipeline.set_state(gst::State::Playing).is_err() {
+            let why = decoder
+                .bus_error()
+                .unwrap_or_else(|| "the decoding pipeline would not start".into());
+            return Err(DecodeError::Stream(why));
+        }
+        Ok(decoder)
+    }
+
+    /// The next frame, or `None` at the end of the stream. Fails with the decoder's own message
+    /// on a stream error, and gives up if nothing arrives for `stall`.
+    pub fn next_frame(&mut self, stall: Duration) -> Result<Option<DecodedFrame>, DecodeError> {
+        let started = Instant::now();
+        loop {
+            if let Some(sample) = self.appsink.try_pull_sample(gst::ClockTime::from_mseconds(100)) {
+                return self.convert(&sample).map(Some);
+            }
+            // pull returns nothing on EOS, on error and on timeout alike: the bus says which.
+            if let Some(err) = self.bus_error() {
+                return Err(DecodeError::Stream(err));
+            }
+            if self.appsink.is_eos() {
+                return match self.next_index {
+                    0 => Err(DecodeError::Stream("the file holds no video frames".into())),
+                    _ => Ok(None),
+                };
+            }
+            if started.elapsed() >= stall {
+                return Err(DecodeError::Stalled(stall));
+            }
+        }
+    }
+
+    /// End time of the last frame decoded, in nanoseconds from the first.
+    pub fn decoded_until(&self) -> u64 {
+        self.last_end
+    }
+
+    fn bus_error(&self) -> Option<String> {
+        let bus = self.pipeline.bus()?;
+        let msg = bus.pop_filtered(&[gst::MessageType::Error])?;
+        match msg.view() {
+            gst::MessageView::Error(e) => Some(match e.debug() {
+                Some(debug) => format!("{} ({})", e.error(), first_line(&debug)),
+                None => e.error().to_string(),
+            }),
+            _ => None,
+        }
+    }
+
+    fn convert(&mut self, sample: &gst::Sample) -> Result<DecodedFrame, DecodeError> {
+        let bad = |what: &str| DecodeError::Stream(format!("decoder produced an unusable frame: {what}"));
+        let caps = sample.caps().ok_or_else(|| bad("no caps"))?;
+        let info = gst_video::VideoInfo::from_caps(caps).map_err(|_| bad("caps are not raw video"))?;
+        let buffer = sample.buffer().ok_or_else(|| bad("no buffer"))?;
+        let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info).map_err(|_| bad("unmappable"))?;
+        let layout = I420Layout::new(info.width(), info.height());
+        // The one copy appsink forces: its buffers are not writable, and the renderer draws.
+        let mut data = Vec::with_capacity(layout.len());
+        let planes = [
+            (layout.width as usize, layout.height as usize),
+            (layout.chroma_width(), layout.chroma_height()),
+            (layout.chroma_width(), layout.chroma_height()),
+        ];
+        for (plane, (w, h)) in planes.into_iter().enumerate() {
+            let src = frame.plane_data(plane as u32).map_err(|_| bad("missing plane"))?;
+            let stride = frame.plane_stride()[plane] as usize;
+            for row in 0..h {
+                let start = row * stride;
+                data.extend_from_slice(src.get(start..start + w).ok_or_else(|| bad("short plane"))?);
+            }
+        }
+
+        let fps_ns = info.fps();
+        let nominal = if fps_ns.numer() > 0 && fps_ns.denom() > 0 {
+            1_000_000_000u64 * fps_ns.denom() as u64 / fps_ns.numer() as u64
+        } else {
+            40_000_000
+        };
+        let duration_ns = buffer
+            .duration()
+            .map(|d| d.nseconds())
+            .filter(|d| *d > 0)
+            .unwrap_or(nominal);
+        let raw_pts = buffer.pts().map(|p| p.nseconds());
+        let first = *self.first_pts.get_or_insert(raw_pts.unwrap_or(0));
+        // Frames without a timestamp, or going backwards, follow the previous one.
+        let pts_ns = raw_pts
+            .map(|p| p.saturating_sub(first))
+            .filter(|p| self.next_index == 0 || *p >= self.last_end.saturating_sub(duration_ns))
+            .unwrap_or(self.last_end);
+        self.last_end = pts_ns + duration_ns;
+        let index = self.next_index;
+        self.next_index += 1;
+        Ok(DecodedFrame {
+            index,
+            pts_ns,
+            duration_ns,
+            layout,
+            data,
+        })
+    }
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or(s)
+}
+
+impl Drop for Decoder {
+    fn drop(&mut self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}

@@ -1,0 +1,149 @@
+//! FrameExtractor: decodes the job's video and emits frames downstream, one per credit.
+//!
+//! The extractor starts with a window of credits and spends one per frame; the HlsWriter hands a
+//! credit back when it has passed a frame to the encoder. So at most `window` frames are ever in
+//! flight between the two, whatever the video's length.
+
+pub mod decode;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use ractor_cluster::RactorMessage;
+
+pub use decode::{DecodeError, DecodedFrame, Decoder};
+
+use crate::detector_pool::PoolMsg;
+use crate::frame::Frame;
+
+/// How long the decoder may produce nothing before the job is failed as stalled.
+const STALL: Duration = Duration::from_secs(30);
+
+#[derive(RactorMessage)]
+pub enum ExtractorMsg {
+    /// Begin decoding, sending frames to `pool`.
+    Start { pool: ActorRef<PoolMsg> },
+    /// A frame left the pipeline; one more may enter.
+    Credit,
+    /// Internal: decode the next frame if a credit allows.
+    Pull,
+}
+
+pub struct FrameExtractor;
+
+pub struct ExtractorArgs {
+    pub input: PathBuf,
+    pub window: usize,
+    /// Duration the container declares (0: unknown). A stream that ends well short of it is a
+    /// truncated file, which demuxers often report as a quiet end of stream.
+    pub declared_ms: u64,
+}
+
+pub struct ExtractorState {
+    decoder: Option<Decoder>,
+    declared_ms: u64,
+    pool: Option<ActorRef<PoolMsg>>,
+    credits: usize,
+    /// A Pull message is queued or running; avoids piling up Pulls when credits arrive quickly.
+    pulling: bool,
+    done: bool,
+}
+
+impl Actor for FrameExtractor {
+    type Msg = ExtractorMsg;
+    type State = ExtractorState;
+    type Arguments = ExtractorArgs;
+
+    async fn pre_start(&self, _: ActorRef<Self::Msg>, args: ExtractorArgs) -> Result<Self::State, ActorProcessingErr> {
+        let input = args.input.clone();
+        let decoder = tokio::task::spawn_blocking(move || Decoder::open(&input)).await??;
+        Ok(ExtractorState {
+            decoder: Some(decoder),
+            declared_ms: args.declared_ms,
+            pool: None,
+            credits: args.window.max(1),
+            pulling: false,
+            done: false,
+        })
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        msg: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            ExtractorMsg::Start { pool } => {
+                state.pool = Some(pool);
+                schedule_pull(&myself, state)?;
+            }
+            ExtractorMsg::Credit => {
+                state.credits += 1;
+                schedule_pull(&myself, state)?;
+            }
+            ExtractorMsg::Pull => {
+                state.pulling = false;
+                if state.done || state.credits == 0 {
+                    return Ok(());
+                }
+                let pool = state
+                    .pool
+                    .clone()
+                    .ok_or("frame extractor pulled before it was started")?;
+                let mut decoder = state.decoder.take().ok_or("decoder lost")?;
+                let (decoder, next) = tokio::task::spawn_blocking(move || {
+                    let next = decoder.next_frame(STALL);
+                    (decoder, next)
+                })
+                .await?;
+                state.decoder = Some(decoder);
+                match next? {
+                    Some(f) => {
+                        state.credits -= 1;
+                        pool.cast(PoolMsg::Frame(Frame {
+                            index: f.index,
+                            pts_ns: f.pts_ns,
+                            duration_ns: f.duration_ns,
+                            layout: f.layout,
+                            data: f.data,
+                        }))?;
+                        schedule_pull(&myself, state)?;
+                    }
+                    None => {
+                        check_complete(state)?;
+                        state.done = true;
+                        // Release the decoder's resources now rather than at job end.
+                        state.decoder = None;
+                        pool.cast(PoolMsg::End)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Fails a stream that ended more than a second and 10% short of its declared duration.
+fn check_complete(state: &ExtractorState) -> Result<(), ActorProcessingErr> {
+    let decoded_ms = state.decoder.as_ref().map_or(0, |d| d.decoded_until() / 1_000_000);
+    let declared = state.declared_ms;
+    if declared > 0 && decoded_ms + 1000 < declared && (decoded_ms as f64) < declared as f64 * 0.9 {
+        return Err(format!(
+            "the video ends after {:.1} s of the {:.1} s its container declares: the file is truncated",
+            decoded_ms as f64 / 1000.0,
+            declared as f64 / 1000.0
+        )
+        .into());
+    }
+    Ok(())
+}
+
+fn schedule_pull(myself: &ActorRef<ExtractorMsg>, state: &mut ExtractorState) -> Result<(), ActorProcessingErr> {
+    if !state.pulling && state.credits > 0 && !state.done && state.pool.is_some() {
+        state.pulling = true;
+        myself.cast(ExtractorMsg::Pull)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,479 @@
+//! The encoding pipeline: one appsrc, one tee, one branch per rendition.
+//!
+//! ```text
+//! appsrc (I420) ! tee ─┬─ queue ! x264enc ! h264parse ! splitmuxsink(mpegtsmux)      source size
+//!                      └─ queue ! videoscale ! caps ! x264enc ! h264parse ! splitmuxsink   each smaller size
+//! ```
+//!
+//! Segment boundaries are chosen here from timestamps (`SegmentClock`): the first frame of each
+//! segment is preceded by a downstream force-key-unit event, which the tee hands to every
+//! encoder, so all renditions get a keyframe on the same frame. x264's own keyframe placement
+//! (interval, scene cuts) is switched off so those are the only keyframes, and splitmuxsink,
+//! whose threshold is below one segment, cuts at each of them. Playlists are written by us from
+//! splitmuxsink's fragment messages, as EVENT playlists that grow while the job runs.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+use gstreamer_video as gst_video;
+
+use crate::frame::{Frame, I420Layout};
+use crate::hls::{
+    avc1_from_annexb, render_master, write_atomic, MediaPlaylist, Rendition, Segment, SegmentClock, Variant,
+};
+
+/// Frames appsrc may hold before push() waits.
+const APPSRC_QUEUE: usize = 2;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EncodeError {
+    #[error("could not build the encoding pipeline: {0}")]
+    Pipeline(String),
+    #[error("could not write {path}: {message}")]
+    Write { path: PathBuf, message: String },
+    #[error("encoding failed: {0}")]
+    Stream(String),
+    #[error("frame {index} is {got:?}, the stream is {want:?}")]
+    FrameSize {
+        index: u64,
+        got: (u32, u32),
+        want: (u32, u32),
+    },
+    #[error("the encoder did not finish within {0:?}")]
+    Timeout(Duration),
+}
+
+#[derive(Debug, Clone)]
+pub struct EncoderConfig {
+    pub out_dir: PathBuf,
+    pub renditions: Vec<Rendition>,
+    pub segment_seconds: f64,
+    /// Frame rate the source declares (used for the encoder's rate control and the provisional
+    /// master playlist; the final FRAME-RATE is measured from timestamps).
+    pub fps: f64,
+    /// x264 speed preset, e.g. `veryfast`.
+    pub preset: String,
+}
+
+/// What a finished encode produced.
+#[derive(Debug, Clone)]
+pub struct EncodeSummary {
+    pub frames: u64,
+    pub segments: usize,
+    pub variants: Vec<Variant>,
+}
+
+struct Branch {
+    rendition: Rendition,
+    dir: PathBuf,
+    playlist: MediaPlaylist,
+    fragment_start_ns: Option<u64>,
+    /// Filled by a probe on the parser's output with the SPS-derived codec string.
+    codecs: Arc<Mutex<Option<String>>>,
+}
+
+pub struct Encoder {
+    pipeline: gst::Pipeline,
+    appsrc: gst_app::AppSrc,
+    layout: I420Layout,
+    clock: SegmentClock,
+    branches: Vec<Branch>,
+    config: EncoderConfig,
+    frames: u64,
+    end_ns: u64,
+    master: String,
+}
+
+fn element(factory: &str) -> Result<gst::Element, EncodeError> {
+    gst::ElementFactory::make(factory)
+        .build()
+        .map_err(|_| EncodeError::Pipeline(format!("GStreamer element '{factory}' is missing (run `make setup`)")))
+}
+
+fn fps_fraction(fps: f64) -> gst::Fraction {
+    if fps.is_finite() && fps > 0.0 {
+        gst::Fraction::approximate_f64(fps).unwrap_or_else(|| gst::Fraction::new(25, 1))
+    } else {
+        gst::Fraction::new(0, 1)
+    }
+}
+
+impl Encoder {
+    /// Builds and starts the pipeline for frames of `layout`, and writes the master playlist and
+    /// empty media playlists so the stream's layout is known from the start.
+    pub fn start(config: EncoderConfig, layout: I420Layout) -> Result<Self, EncodeError> {
+        gst::init().map_err(|e| EncodeError::Pipeline(e.to_string()))?;
+        let fail = |e: &dyn std::fmt::Display| EncodeError::Pipeline(e.to_string());
+        let pipeline = gst::Pipeline::new();
+        let caps = gst_video::VideoCapsBuilder::new()
+            .format(gst_video::VideoFormat::I420)
+            .width(layout.width as i32)
+            .height(layout.height as i32)
+            .framerate(fps_fraction(config.fps))
+            .pixel_aspect_ratio(gst::Fraction::new(1, 1))
+            .build();
+        // push() waits for room rather than letting appsrc block: a blocked push would never
+        // wake up if the pipeline failed downstream.
+        let appsrc = gst_app::AppSrc::builder()
+            .caps(&caps)
+            .format(gst::Format::Time)
+            .is_live(false)
+            .max_buffers(APPSRC_QUEUE as u64)
+            .max_bytes(0)
+            .block(false)
+            .build();
+        let tee = element("tee")?;
+        pipeline.add_many([appsrc.upcast_ref(), &tee]).map_err(|e| fail(&e))?;
+        appsrc.link(&tee).map_err(|e| fail(&e))?;
+
+        let segment_ns = (config.segment_seconds * 1e9) as u64;
+        let mut branches = Vec::new();
+        for r in &config.renditions {
+            let dir = config.out_dir.join(&r.name);
+            std::fs::create_dir_all(&dir).map_err(|e| write_err(&dir, e))?;
+            let queue = gst::ElementFactory::make("queue")
+                .property("max-size-buffers", 4u32)
+                .property("max-size-bytes", 0u32)
+                .property("max-size-time", 0u64)
+                .build()
+                .map_err(|e| fail(&e))?;
+            let mut chain = vec![queue];
+            if (r.width, r.height) != (layout.width, layout.height) {
+                chain.push(element("videoscale")?);
+                chain.push(
+                    gst::ElementFactory::make("capsfilter")
+                        .property(
+                            "caps",
+                            gst_video::VideoCapsBuilder::new()
+                                .width(r.width as i32)
+                                .height(r.height as i32)
+                                .pixel_aspect_ratio(gst::Fraction::new(1, 1))
+                                .build(),
+                        )
+                        .build()
+                        .map_err(|e| fail(&e))?,
+                );
+            }
+            let x264 = element("x264enc")?;
+            x264.set_property("bitrate", r.bitrate_kbps);
+            x264.set_property_from_str("speed-preset", &config.preset);
+            // Keyframes only where we force them (see the module comment).
+            x264.set_property("key-int-max", 1_000_000u32);
+            x264.set_property("option-string", "scenecut=0");
+            chain.push(x264);
+            let parse = element("h264parse")?;
+            chain.push(parse.clone());
+            let location = dir.join("seg%05d.ts");
+            let sink = gst::ElementFactory::make("splitmuxsink")
+                .name(format!("sink-{}", r.name))
+                .property("location", location.to_string_lossy().as_ref())
+                .property("muxer-factory", "mpegtsmux")
+                .property("max-size-time", (segment_ns / 2).max(1))
+                .property("send-keyframe-requests", false)
+                .build()
+                .map_err(|e| fail(&e))?;
+            chain.push(sink);
+            pipeline.add_many(&chain).map_err(|e| fail(&e))?;
+            gst::Element::link_many(&chain).map_err(|e| fail(&e))?;
+            tee.link(&chain[0]).map_err(|e| fail(&e))?;
+
+            let codecs = Arc::new(Mutex::new(None));
+            watch_sps(&parse, codecs.clone())?;
+            branches.push(Branch {
+                rendition: r.clone(),
+                dir,
+                playlist: MediaPlaylist::new(config.segment_seconds),
+                fragment_start_ns: None,
+                codecs,
+            });
+        }
+
+        let mut encoder = Self {
+            pipeline,
+            appsrc,
+            layout,
+            clock: SegmentClock::new(segment_ns),
+            branches,
+            config,
+            frames: 0,
+            end_ns: 0,
+            master: String::new(),
+        };
+        for b in &encoder.branches {
+            write_playlist(b)?;
+        }
+        encoder.write_master()?;
+        if encoder.pipeline.set_state(gst::State::Playing).is_err() {
+            let why = encoder
+                .pending_error()
+                .unwrap_or_else(|| "the pipeline would not start".into());
+            return Err(EncodeError::Stream(why));
+        }
+        Ok(encoder)
+    }
+
+    /// Queues one frame for every rendition, waiting (up to `stall`) while appsrc's small queue is
+    /// full: this wait is the encoder's backpressure on the rest of the pipeline.
+    pub fn push(&mut self, frame: Frame, stall: Duration) -> Result<(), EncodeError> {
+        if frame.layout != self.layout {
+            return Err(EncodeError::FrameSize {
+                index: frame.index,
+                got: (frame.layout.width, frame.layout.height),
+                want: (self.layout.width, self.layout.height),
+            });
+        }
+        self.process_messages()?;
+        let waited = Instant::now();
+        while self.appsrc.current_level_buffers() >= APPSRC_QUEUE as u64 {
+            if let Some(err) = self.pending_error() {
+                return Err(EncodeError::Stream(err));
+            }
+            if waited.elapsed() > stall {
+                return Err(EncodeError::Timeout(stall));
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let pts = gst::ClockTime::from_nseconds(frame.pts_ns);
+        if self.clock.frame(frame.pts_ns) && self.frames > 0 {
+            let event = gst_video::DownstreamForceKeyUnitEvent::builder()
+                .timestamp(pts)
+                .stream_time(pts)
+                .running_time(pts)
+                .all_headers(true)
+                .count(self.clock.segments() as u32)
+                .build();
+            self.appsrc.send_event(event);
+        }
+        let mut buffer = gst::Buffer::from_mut_slice(frame.data);
+        {
+            let b = buffer
+                .get_mut()
+                .ok_or_else(|| EncodeError::Pipeline("fresh buffer not writable".into()))?;
+            b.set_pts(pts);
+            b.set_duration(gst::ClockTime::from_nseconds(frame.duration_ns));
+            b.set_offset(frame.index);
+        }
+        self.appsrc
+            .push_buffer(buffer)
+            .map_err(|e| EncodeError::Stream(self.pending_error().unwrap_or_else(|| format!("{e:?}"))))?;
+        self.frames += 1;
+        self.end_ns = self.end_ns.max(frame.pts_ns + frame.duration_ns);
+        Ok(())
+    }
+
+    /// Ends the stream, waits for every segment to be written, and closes the playlists.
+    pub fn finish(mut self, timeout: Duration) -> Result<EncodeSummary, EncodeError> {
+        self.appsrc
+            .end_of_stream()
+            .map_err(|e| EncodeError::Stream(format!("end of stream refused: {e:?}")))?;
+        let bus = self.bus()?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(EncodeError::Timeout(timeout));
+            }
+            let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(left.as_millis().min(200) as u64)) else {
+                continue;
+            };
+            if let gst::MessageView::Eos(_) = msg.view() {
+                break;
+            }
+            self.handle(&msg)?;
+        }
+        for b in &mut self.branches {
+            b.playlist.ended = true;
+            write_playlist(b)?;
+        }
+        self.write_master()?;
+        let _ = self.pipeline.set_state(gst::State::Null);
+        Ok(EncodeSummary {
+            frames: self.frames,
+            segments: self.branches.first().map_or(0, |b| b.playlist.segments.len()),
+            variants: self.variants(),
+        })
+    }
+
+    /// How many segments every rendition has finished (what a player can fetch).
+    pub fn playable_segments(&self) -> usize {
+        self.branches
+            .iter()
+            .map(|b| b.playlist.segments.len())
+            .min()
+            .unwrap_or(0)
+    }
+
+    fn bus(&self) -> Result<gst::Bus, EncodeError> {
+        self.pipeline
+            .bus()
+            .ok_or_else(|| EncodeError::Pipeline("pipeline without a bus".into()))
+    }
+
+    /// Handles what the pipeline has said so far, without waiting.
+    pub fn process_messages(&mut self) -> Result<(), EncodeError> {
+        let bus = self.bus()?;
+        while let Some(msg) = bus.pop() {
+            self.handle(&msg)?;
+        }
+        Ok(())
+    }
+
+    fn pending_error(&self) -> Option<String> {
+        let msg = self.pipeline.bus()?.pop_filtered(&[gst::MessageType::Error])?;
+        match msg.view() {
+            gst::MessageView::Error(e) => Some(e.error().to_string()),
+            _ => None,
+        }
+    }
+
+    fn handle(&mut self, msg: &gst::Message) -> Result<(), EncodeError> {
+        match msg.view() {
+            gst::MessageView::Error(e) => {
+                let source = msg.src().map(|s| s.name().to_string()).unwrap_or_default();
+                Err(EncodeError::Stream(format!("{source}: {}", e.error())))
+            }
+            gst::MessageView::Element(el) => {
+                let Some(s) = el.structure() else { return Ok(()) };
+                let Some(src) = msg.src().map(|s| s.name().to_string()) else {
+                    return Ok(());
+                };
+                let Some(branch) = self
+                    .branches
+                    .iter_mut()
+                    .find(|b| src == format!("sink-{}", b.rendition.name))
+                else {
+                    return Ok(());
+                };
+                let running = s.get::<u64>("running-time").ok();
+                match s.name().as_str() {
+                    "splitmuxsink-fragment-opened" => branch.fragment_start_ns = running,
+                    "splitmuxsink-fragment-closed" => {
+                        let location: String = s.get("location").unwrap_or_default();
+                        let path = PathBuf::from(&location);
+                        let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                        let start = branch.fragment_start_ns.take().unwrap_or(0);
+                        let end = running.unwrap_or(start);
+                        let uri = path
+                            .file_name()
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .unwrap_or(location);
+                        branch.playlist.segments.push(Segment {
+                            uri,
+                            duration: end.saturating_sub(start) as f64 / 1e9,
+                            bytes,
+                        });
+                        write_playlist(branch)?;
+                        // Codec strings and bitrates are known now; refresh the master if they changed.
+                        self.write_master()?;
+                    }
+                    _ => {}
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn variants(&self) -> Vec<Variant> {
+        let measured_fps =
+            (self.frames > 1 && self.end_ns > 0).then(|| self.frames as f64 / (self.end_ns as f64 / 1e9));
+        self.branches
+            .iter()
+            .map(|b| {
+                let r = &b.rendition;
+                let nominal = r.bitrate_kbps as u64 * 1000;
+                let (peak, avg) = b.playlist.bitrates().unwrap_or((nominal * 6 / 5, nominal));
+                let codecs = b.codecs.lock().ok().and_then(|c| c.clone());
+                Variant {
+                    uri: format!("{}/index.m3u8", r.name),
+                    bandwidth: peak,
+                    average_bandwidth: avg,
+                    width: r.width,
+                    height: r.height,
+                    codecs: codecs.unwrap_or_else(|| provisional_codecs(r, self.config.fps)),
+                    frame_rate: measured_fps.unwrap_or(self.config.fps),
+                }
+            })
+            .collect()
+    }
+
+    fn write_master(&mut self) -> Result<(), EncodeError> {
+        let text = render_master(&self.variants());
+        if text != self.master {
+            let path = self.config.out_dir.join("master.m3u8");
+            write_atomic(&path, &text).map_err(|e| write_err(&path, e))?;
+            self.master = text;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Encoder {
+    fn drop(&mut self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
+
+fn write_err(path: &Path, e: std::io::Error) -> EncodeError {
+    EncodeError::Write {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+fn write_playlist(b: &Branch) -> Result<(), EncodeError> {
+    let path = b.dir.join("index.m3u8");
+    write_atomic(&path, &b.playlist.render()).map_err(|e| write_err(&path, e))
+}
+
+/// Reads the SPS off the parser's first buffers into `slot`, then removes itself.
+fn watch_sps(parse: &gst::Element, slot: Arc<Mutex<Option<String>>>) -> Result<(), EncodeError> {
+    let pad = parse
+        .static_pad("src")
+        .ok_or_else(|| EncodeError::Pipeline("h264parse without a src pad".into()))?;
+    pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+        let Some(buffer) = info.buffer() else {
+            return gst::PadProbeReturn::Ok;
+        };
+        let Ok(map) = buffer.map_readable() else {
+            return gst::PadProbeReturn::Ok;
+        };
+        match avc1_from_annexb(&map) {
+            Some(codecs) => {
+                if let Ok(mut s) = slot.lock() {
+                    *s = Some(codecs);
+                }
+                gst::PadProbeReturn::Remove
+            }
+            None => gst::PadProbeReturn::Ok,
+        }
+    });
+    Ok(())
+}
+
+/// High profile at the lowest level that fits the rendition, what x264 will pick; replaced by
+/// the SPS's own value as soon as the first encoded frame is seen.
+fn provisional_codecs(r: &Rendition, fps: f64) -> String {
+    let mbs = (r.width.div_ceil(16) * r.height.div_ceil(16)) as f64;
+    let rate = mbs * if fps > 0.0 { fps } else { 30.0 };
+    // (level_idc, max macroblocks per frame, max macroblocks per second)
+    const LEVELS: [(u32, f64, f64); 8] = [
+        (30, 1620.0, 40500.0),
+        (31, 3600.0, 108000.0),
+        (32, 5120.0, 216000.0),
+        (40, 8192.0, 245760.0),
+        (42, 8704.0, 522240.0),
+        (50, 22080.0, 589824.0),
+        (51, 36864.0, 983040.0),
+        (52, 36864.0, 2073600.0),
+    ];
+    let level = LEVELS
+        .iter()
+        .find(|(_, f, s)| mbs <= *f && rate <= *s)
+        .map_or(52, |l| l.0);
+    format!("avc1.6400{level:02x}")
+}

@@ -1,0 +1,113 @@
+//! HlsWriter: encodes the rendered frames into adaptive HLS and hands credits back.
+//!
+//! The encoder is started on the first frame (its size picks the renditions). Each push runs on
+//! tokio's blocking pool since it may wait for the encoder; once the frame is in, its credit goes
+//! back to the extractor.
+
+pub mod encode;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use ractor_cluster::RactorMessage;
+
+pub use encode::{EncodeError, EncodeSummary, Encoder, EncoderConfig};
+
+use crate::extractor::ExtractorMsg;
+use crate::frame::Frame;
+use crate::hls::ladder;
+use crate::stats_aggregator::StatsMsg;
+use crate::video_supervisor::SupervisorMsg;
+
+/// How long one frame may wait for the encoder, and the whole stream for its end, before the
+/// job is failed as stalled.
+const PUSH_STALL: Duration = Duration::from_secs(60);
+const FINISH_TIMEOUT: Duration = Duration::from_secs(120);
+
+#[derive(RactorMessage)]
+pub enum WriterMsg {
+    Frame(Frame),
+    End,
+}
+
+pub struct WriterArgs {
+    pub out_dir: PathBuf,
+    pub segment_seconds: f64,
+    pub fps: f64,
+    pub preset: String,
+    pub extractor: ActorRef<ExtractorMsg>,
+    pub stats: ActorRef<StatsMsg>,
+    pub supervisor: ActorRef<SupervisorMsg>,
+}
+
+pub struct WriterState {
+    args: WriterArgs,
+    encoder: Option<Encoder>,
+    frames: u64,
+}
+
+pub struct HlsWriter;
+
+impl Actor for HlsWriter {
+    type Msg = WriterMsg;
+    type State = WriterState;
+    type Arguments = WriterArgs;
+
+    async fn pre_start(&self, _: ActorRef<Self::Msg>, args: WriterArgs) -> Result<Self::State, ActorProcessingErr> {
+        Ok(WriterState {
+            args,
+            encoder: None,
+            frames: 0,
+        })
+    }
+
+    async fn handle(
+        &self,
+        _: ActorRef<Self::Msg>,
+        msg: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            WriterMsg::Frame(frame) => {
+                let encoder = state.encoder.take();
+                let config = EncoderConfig {
+                    out_dir: state.args.out_dir.clone(),
+                    renditions: ladder(frame.layout.width, frame.layout.height, state.args.fps),
+                    segment_seconds: state.args.segment_seconds,
+                    fps: state.args.fps,
+                    preset: state.args.preset.clone(),
+                };
+                let encoder = tokio::task::spawn_blocking(move || {
+                    let mut encoder = match encoder {
+                        Some(e) => e,
+                        None => Encoder::start(config, frame.layout)?,
+                    };
+                    encoder.push(frame, PUSH_STALL)?;
+                    Ok::<_, EncodeError>(encoder)
+                })
+                .await??;
+                state.frames += 1;
+                state.args.stats.cast(StatsMsg::Encoded {
+                    frames: state.frames,
+                    playable_segments: encoder.playable_segments(),
+                })?;
+                state.encoder = Some(encoder);
+                state.args.extractor.cast(ExtractorMsg::Credit)?;
+            }
+            WriterMsg::End => {
+                let encoder = state
+                    .encoder
+                    .take()
+                    .ok_or("the video ended before any frame was encoded")?;
+                let summary = tokio::task::spawn_blocking(move || encoder.finish(FINISH_TIMEOUT)).await??;
+                state.args.stats.cast(StatsMsg::Encoded {
+                    frames: summary.frames,
+                    playable_segments: summary.segments,
+                })?;
+                state.args.supervisor.cast(SupervisorMsg::Encoded(summary))?;
+            }
+        }
+        Ok(())
+    }
+}

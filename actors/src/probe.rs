@@ -1,0 +1,80 @@
+//! Checking a file before a job is created: is it a video we can decode, and what is it?
+
+use std::path::Path;
+use std::time::Duration;
+
+use gstreamer as gst;
+use gstreamer_pbutils as gst_pbutils;
+
+/// What a probe learnt about a video file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VideoProbe {
+    pub width: u32,
+    pub height: u32,
+    /// As the container declares it; 0 when it does not (variable frame rate).
+    pub fps: f64,
+    pub duration_ms: u64,
+    pub has_audio: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error("{0}: no such file")]
+    Missing(String),
+    #[error("{0} is empty")]
+    Empty(String),
+    #[error("{path} is not a video we can decode: {reason}")]
+    NotVideo { path: String, reason: String },
+    #[error("{0} has no video stream (audio only?)")]
+    NoVideoStream(String),
+    #[error("could not start GStreamer: {0}")]
+    Init(String),
+}
+
+/// Probes `path` with GStreamer's discoverer, giving up after `timeout`.
+pub fn probe(path: &Path, timeout: Duration) -> Result<VideoProbe, ProbeError> {
+    let shown = path.display().to_string();
+    let meta = std::fs::metadata(path).map_err(|_| ProbeError::Missing(shown.clone()))?;
+    if !meta.is_file() {
+        return Err(ProbeError::Missing(shown));
+    }
+    if meta.len() == 0 {
+        return Err(ProbeError::Empty(shown));
+    }
+    gst::init().map_err(|e| ProbeError::Init(e.to_string()))?;
+    let absolute = std::fs::canonicalize(path).map_err(|_| ProbeError::Missing(shown.clone()))?;
+    let uri = gst::glib::filename_to_uri(&absolute, None).map_err(|e| ProbeError::NotVideo {
+        path: shown.clone(),
+        reason: e.to_string(),
+    })?;
+    let discoverer = gst_pbutils::Discoverer::new(gst::ClockTime::from_nseconds(timeout.as_nanos() as u64))
+        .map_err(|e| ProbeError::Init(e.to_string()))?;
+    let not_video = |reason: String| ProbeError::NotVideo {
+        path: shown.clone(),
+        reason,
+    };
+    let info = discoverer.discover_uri(&uri).map_err(|e| not_video(e.to_string()))?;
+    match info.result() {
+        gst_pbutils::DiscovererResult::Ok => {}
+        other => return Err(not_video(format!("{other:?}"))),
+    }
+    let Some(video) = info.video_streams().into_iter().find(|v| !v.is_image()) else {
+        return Err(ProbeError::NoVideoStream(shown));
+    };
+    let rate = video.framerate();
+    let fps = if rate.numer() > 0 && rate.denom() > 0 {
+        rate.numer() as f64 / rate.denom() as f64
+    } else {
+        0.0
+    };
+    if video.width() == 0 || video.height() == 0 {
+        return Err(not_video("the video stream has no size".into()));
+    }
+    Ok(VideoProbe {
+        width: video.width(),
+        height: video.height(),
+        fps,
+        duration_ms: info.duration().map_or(0, |d| d.mseconds()),
+        has_audio: !info.audio_streams().is_empty(),
+    })
+}

@@ -1,0 +1,65 @@
+//! Decoder → encoder on a real video: segments and playlists for every rendition.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use sightline_actors::extractor::Decoder;
+use sightline_actors::frame::Frame;
+use sightline_actors::hls::ladder;
+use sightline_actors::hls_writer::{Encoder, EncoderConfig};
+
+fn media(name: &str) -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../.cache/media")
+        .join(name);
+    assert!(p.exists(), "{} is missing: run `make setup` first", p.display());
+    p
+}
+
+#[test]
+fn bikes_becomes_a_growing_then_ended_event_playlist() {
+    let out = tempfile::tempdir().expect("temp dir");
+    let mut decoder = Decoder::open(&media("bikes.mp4")).expect("opens");
+    let mut encoder: Option<Encoder> = None;
+    let mut saw_growing = false;
+    while let Some(f) = decoder.next_frame(Duration::from_secs(20)).expect("decodes") {
+        let enc = encoder.get_or_insert_with(|| {
+            let config = EncoderConfig {
+                out_dir: out.path().to_path_buf(),
+                renditions: ladder(f.layout.width, f.layout.height, 25.0),
+                segment_seconds: 2.0,
+                fps: 25.0,
+                preset: "veryfast".into(),
+            };
+            Encoder::start(config, f.layout).expect("encoder starts")
+        });
+        enc.push(
+            Frame {
+                index: f.index,
+                pts_ns: f.pts_ns,
+                duration_ns: f.duration_ns,
+                layout: f.layout,
+                data: f.data,
+            },
+            Duration::from_secs(30),
+        )
+        .expect("push");
+        if !saw_growing && enc.playable_segments() > 0 {
+            let text = std::fs::read_to_string(out.path().join("272p/index.m3u8")).expect("playlist");
+            saw_growing = text.contains("#EXTINF") && !text.contains("#EXT-X-ENDLIST");
+        }
+    }
+    let summary = encoder
+        .expect("frames")
+        .finish(Duration::from_secs(60))
+        .expect("finishes");
+    assert_eq!(summary.frames, 250);
+    assert_eq!(summary.segments, 5, "10 s in 2 s segments");
+    assert!(saw_growing, "the playlist listed a segment before the end");
+    let media_pl = std::fs::read_to_string(out.path().join("272p/index.m3u8")).expect("playlist");
+    assert!(media_pl.ends_with("#EXT-X-ENDLIST\n"), "{media_pl}");
+    let master = std::fs::read_to_string(out.path().join("master.m3u8")).expect("master");
+    assert!(master.contains("RESOLUTION=640x272"), "{master}");
+    assert!(master.contains("CODECS=\"avc1.64"), "{master}");
+    println!("{master}\n{media_pl}");
+}
