@@ -34,7 +34,7 @@ pub struct DetectArgs {
     json: bool,
 }
 
-fn unit_interval(s: &str) -> Result<f32, String> {
+pub fn unit_interval(s: &str) -> Result<f32, String> {
     let v: f32 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
     if (0.0..=1.0).contains(&v) {
         Ok(v)

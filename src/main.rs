@@ -3,6 +3,7 @@
 mod bench;
 mod detect_cmd;
 mod model_args;
+mod process_cmd;
 
 use std::process::ExitCode;
 
@@ -23,6 +24,8 @@ struct Cli {
 enum Command {
     /// Detect objects in still images and print them as a table or JSON.
     Detect(detect_cmd::DetectArgs),
+    /// Decode, detect, render and encode one video to adaptive HLS, storing its detections.
+    Process(process_cmd::ProcessArgs),
     /// Measure performance and print the figures.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -37,6 +40,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Detect(args) => detect_cmd::run(args),
+        Command::Process(args) => process_cmd::run(args).await,
         Command::Bench(cmd) => bench::run(cmd).await,
     };
     match result {

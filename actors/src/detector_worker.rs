@@ -82,3 +82,18 @@ impl Actor for DetectorWorker {
         Ok(())
     }
 }
+
+/// Starts `count` local workers (each with its own session) and returns them with the model's
+/// description, asked of the first.
+pub async fn spawn_local(
+    config: &DetectorConfig,
+    count: usize,
+) -> Result<(Vec<ActorRef<DetectorMsg>>, ModelInfo), ActorProcessingErr> {
+    let mut workers = Vec::with_capacity(count);
+    for _ in 0..count.max(1) {
+        let (worker, _) = Actor::spawn(None, DetectorWorker, config.clone()).await?;
+        workers.push(worker);
+    }
+    let info = ractor::call!(workers[0], DetectorMsg::Info)?;
+    Ok((workers, info))
+}

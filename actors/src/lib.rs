@@ -1,4 +1,15 @@
 //! Sightline's processing engine.
 
 pub mod detect;
+pub mod detector_pool;
 pub mod detector_worker;
+pub mod extractor;
+pub mod frame;
+pub mod hls;
+pub mod hls_writer;
+pub mod probe;
+pub mod render;
+pub mod renderer;
+pub mod stats_aggregator;
+pub mod store;
+pub mod video_supervisor;

@@ -1,0 +1,151 @@
+//! StatsAggregator: stores detections in batches and keeps the job's live stats and progress.
+//!
+//! Detections are written every `BATCH_FRAMES` detected frames and at the end; stats and the
+//! video record's progress are refreshed at the same points, so what the store reports is never
+//! ahead of what it holds.
+
+use std::collections::BTreeMap;
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use ractor_cluster::RactorMessage;
+use tokio::sync::watch;
+
+use crate::detect::Detection;
+use crate::store::{Progress, StatsAccumulator, Store, StoredDetection, VideoId};
+
+const BATCH_FRAMES: usize = 25;
+
+/// What a job has done so far, for progress bars and server-sent events.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JobProgress {
+    pub frames_encoded: u64,
+    pub frames_detected: u64,
+    pub detections: u64,
+    pub playable_segments: usize,
+    pub frames_total: Option<u64>,
+}
+
+#[derive(RactorMessage)]
+pub enum StatsMsg {
+    /// Detections of one detected frame, boxes in frame pixels.
+    Detections {
+        index: u64,
+        pts_ns: u64,
+        width: u32,
+        height: u32,
+        detections: Vec<Detection>,
+    },
+    /// The writer has encoded `frames` frames and every rendition has `playable_segments`.
+    Encoded { frames: u64, playable_segments: usize },
+    /// Write out everything pending and answer with per-class totals.
+    Flush(RpcReplyPort<Result<BTreeMap<u16, u64>, String>>),
+}
+
+pub struct StatsArgs {
+    pub store: Store,
+    pub video: VideoId,
+    pub progress: watch::Sender<JobProgress>,
+}
+
+pub struct StatsState {
+    args: StatsArgs,
+    acc: StatsAccumulator,
+    batch: Vec<StoredDetection>,
+    batch_frames: usize,
+}
+
+pub struct StatsAggregator;
+
+impl Actor for StatsAggregator {
+    type Msg = StatsMsg;
+    type State = StatsState;
+    type Arguments = StatsArgs;
+
+    async fn pre_start(&self, _: ActorRef<Self::Msg>, args: StatsArgs) -> Result<Self::State, ActorProcessingErr> {
+        Ok(StatsState {
+            args,
+            acc: StatsAccumulator::new(),
+            batch: Vec::new(),
+            batch_frames: 0,
+        })
+    }
+
+    async fn handle(
+        &self,
+        _: ActorRef<Self::Msg>,
+        msg: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            StatsMsg::Detections {
+                index,
+                pts_ns,
+                width,
+                height,
+                detections,
+            } => {
+                let pts_ms = pts_ns / 1_000_000;
+                let (w, h) = (width.max(1) as f32, height.max(1) as f32);
+                let stored: Vec<StoredDetection> = detections
+                    .iter()
+                    .map(|d| StoredDetection {
+                        frame: index,
+                        pts_ms,
+                        class_id: d.class_id,
+                        confidence: d.confidence,
+                        bbox: [d.bbox.x1 / w, d.bbox.y1 / h, d.bbox.x2 / w, d.bbox.y2 / h],
+                        track_id: None,
+                        predicted: false,
+                    })
+                    .collect();
+                state.acc.ingest(pts_ms, &stored);
+                state.batch.extend(stored);
+                state.batch_frames += 1;
+                if state.batch_frames >= BATCH_FRAMES {
+                    persist(state)?;
+                }
+            }
+            StatsMsg::Encoded {
+                frames,
+                playable_segments,
+            } => {
+                state.args.progress.send_modify(|p| {
+                    p.frames_encoded = frames;
+                    p.playable_segments = playable_segments;
+                });
+            }
+            StatsMsg::Flush(reply) => {
+                let result = persist(state)
+                    .and_then(|_| state.args.store.flush().map_err(|e| e.to_string()))
+                    .map(|_| state.acc.stats().class_counts.clone());
+                let _ = reply.send(result);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes the pending batch, then the stats and progress that describe it.
+fn persist(state: &mut StatsState) -> Result<(), String> {
+    let store = &state.args.store;
+    let id = state.args.video;
+    store.insert_detections(id, &state.batch).map_err(|e| e.to_string())?;
+    state.batch.clear();
+    state.batch_frames = 0;
+    let stats = state.acc.stats();
+    store.put_stats(id, stats).map_err(|e| e.to_string())?;
+    let (frames_detected, detections) = (stats.frames_detected, stats.total_detections);
+    let encoded = state.args.progress.borrow().frames_encoded;
+    let record = store
+        .update_video(id, |v| {
+            v.detections = detections;
+            v.progress = Progress::new(encoded, v.progress.frames_total);
+        })
+        .map_err(|e| e.to_string())?;
+    state.args.progress.send_modify(|p| {
+        p.frames_detected = frames_detected;
+        p.detections = detections;
+        p.frames_total = record.progress.frames_total;
+    });
+    Ok(())
+}

@@ -1,0 +1,315 @@
+//! VideoSupervisor: one per job. Spawns the stage actors as linked children, wires them, and owns
+//! the job's state machine (`processing` → `ready` | `failed`).
+//!
+//! A failing child ends the job as `failed` with the child's own reason; the other children are
+//! stopped, which drops their GStreamer pipelines (set to Null). The store is only ever told
+//! what has happened, so it stays consistent whichever way the job ends.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use ractor::{Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
+use ractor_cluster::RactorMessage;
+use tokio::sync::{oneshot, watch};
+
+use crate::detect::DetectParams;
+use crate::detector_pool::{DetectorPool, PoolArgs};
+use crate::extractor::{ExtractorArgs, ExtractorMsg, FrameExtractor};
+use crate::hls_writer::{EncodeSummary, HlsWriter, WriterArgs};
+use crate::render::RenderStyle;
+use crate::renderer::{Renderer, RendererArgs};
+use crate::stats_aggregator::{JobProgress, StatsAggregator, StatsArgs, StatsMsg};
+use crate::store::{Progress, Store, VideoId, VideoStatus};
+
+/// Everything one job needs to know.
+#[derive(Debug, Clone)]
+pub struct JobSpec {
+    pub video: VideoId,
+    pub input: PathBuf,
+    pub out_dir: PathBuf,
+    pub params: DetectParams,
+    /// Classes drawn; `None` draws every class detected.
+    pub draw_classes: Option<Vec<bool>>,
+    /// Detect every N-th frame (1 = all).
+    pub every: u64,
+    /// Credit window: frames in flight between decoder and encoder.
+    pub window: usize,
+    /// Detection requests in flight per worker.
+    pub per_worker: usize,
+    pub request_timeout: Duration,
+    pub segment_seconds: f64,
+    pub preset: String,
+    pub style: RenderStyle,
+    /// Frame rate and duration the container declares (0 when it does not).
+    pub fps: f64,
+    pub duration_ms: u64,
+    pub model_input: (u32, u32),
+    pub class_names: Vec<String>,
+}
+
+/// How a job ended.
+#[derive(Debug, Clone)]
+pub struct JobOutcome {
+    pub status: VideoStatus,
+    pub error: Option<String>,
+    pub frames: u64,
+    pub segments: usize,
+    pub class_counts: BTreeMap<u16, u64>,
+    pub wall: Duration,
+}
+
+#[derive(RactorMessage)]
+pub enum SupervisorMsg {
+    /// The writer has finished the stream.
+    Encoded(EncodeSummary),
+}
+
+pub struct SupervisorArgs {
+    pub spec: JobSpec,
+    pub store: Store,
+    pub progress: watch::Sender<JobProgress>,
+    pub done: oneshot::Sender<JobOutcome>,
+}
+
+pub struct SupervisorState {
+    spec: JobSpec,
+    store: Store,
+    done: Option<oneshot::Sender<JobOutcome>>,
+    stages: HashMap<ActorId, &'static str>,
+    stats: Option<ActorRef<StatsMsg>>,
+    started: Instant,
+    progress: Option<watch::Sender<JobProgress>>,
+}
+
+pub struct VideoSupervisor;
+
+impl Actor for VideoSupervisor {
+    type Msg = SupervisorMsg;
+    type State = SupervisorState;
+    type Arguments = SupervisorArgs;
+
+    async fn pre_start(&self, _: ActorRef<Self::Msg>, args: SupervisorArgs) -> Result<Self::State, ActorProcessingErr> {
+        Ok(SupervisorState {
+            spec: args.spec,
+            store: args.store,
+            done: Some(args.done),
+            stages: HashMap::new(),
+            stats: None,
+            started: Instant::now(),
+            progress: Some(args.progress),
+        })
+    }
+
+    async fn post_start(&self, myself: ActorRef<Self::Msg>, state: &mut Self::State) -> Result<(), ActorProcessingErr> {
+        if let Err(e) = wire(&myself, state).await {
+            finish(&myself, state, Err(e.to_string()), None).await;
+        }
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        msg: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            SupervisorMsg::Encoded(summary) => finish(&myself, state, Ok(()), Some(summary)).await,
+        }
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        event: SupervisionEvent,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        let stage = |cell: &ActorCell| state.stages.get(&cell.get_id()).copied().unwrap_or("a stage");
+        let failure = match &event {
+            SupervisionEvent::ActorFailed(cell, err) => Some(format!("{} failed: {err}", stage(cell))),
+            SupervisionEvent::ActorTerminated(cell, _, reason) if state.done.is_some() => Some(format!(
+                "{} stopped unexpectedly{}",
+                stage(cell),
+                reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default()
+            )),
+            _ => None,
+        };
+        if let Some(why) = failure {
+            finish(&myself, state, Err(why), None).await;
+        }
+        Ok(())
+    }
+}
+
+/// Spawns the stages from the end of the pipeline back, so each knows where to send.
+async fn wire(myself: &ActorRef<SupervisorMsg>, state: &mut SupervisorState) -> Result<(), ActorProcessingErr> {
+    let spec = state.spec.clone();
+    let sup = myself.get_cell();
+    state.store.update_video(spec.video, |v| {
+        v.status = VideoStatus::Processing;
+        v.error = None;
+    })?;
+    let progress = state.progress.take().ok_or("job wired twice")?;
+
+    let (extractor, _) = Actor::spawn_linked(
+        None,
+        FrameExtractor,
+        ExtractorArgs {
+            input: spec.input.clone(),
+            window: spec.window,
+            declared_ms: spec.duration_ms,
+        },
+        sup.clone(),
+    )
+    .await?;
+    state.stages.insert(extractor.get_id(), "the frame extractor");
+
+    let (stats, _) = Actor::spawn_linked(
+        None,
+        StatsAggregator,
+        StatsArgs {
+            store: state.store.clone(),
+            video: spec.video,
+            progress,
+        },
+        sup.clone(),
+    )
+    .await?;
+    state.stages.insert(stats.get_id(), "the stats aggregator");
+    state.stats = Some(stats.clone());
+
+    let (writer, _) = Actor::spawn_linked(
+        None,
+        HlsWriter,
+        WriterArgs {
+            out_dir: spec.out_dir.clone(),
+            segment_seconds: spec.segment_seconds,
+            fps: spec.fps,
+            preset: spec.preset.clone(),
+            extractor: extractor.clone(),
+            stats: stats.clone(),
+            supervisor: myself.clone(),
+        },
+        sup.clone(),
+    )
+    .await?;
+    state.stages.insert(writer.get_id(), "the HLS writer");
+
+    let (renderer, _) = Actor::spawn_linked(
+        None,
+        Renderer,
+        RendererArgs {
+            writer,
+            style: spec.style,
+            class_names: spec.class_names.clone(),
+            draw_classes: spec.draw_classes.clone(),
+        },
+        sup.clone(),
+    )
+    .await?;
+    state.stages.insert(renderer.get_id(), "the renderer");
+
+    let (pool, _) = Actor::spawn_linked(
+        None,
+        DetectorPool,
+        PoolArgs {
+            renderer,
+            stats,
+            params: spec.params.clone(),
+            every: spec.every,
+            model_input: spec.model_input,
+            per_worker: spec.per_worker,
+            request_timeout: spec.request_timeout,
+        },
+        sup,
+    )
+    .await?;
+    state.stages.insert(pool.get_id(), "the detector pool");
+
+    extractor.cast(ExtractorMsg::Start { pool })?;
+    Ok(())
+}
+
+/// Ends the job once: records the outcome in the store, stops every stage, tells the caller.
+async fn finish(
+    myself: &ActorRef<SupervisorMsg>,
+    state: &mut SupervisorState,
+    result: Result<(), String>,
+    summary: Option<EncodeSummary>,
+) {
+    let Some(done) = state.done.take() else { return };
+    let mut class_counts = BTreeMap::new();
+    let mut result = result;
+    if result.is_ok() {
+        // Everything detected must be stored before the job may say `ready`.
+        match &state.stats {
+            Some(stats) => match ractor::call!(stats, StatsMsg::Flush) {
+                Ok(Ok(counts)) => class_counts = counts,
+                Ok(Err(e)) => result = Err(format!("storing detections failed: {e}")),
+                Err(e) => result = Err(format!("the stats aggregator is gone: {e}")),
+            },
+            None => result = Err("the job never started".into()),
+        }
+    }
+    myself.stop_children(None);
+    let frames = summary.as_ref().map_or(0, |s| s.frames);
+    let (status, error) = match result {
+        Ok(()) => (VideoStatus::Ready, None),
+        Err(e) => (VideoStatus::Failed, Some(e)),
+    };
+    let stored = state.store.update_video(state.spec.video, |v| {
+        v.status = status;
+        v.error = error.clone();
+        if status == VideoStatus::Ready {
+            v.progress = Progress::new(frames, Some(frames));
+        }
+    });
+    if let Err(e) = stored.and_then(|_| state.store.flush()) {
+        tracing::error!(video = %state.spec.video, "could not record the job's end: {e}");
+    }
+    let _ = done.send(JobOutcome {
+        status,
+        error,
+        frames,
+        segments: summary.map_or(0, |s| s.segments),
+        class_counts,
+        wall: state.started.elapsed(),
+    });
+    myself.stop(None);
+}
+
+/// Runs one job to its end: spawns its supervisor and waits for the outcome.
+pub async fn run_job(spec: JobSpec, store: Store, progress: watch::Sender<JobProgress>) -> JobOutcome {
+    let video = spec.video;
+    let (done_tx, done_rx) = oneshot::channel();
+    let args = SupervisorArgs {
+        spec,
+        store: store.clone(),
+        progress,
+        done: done_tx,
+    };
+    let failed = |error: String| {
+        let _ = store.update_video(video, |v| {
+            v.status = VideoStatus::Failed;
+            v.error = Some(error.clone());
+        });
+        JobOutcome {
+            status: VideoStatus::Failed,
+            error: Some(error),
+            frames: 0,
+            segments: 0,
+            class_counts: BTreeMap::new(),
+            wall: Duration::ZERO,
+        }
+    };
+    match Actor::spawn(None, VideoSupervisor, args).await {
+        Ok((_, handle)) => {
+            let outcome = done_rx.await;
+            let _ = handle.await;
+            outcome.unwrap_or_else(|_| failed("the job's supervisor stopped without an outcome".into()))
+        }
+        Err(e) => failed(format!("the job could not start: {e}")),
+    }
+}

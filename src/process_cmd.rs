@@ -1,0 +1,243 @@
+//! `sightline process VIDEO`: the whole pipeline on one node, with a progress bar and a summary.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+use sightline_actors::detect::DetectParams;
+use sightline_actors::detector_worker::spawn_local;
+use sightline_actors::probe::probe;
+use sightline_actors::render::RenderStyle;
+use sightline_actors::stats_aggregator::JobProgress;
+use sightline_actors::store::{Progress, Store, VideoId, VideoRecord, VideoStatus};
+use sightline_actors::video_supervisor::{run_job, JobSpec};
+
+use crate::model_args::ModelArgs;
+
+#[derive(Args, Debug)]
+pub struct ProcessArgs {
+    /// The video to process.
+    video: PathBuf,
+    /// Output folder for master.m3u8 and one folder per rendition [default: out/<video id>].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Data folder; the store (video records, detections, stats) lives in its `store/`.
+    #[arg(long, default_value = "data")]
+    data: PathBuf,
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Minimum confidence of a detection, 0..1.
+    #[arg(long, default_value_t = 0.25, value_parser = crate::detect_cmd::unit_interval)]
+    conf: f32,
+    /// IoU above which NMS merges boxes of one class, 0..1.
+    #[arg(long, default_value_t = 0.45, value_parser = crate::detect_cmd::unit_interval)]
+    iou: f32,
+    /// Keep only these classes (comma-separated names).
+    #[arg(long, value_delimiter = ',')]
+    classes: Vec<String>,
+    /// Detect every N-th frame; frames in between reuse the last boxes.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    every: u64,
+    /// Local detector workers (one ONNX Runtime session each).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
+    workers: u16,
+    /// Intra-op threads per worker.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    threads: u16,
+    /// HLS segment duration in seconds.
+    #[arg(long, default_value_t = 2.0, value_parser = segment_seconds)]
+    segment_seconds: f64,
+    /// Frames in flight between decoder and encoder (memory is bounded by this × frame size).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    window: u16,
+    /// x264 speed preset.
+    #[arg(long, default_value = "veryfast", value_parser = ["ultrafast", "superfast", "veryfast", "faster", "fast", "medium"])]
+    preset: String,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn segment_seconds(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
+    if (0.5..=30.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{v} is outside 0.5..30 seconds"))
+    }
+}
+
+#[derive(Serialize)]
+struct Summary {
+    video_id: String,
+    status: VideoStatus,
+    error: Option<String>,
+    master: PathBuf,
+    frames: u64,
+    segments: usize,
+    detections: u64,
+    detections_by_class: std::collections::BTreeMap<String, u64>,
+    wall_seconds: f64,
+    fps: f64,
+    realtime_factor: f64,
+}
+
+pub async fn run(args: ProcessArgs) -> anyhow::Result<ExitCode> {
+    let video = probe(&args.video, Duration::from_secs(15))?;
+    let store = Store::open(&args.data.join("store"))?;
+    let (workers, info) = spawn_local(&args.model.detector_config(args.threads.into()), args.workers.into())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let params = DetectParams {
+        confidence: args.conf,
+        iou: args.iou,
+        classes: args.classes.clone(),
+    };
+    info.class_mask(&params.classes)?;
+
+    let frames_total = (video.fps > 0.0).then(|| (video.duration_ms as f64 / 1000.0 * video.fps).round() as u64);
+    let record = store.create_video(VideoRecord {
+        id: VideoId::from_u64(0),
+        filename: args
+            .video
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        size_bytes: std::fs::metadata(&args.video).map(|m| m.len()).unwrap_or(0),
+        duration_ms: video.duration_ms,
+        fps: video.fps,
+        width: video.width,
+        height: video.height,
+        model: info.path.display().to_string(),
+        class_names: info.names.clone(),
+        config: serde_json::json!({
+            "confidence": args.conf, "iou": args.iou, "classes": args.classes, "every": args.every,
+        }),
+        status: VideoStatus::Queued,
+        progress: Progress::new(0, frames_total),
+        error: None,
+        detections: 0,
+        created_at: 0,
+        updated_at: 0,
+    })?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("out").join(record.id.to_string()));
+    prepare_out_dir(&out)?;
+
+    let spec = JobSpec {
+        video: record.id,
+        input: args.video.clone(),
+        out_dir: out.clone(),
+        params,
+        draw_classes: None,
+        every: args.every,
+        window: args.window.into(),
+        per_worker: 2,
+        request_timeout: Duration::from_secs(30),
+        segment_seconds: args.segment_seconds,
+        preset: args.preset.clone(),
+        style: RenderStyle::default(),
+        fps: video.fps,
+        duration_ms: video.duration_ms,
+        model_input: (info.input_width, info.input_height),
+        class_names: info.names.clone(),
+    };
+    let (progress_tx, progress_rx) = tokio::sync::watch::channel(JobProgress {
+        frames_total,
+        ..JobProgress::default()
+    });
+    let bar = progress_bar(frames_total);
+    let watcher = tokio::spawn(follow(progress_rx, bar.clone()));
+    let outcome = run_job(spec, store.clone(), progress_tx).await;
+    watcher.abort();
+    bar.finish_and_clear();
+    for w in workers {
+        w.stop(None);
+    }
+
+    let wall = outcome.wall.as_secs_f64().max(1e-6);
+    let summary = Summary {
+        video_id: record.id.to_string(),
+        status: outcome.status,
+        error: outcome.error.clone(),
+        master: out.join("master.m3u8"),
+        frames: outcome.frames,
+        segments: outcome.segments,
+        detections: outcome.class_counts.values().sum(),
+        detections_by_class: outcome
+            .class_counts
+            .iter()
+            .map(|(id, n)| (info.class_name(*id as usize), *n))
+            .collect(),
+        wall_seconds: wall,
+        fps: outcome.frames as f64 / wall,
+        realtime_factor: video.duration_ms as f64 / 1000.0 / wall,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        print_summary(&args.video, &summary);
+    }
+    match outcome.status {
+        VideoStatus::Ready => Ok(ExitCode::SUCCESS),
+        _ => bail!(
+            "processing {} failed: {}",
+            args.video.display(),
+            outcome.error.unwrap_or_else(|| "unknown reason".into())
+        ),
+    }
+}
+
+/// The output folder must be new or empty: we never delete or overwrite a user's files.
+fn prepare_out_dir(out: &std::path::Path) -> anyhow::Result<()> {
+    if out.exists() {
+        let mut entries = std::fs::read_dir(out).with_context(|| format!("cannot read {}", out.display()))?;
+        if entries.next().is_some() {
+            bail!(
+                "output folder {} is not empty; choose another with --out",
+                out.display()
+            );
+        }
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))
+}
+
+fn progress_bar(total: Option<u64>) -> ProgressBar {
+    let bar = ProgressBar::new(total.unwrap_or(0));
+    let template = "{bar:40} {pos}/{len} frames  {per_sec}  ETA {eta}  {msg}";
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+async fn follow(mut rx: tokio::sync::watch::Receiver<JobProgress>, bar: ProgressBar) {
+    while rx.changed().await.is_ok() {
+        let p = rx.borrow_and_update().clone();
+        if let Some(total) = p.frames_total {
+            bar.set_length(total.max(p.frames_encoded));
+        }
+        bar.set_position(p.frames_encoded);
+        bar.set_message(format!("{} detections", p.detections));
+    }
+}
+
+fn print_summary(input: &std::path::Path, s: &Summary) {
+    println!("{} → {}", input.display(), s.master.display());
+    println!("video id      {}", s.video_id);
+    println!("status        {}", s.status);
+    if s.status != VideoStatus::Ready {
+        return;
+    }
+    println!("frames        {} in {} segments", s.frames, s.segments);
+    let by_class: Vec<String> = s.detections_by_class.iter().map(|(c, n)| format!("{c} {n}")).collect();
+    println!("detections    {} ({})", s.detections, by_class.join(", "));
+    println!("wall time     {:.1} s", s.wall_seconds);
+    println!("speed         {:.1} fps, {:.2}× real time", s.fps, s.realtime_factor);
+}

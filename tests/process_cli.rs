@@ -1,0 +1,346 @@
+//! `sightline process` end to end: real videos through the real pipeline, the HLS output checked
+//! with ffprobe, the stored detections checked against the summary.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+use sightline_actors::store::{Store, VideoStatus};
+
+struct Run {
+    dir: tempfile::TempDir,
+    summary: Value,
+    success: bool,
+    stderr: String,
+    /// A media playlist was seen listing a segment before `#EXT-X-ENDLIST` was written.
+    grew: bool,
+}
+
+impl Run {
+    fn out(&self) -> PathBuf {
+        self.dir.path().join("out")
+    }
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+}
+
+/// Runs `sightline process` on `video`, watching `watch` (a media playlist under the output
+/// folder) while it runs, and optionally doing `during` once when the first segment exists.
+fn process(video: &Path, extra: &[&str], watch: &str, during: Option<&dyn Fn(&Path)>) -> Run {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (out, data) = (dir.path().join("out"), dir.path().join("data"));
+    let mut child = sightline()
+        .arg("process")
+        .arg(video)
+        .arg("--out")
+        .arg(&out)
+        .arg("--data")
+        .arg(&data)
+        .arg("--json")
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sightline starts");
+    let (mut grew, mut acted) = (false, false);
+    let started = Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        assert!(started.elapsed() < Duration::from_secs(600), "process did not finish");
+        if let Ok(text) = std::fs::read_to_string(out.join(watch)) {
+            if text.contains("#EXTINF") {
+                grew |= !text.contains("#EXT-X-ENDLIST");
+                if let (Some(f), false) = (during, acted) {
+                    f(&out);
+                    acted = true;
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().expect("output");
+    let summary = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
+    Run {
+        dir,
+        summary,
+        success: output.status.success(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        grew,
+    }
+}
+
+fn ffprobe(args: &[&str], file: &Path) -> (String, String) {
+    let out = run(Command::new("ffprobe").args(["-v", "error"]).args(args).arg(file));
+    assert!(out.status.success(), "ffprobe {}: {}", file.display(), stderr(&out));
+    (stdout(&out), stderr(&out))
+}
+
+/// (uri, duration) of each segment of a finished media playlist.
+fn segments(playlist: &Path) -> Vec<(String, f64)> {
+    let text = std::fs::read_to_string(playlist).expect("media playlist");
+    assert!(text.contains("#EXT-X-PLAYLIST-TYPE:EVENT"), "{text}");
+    assert!(text.trim_end().ends_with("#EXT-X-ENDLIST"), "{text}");
+    let mut out = Vec::new();
+    let mut lines = text.lines();
+    while let Some(l) = lines.next() {
+        if let Some(d) = l.strip_prefix("#EXTINF:") {
+            let duration = d.trim_end_matches(',').parse().expect("duration");
+            out.push((lines.next().expect("uri").to_string(), duration));
+        }
+    }
+    out
+}
+
+/// Checks the HLS output of a finished run and returns the frame count of each rendition.
+fn check_hls(out: &Path, expected_sizes: &[(u32, u32)]) -> Vec<usize> {
+    let master_path = out.join("master.m3u8");
+    let master = std::fs::read_to_string(&master_path).expect("master playlist");
+    for attr in [
+        "STREAM-INF:BANDWIDTH=",
+        ",AVERAGE-BANDWIDTH=",
+        "RESOLUTION=",
+        "CODECS=\"avc1.",
+        "FRAME-RATE=",
+    ] {
+        assert_eq!(master.matches(attr).count(), expected_sizes.len(), "{attr} in {master}");
+    }
+    // ffprobe reads the master playlist and finds one video stream per variant.
+    let (streams, _) = ffprobe(
+        &["-show_entries", "stream=width,height", "-of", "csv=p=0"],
+        &master_path,
+    );
+    let found: BTreeSet<(u32, u32)> = streams
+        .lines()
+        .filter_map(|l| l.split_once(','))
+        .map(|(w, h)| (w.parse().expect("width"), h.parse().expect("height")))
+        .collect();
+    assert_eq!(found, expected_sizes.iter().copied().collect(), "{streams}");
+
+    let uris: Vec<&str> = master
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .collect();
+    let mut boundaries: Vec<Vec<(f64, f64)>> = Vec::new();
+    let mut frames = Vec::new();
+    for uri in &uris {
+        let playlist = out.join(uri);
+        let dir = playlist.parent().expect("rendition folder");
+        let mut starts = Vec::new();
+        let mut count = 0;
+        for (seg, duration) in segments(&playlist) {
+            let (csv, errors) = ffprobe(
+                &[
+                    "-select_streams",
+                    "v:0",
+                    "-show_entries",
+                    "frame=key_frame,pts_time",
+                    "-of",
+                    "csv=p=0",
+                ],
+                &dir.join(&seg),
+            );
+            assert!(errors.is_empty(), "{uri}/{seg} does not decode cleanly: {errors}");
+            // A frame with side data gets a trailing empty field: take the first two.
+            let rows: Vec<(&str, f64)> = csv
+                .lines()
+                .filter_map(|l| {
+                    let mut fields = l.split(',');
+                    Some((fields.next()?, fields.next()?.parse().ok()?))
+                })
+                .collect();
+            assert!(!rows.is_empty(), "{uri}/{seg} has no frames");
+            assert_eq!(rows[0].0, "1", "{uri}/{seg} does not start with a keyframe");
+            starts.push((rows[0].1, duration));
+            count += rows.len();
+        }
+        boundaries.push(starts);
+        frames.push(count);
+    }
+    for other in &boundaries[1..] {
+        assert_eq!(
+            other.len(),
+            boundaries[0].len(),
+            "segment counts differ across renditions"
+        );
+        for (a, b) in boundaries[0].iter().zip(other) {
+            assert!(
+                (a.0 - b.0).abs() < 0.002 && (a.1 - b.1).abs() < 0.002,
+                "boundaries differ: {a:?} vs {b:?}"
+            );
+        }
+    }
+    frames
+}
+
+fn source_frames(video: &Path) -> usize {
+    let (n, _) = ffprobe(
+        &[
+            "-count_frames",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=nb_read_frames",
+            "-of",
+            "csv=p=0",
+        ],
+        video,
+    );
+    n.trim().parse().expect("frame count")
+}
+
+/// Frames with at least one detection of `class`, and the store's detection count.
+fn stored(run: &Run, class: &str) -> (usize, u64) {
+    let store = Store::open(&run.data().join("store")).expect("store opens after the process exits");
+    let id = run.summary["video_id"]
+        .as_str()
+        .expect("video id")
+        .parse()
+        .expect("valid id");
+    let record = store.get_video(id).expect("read").expect("record");
+    assert_eq!(record.status, VideoStatus::Ready);
+    let class_id = record.class_names.iter().position(|c| c == class).expect("class known") as u16;
+    let frames: BTreeSet<u64> = store
+        .detections_iter(id)
+        .map(|d| d.expect("decodes"))
+        .filter(|d| d.class_id == class_id)
+        .map(|d| d.frame)
+        .collect();
+    (frames.len(), store.count_detections(id).expect("count"))
+}
+
+#[test]
+fn vtest_gives_three_aligned_renditions_and_stores_its_people() {
+    let video = media("vtest.avi");
+    let run = process(&video, &[], "360p/index.m3u8", None);
+    assert!(run.success, "{}", run.stderr);
+    assert!(run.grew, "no playlist listed a segment before the job ended");
+    let frames = check_hls(&run.out(), &[(768, 576), (640, 480), (480, 360)]);
+    let source = source_frames(&video);
+    assert_eq!(frames, vec![source; 3], "every rendition has every frame");
+    assert_eq!(run.summary["frames"], source);
+
+    let (person_frames, count) = stored(&run, "person");
+    assert_eq!(Some(count), run.summary["detections"].as_u64(), "stored = reported");
+    assert!(
+        person_frames * 10 > source * 8,
+        "person in {person_frames} of {source} frames"
+    );
+}
+
+#[test]
+fn bikes_gives_one_rendition_with_cars() {
+    let video = media("bikes.mp4");
+    let run = process(&video, &[], "272p/index.m3u8", None);
+    assert!(run.success, "{}", run.stderr);
+    let frames = check_hls(&run.out(), &[(640, 272)]);
+    assert_eq!(frames, vec![source_frames(&video)]);
+    let (car_frames, count) = stored(&run, "car");
+    assert!(car_frames > 50, "car in {car_frames} frames");
+    assert_eq!(Some(count), run.summary["detections"].as_u64());
+    assert!(run.summary["detections_by_class"]["car"].as_u64() > Some(50));
+}
+
+#[test]
+fn every_nth_frame_detects_only_those_and_still_encodes_all() {
+    let video = media("bikes.mp4");
+    let run = process(&video, &["--every", "5"], "272p/index.m3u8", None);
+    assert!(run.success, "{}", run.stderr);
+    assert_eq!(run.summary["frames"], 250);
+    let store = Store::open(&run.data().join("store")).expect("store");
+    let id = run.summary["video_id"].as_str().expect("id").parse().expect("valid");
+    let frames: BTreeSet<u64> = store.detections_iter(id).map(|d| d.expect("decodes").frame).collect();
+    assert!(!frames.is_empty());
+    assert!(frames.iter().all(|f| f % 5 == 0), "{frames:?}");
+}
+
+fn refused(video: &Path) -> String {
+    let out = run(sightline()
+        .arg("process")
+        .arg(video)
+        .arg("--data")
+        .arg(std::env::temp_dir().join(format!("sightline-refused-{}", std::process::id()))));
+    assert!(!out.status.success(), "{} was accepted", video.display());
+    let err = stderr(&out);
+    assert!(err.starts_with("error: ") && !err.contains("panicked"), "{err}");
+    err
+}
+
+#[test]
+fn bad_input_is_refused_with_a_sentence() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let empty = dir.path().join("empty.mp4");
+    std::fs::write(&empty, b"").expect("write");
+    let truncated = dir.path().join("truncated.mp4");
+    let bytes = std::fs::read(media("bikes.mp4")).expect("read");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).expect("write");
+    let audio = dir.path().join("tone.ogg");
+    let made = run(Command::new("gst-launch-1.0").args([
+        "-q",
+        "audiotestsrc",
+        "num-buffers=50",
+        "!",
+        "audioconvert",
+        "!",
+        "vorbisenc",
+        "!",
+        "oggmux",
+        "!",
+        "filesink",
+        &format!("location={}", audio.display()),
+    ]));
+    assert!(made.status.success(), "{}", stderr(&made));
+
+    assert!(refused(&dir.path().join("missing.mp4")).contains("no such file"));
+    assert!(refused(&empty).contains("is empty"));
+    assert!(refused(&root().join("Cargo.toml")).contains("is not a video we can decode"));
+    assert!(refused(&truncated).contains("is not a video we can decode"));
+    assert!(refused(&audio).contains("has no video stream"));
+}
+
+/// Reads the job's record after a failed run: it must say failed, never processing.
+fn failed_record(run: &Run) -> String {
+    let store = Store::open(&run.data().join("store")).expect("store");
+    let page = store.list_videos(None, 10).expect("list");
+    assert_eq!(page.items.len(), 1);
+    assert_eq!(page.items[0].status, VideoStatus::Failed);
+    page.items[0].error.clone().expect("a reason")
+}
+
+#[test]
+fn a_file_truncated_mid_stream_fails_the_job_with_a_reason() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // moov first, so the file probes fine and only the decoder finds the missing frames.
+    let faststart = dir.path().join("faststart.mp4");
+    let made = run(Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-y", "-i"])
+        .arg(media("bikes.mp4"))
+        .args(["-c", "copy", "-movflags", "+faststart"])
+        .arg(&faststart));
+    assert!(made.status.success(), "{}", stderr(&made));
+    let bytes = std::fs::read(&faststart).expect("read");
+    let cut = dir.path().join("cut.mp4");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).expect("write");
+
+    let started = Instant::now();
+    let run = process(&cut, &[], "272p/index.m3u8", None);
+    assert!(!run.success);
+    assert!(started.elapsed() < Duration::from_secs(120));
+    assert!(run.stderr.contains("truncated"), "{}", run.stderr);
+    assert!(failed_record(&run).contains("truncated"));
+}
+
+#[test]
+fn losing_the_output_folder_mid_run_fails_the_job_within_seconds() {
+    let remove = |out: &Path| std::fs::remove_dir_all(out).expect("remove output");
+    let started = Instant::now();
+    let run = process(&media("vtest.avi"), &[], "360p/index.m3u8", Some(&remove));
+    assert!(!run.success, "the job cannot succeed without its output folder");
+    assert!(started.elapsed() < Duration::from_secs(300));
+    assert!(run.stderr.contains("the HLS writer failed"), "{}", run.stderr);
+    assert!(!failed_record(&run).is_empty());
+}
