@@ -11,9 +11,9 @@ setup:
 build: setup
 	$(CARGO) build --release --locked
 
-## Until the server lands, `run` shows the detector on the sample photos.
+## Until the server lands, `run` processes the sample video into HLS under out/ (see README).
 run: build
-	./target/release/sightline detect .cache/media/dog.jpg .cache/media/person.jpg .cache/media/horses.jpg
+	./target/release/sightline process .cache/media/vtest.avi
 
 ## Formatting, lints, then every test (unit, actor, end-to-end).
 test: setup
@@ -25,9 +25,14 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-## Detector benchmark: ms/inference at 1 and 2 threads, 2 workers x 1 thread vs 1 x 2.
+## Benchmarks: the detector alone, then the pipeline on vtest.avi and on a 720p version of it,
+## and the pipeline's peak memory on a 4x longer input.
 bench: build
+	bash scripts/bench-media.sh
 	./target/release/sightline bench detect
+	./target/release/sightline bench pipeline .cache/media/vtest.avi
+	./target/release/sightline bench pipeline .cache/media/vtest_720p.mp4
+	./target/release/sightline bench pipeline .cache/media/vtest_x4.avi --pipeline-only
 
 clean:
 	$(CARGO) clean

@@ -69,6 +69,9 @@ pub enum StoreError {
     Cursor(#[from] CursorError),
 }
 
+/// sled page cache: enough for the working set of window queries on several long videos.
+const CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
 /// Handles to the database and its trees.
 #[derive(Clone)]
 pub struct Store {
@@ -112,7 +115,13 @@ impl Store {
                 path: dir.to_path_buf(),
             });
         }
-        let db = sled::Config::new().path(dir).open().map_err(open_error)?;
+        // sled's page cache defaults to 1 GiB and fills as detections accumulate; a fixed, modest
+        // cap keeps the server's memory independent of how much it has stored.
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(CACHE_BYTES)
+            .open()
+            .map_err(open_error)?;
         let videos = db.open_tree("videos").map_err(open_error)?;
         let detections = db.open_tree("detections").map_err(open_error)?;
         let stats = db.open_tree("stats").map_err(open_error)?;

@@ -1,23 +1,16 @@
-//! `sightline bench …`: figures printed from one run, so the ratios compare like with like.
+//! `sightline bench detect`: the detector alone, sessions and worker actors.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use clap::{Args, Subcommand};
+use clap::Args;
 use ractor::{Actor, ActorRef};
 use sightline_actors::detect::{letterbox, DetectParams, Detector, FrameRef, Letterbox, LetterboxedImage, PixelFormat};
 use sightline_actors::detector_worker::{DetectorMsg, DetectorWorker};
 
 use crate::model_args::ModelArgs;
-
-#[derive(Subcommand)]
-pub enum BenchCommand {
-    /// Detector speed: ms per inference at 1 and 2 intra-op threads, and frames/s of
-    /// 2 workers × 1 thread versus 1 worker × 2 threads.
-    Detect(DetectBenchArgs),
-}
 
 #[derive(Args)]
 pub struct DetectBenchArgs {
@@ -31,13 +24,7 @@ pub struct DetectBenchArgs {
     frames: u32,
 }
 
-pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
-    match cmd {
-        BenchCommand::Detect(args) => bench_detect(args).await,
-    }
-}
-
-async fn bench_detect(args: DetectBenchArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(args: DetectBenchArgs) -> anyhow::Result<ExitCode> {
     let img = image::open(&args.image)
         .with_context(|| format!("cannot read {}", args.image.display()))?
         .to_rgb8();

@@ -1,0 +1,26 @@
+//! `sightline bench …`: figures printed from one run, so the ratios compare like with like.
+
+mod detect;
+mod pipeline;
+mod usage;
+
+use std::process::ExitCode;
+
+use clap::Subcommand;
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// Detector speed: ms per inference at 1 and 2 intra-op threads, and frames/s of
+    /// 2 workers × 1 thread versus 1 worker × 2 threads.
+    Detect(detect::DetectBenchArgs),
+    /// Pipeline efficiency: each stage alone (CPU-seconds per frame), the limit they allow on this
+    /// machine, the full pipeline against it, and peak memory.
+    Pipeline(pipeline::PipelineBenchArgs),
+}
+
+pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        BenchCommand::Detect(args) => detect::run(args).await,
+        BenchCommand::Pipeline(args) => pipeline::run(args).await,
+    }
+}

@@ -1,0 +1,317 @@
+//! `sightline bench pipeline VIDEO`: where a frame's CPU time goes, and how close the pipeline
+//! comes to what this machine allows.
+//!
+//! (b) runs first — the full pipeline on the whole video, detection on every frame — so its peak
+//! RSS is not inflated by the frames the stage measurements hold. (a) then measures each stage
+//! alone on the same first frames: decode, detection (letterbox + model, the same workers),
+//! drawing, encoding of every rendition. Stage costs are process CPU time per frame, which counts
+//! every thread (x264's and ONNX Runtime's included); `limit fps = cores ÷ sum of stage costs`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Args;
+use ractor::ActorRef;
+use sightline_actors::detect::{letterbox_i420, DetectParams, Detection, Letterbox, YuvMatrix};
+use sightline_actors::detector_worker::{spawn_local, DetectorMsg};
+use sightline_actors::extractor::{DecodedFrame, Decoder};
+use sightline_actors::frame::Frame;
+use sightline_actors::hls::ladder;
+use sightline_actors::hls_writer::{Encoder, EncoderConfig};
+use sightline_actors::probe::probe;
+use sightline_actors::render::{DrawItem, Painter, RenderStyle};
+use sightline_actors::renderer::label;
+use sightline_actors::stats_aggregator::JobProgress;
+use sightline_actors::store::{Progress, Store, VideoId, VideoRecord, VideoStatus};
+use sightline_actors::video_supervisor::{run_job, JobSpec};
+
+use super::usage::{cpu_time, peak_rss_mib};
+use crate::model_args::ModelArgs;
+
+#[derive(Args)]
+pub struct PipelineBenchArgs {
+    /// The video to measure with.
+    video: PathBuf,
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Local detector workers.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
+    workers: u16,
+    /// Intra-op threads per worker.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    threads: u16,
+    /// Frames (from the start) each stage is measured on.
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u32).range(10..=100_000))]
+    frames: u32,
+    /// Credit window of the full pipeline.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    window: u16,
+    /// x264 speed preset.
+    #[arg(long, default_value = "veryfast")]
+    preset: String,
+    /// Skip the per-stage measurements (only the full pipeline and its memory).
+    #[arg(long)]
+    pipeline_only: bool,
+}
+
+/// CPU and wall time of one measured section.
+struct Cost {
+    cpu: Duration,
+    wall: Duration,
+}
+
+fn measure<T>(f: impl FnOnce() -> T) -> (T, Cost) {
+    let (cpu0, wall0) = (cpu_time(), Instant::now());
+    let out = f();
+    let cost = Cost {
+        cpu: cpu_time().saturating_sub(cpu0),
+        wall: wall0.elapsed(),
+    };
+    (out, cost)
+}
+
+pub async fn run(args: PipelineBenchArgs) -> anyhow::Result<ExitCode> {
+    let video = probe(&args.video, Duration::from_secs(15))?;
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let (workers, info) = spawn_local(&args.model.detector_config(args.threads.into()), args.workers.into())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let renditions = ladder(video.width, video.height, video.fps);
+    let names: Vec<&str> = renditions.iter().map(|r| r.name.as_str()).collect();
+    println!(
+        "{}: {}x{} @ {:.2} fps, {:.1} s; {} renditions ({}); {cores} cores; {} workers × {} thread(s); preset {}",
+        args.video.display(),
+        video.width,
+        video.height,
+        video.fps,
+        video.duration_ms as f64 / 1000.0,
+        renditions.len(),
+        names.join(", "),
+        args.workers,
+        args.threads,
+        args.preset
+    );
+
+    // (b) The full pipeline.
+    let scratch = tempfile::tempdir().context("temp dir")?;
+    let store = Store::open(&scratch.path().join("store"))?;
+    let record = store.create_video(VideoRecord {
+        id: VideoId::from_u64(0),
+        filename: "bench".into(),
+        size_bytes: 0,
+        duration_ms: video.duration_ms,
+        fps: video.fps,
+        width: video.width,
+        height: video.height,
+        model: info.path.display().to_string(),
+        class_names: info.names.clone(),
+        config: serde_json::Value::Null,
+        status: VideoStatus::Queued,
+        progress: Progress::default(),
+        error: None,
+        detections: 0,
+        created_at: 0,
+        updated_at: 0,
+    })?;
+    let spec = JobSpec {
+        video: record.id,
+        input: args.video.clone(),
+        out_dir: scratch.path().join("out"),
+        params: DetectParams::default(),
+        draw_classes: None,
+        every: 1,
+        window: args.window.into(),
+        per_worker: 2,
+        request_timeout: Duration::from_secs(60),
+        segment_seconds: 2.0,
+        preset: args.preset.clone(),
+        style: RenderStyle::default(),
+        fps: video.fps,
+        duration_ms: video.duration_ms,
+        model_input: (info.input_width, info.input_height),
+        class_names: info.names.clone(),
+    };
+    let (tx, _rx) = tokio::sync::watch::channel(JobProgress::default());
+    let (cpu0, wall0) = (cpu_time(), Instant::now());
+    let outcome = run_job(spec, store, tx).await;
+    let (pipe_cpu, pipe_wall) = (cpu_time().saturating_sub(cpu0), wall0.elapsed());
+    if let Some(e) = outcome.error {
+        anyhow::bail!("the pipeline failed: {e}");
+    }
+    let pipeline_rss = peak_rss_mib();
+    let pipe_frames = outcome.frames.max(1) as f64;
+    let pipe_fps = pipe_frames / pipe_wall.as_secs_f64();
+    let realtime = video.duration_ms as f64 / 1000.0 / pipe_wall.as_secs_f64();
+
+    println!();
+    println!(
+        "full pipeline    {:>7.1} fps  {:>5.2}× real time  {:>6.1} CPU ms/frame  {} frames in {:.1} s",
+        pipe_fps,
+        realtime,
+        pipe_cpu.as_secs_f64() * 1000.0 / pipe_frames,
+        outcome.frames,
+        pipe_wall.as_secs_f64()
+    );
+    println!("peak RSS         {pipeline_rss:>7.1} MiB (process, after the full pipeline)");
+    if args.pipeline_only {
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    // (a) Each stage alone on the same frames.
+    let (frames, decode) = measure(|| decode_first(&args.video, args.frames as usize));
+    let frames = frames?;
+    let n = frames.len() as f64;
+    let (mw, mh) = (info.input_width, info.input_height);
+    let (cpu0, wall0) = (cpu_time(), Instant::now());
+    let detections = detect_all(&workers, &frames, (mw, mh)).await?;
+    let detect = Cost {
+        cpu: cpu_time().saturating_sub(cpu0),
+        wall: wall0.elapsed(),
+    };
+    let mut frames = frames;
+    let (drawn, draw) = measure(|| draw_all(&mut frames, &detections, &info.names));
+    drawn?;
+    let out = scratch.path().join("encode-stage");
+    let (encoded, encode) = measure(|| encode_all(frames, &out, &args.preset, video.fps));
+    encoded?;
+
+    println!();
+    println!("stage (alone, first {} frames)      CPU ms/frame   wall fps", n as u64);
+    let stages = [
+        ("decode (+ the one copy)", &decode),
+        ("detect (letterbox + model)", &detect),
+        ("draw boxes and labels", &draw),
+        ("encode all renditions", &encode),
+    ];
+    let mut sum = 0.0;
+    for (name, c) in stages {
+        let ms = c.cpu.as_secs_f64() * 1000.0 / n;
+        sum += ms;
+        println!("{name:<36} {ms:>12.2} {:>10.1}", n / c.wall.as_secs_f64().max(1e-9));
+    }
+    let limit = cores as f64 * 1000.0 / sum;
+    println!("{:<36} {sum:>12.2}", "sum");
+    println!();
+    println!("limit            {limit:>7.1} fps  ({cores} cores ÷ {sum:.2} CPU ms/frame)");
+    println!(
+        "full pipeline    {pipe_fps:>7.1} fps  = {:.2} of the limit",
+        pipe_fps / limit
+    );
+    println!(
+        "bare detection   {:>7.1} fps  ({} workers, wall)",
+        n / detect.wall.as_secs_f64(),
+        args.workers
+    );
+    for w in workers {
+        w.stop(None);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn decode_first(path: &std::path::Path, count: usize) -> anyhow::Result<Vec<DecodedFrame>> {
+    let mut decoder = Decoder::open(path)?;
+    let mut frames = Vec::with_capacity(count);
+    while frames.len() < count {
+        match decoder.next_frame(Duration::from_secs(30))? {
+            Some(f) => frames.push(f),
+            None => break,
+        }
+    }
+    Ok(frames)
+}
+
+/// Letterbox and detect every frame, spreading frames over the workers, one request in flight
+/// per worker; boxes mapped back to frame pixels.
+async fn detect_all(
+    workers: &[ActorRef<DetectorMsg>],
+    frames: &[DecodedFrame],
+    model: (u32, u32),
+) -> anyhow::Result<Vec<Vec<Detection>>> {
+    let mut tasks = Vec::new();
+    for (w, worker) in workers.iter().enumerate() {
+        let mine: Vec<(usize, Letterbox, Vec<u8>, sightline_actors::frame::I420Layout)> = frames
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % workers.len() == w)
+            .map(|(i, f)| {
+                let lb = Letterbox::new(f.layout.width, f.layout.height, model.0, model.1);
+                (i, lb, f.data.clone(), f.layout)
+            })
+            .collect();
+        let worker = worker.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut out = Vec::new();
+            for (i, lb, data, layout) in mine {
+                let image = letterbox_i420(&data, layout, &lb, YuvMatrix::for_height(layout.height));
+                let dets = ractor::call!(worker, |reply| DetectorMsg::Detect {
+                    image,
+                    params: DetectParams::default(),
+                    reply
+                })
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .map_err(anyhow::Error::msg)?;
+                let dets = dets
+                    .into_iter()
+                    .map(|d| Detection {
+                        bbox: lb.to_source(&d.bbox),
+                        ..d
+                    })
+                    .collect::<Vec<_>>();
+                out.push((i, dets));
+            }
+            anyhow::Ok(out)
+        }));
+    }
+    let mut all = vec![Vec::new(); frames.len()];
+    for t in tasks {
+        for (i, dets) in t.await?? {
+            all[i] = dets;
+        }
+    }
+    Ok(all)
+}
+
+fn draw_all(frames: &mut [DecodedFrame], detections: &[Vec<Detection>], names: &[String]) -> anyhow::Result<()> {
+    let Some(first) = frames.first() else { return Ok(()) };
+    let mut painter = Painter::new(RenderStyle::default(), first.layout.height)?;
+    for (f, dets) in frames.iter_mut().zip(detections) {
+        let items: Vec<DrawItem> = dets
+            .iter()
+            .map(|d| DrawItem {
+                bbox: d.bbox,
+                class_id: d.class_id,
+                label: label(names, d),
+            })
+            .collect();
+        painter.draw(&mut f.data, f.layout, &items)?;
+    }
+    Ok(())
+}
+
+fn encode_all(frames: Vec<DecodedFrame>, out: &std::path::Path, preset: &str, fps: f64) -> anyhow::Result<()> {
+    let Some(first) = frames.first() else { return Ok(()) };
+    let config = EncoderConfig {
+        out_dir: out.to_path_buf(),
+        renditions: ladder(first.layout.width, first.layout.height, fps),
+        segment_seconds: 2.0,
+        fps,
+        preset: preset.to_string(),
+    };
+    let mut encoder = Encoder::start(config, first.layout)?;
+    for f in frames {
+        encoder.push(
+            Frame {
+                index: f.index,
+                pts_ns: f.pts_ns,
+                duration_ns: f.duration_ns,
+                layout: f.layout,
+                data: f.data,
+            },
+            Duration::from_secs(60),
+        )?;
+    }
+    encoder.finish(Duration::from_secs(120))?;
+    Ok(())
+}
