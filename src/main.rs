@@ -1,9 +1,11 @@
 //! The `sightline` command: thin wiring of the engine crates behind a CLI.
 
 mod bench;
+mod config;
 mod detect_cmd;
 mod model_args;
 mod process_cmd;
+mod serve_cmd;
 
 use std::process::ExitCode;
 
@@ -26,6 +28,8 @@ enum Command {
     Detect(detect_cmd::DetectArgs),
     /// Decode, detect, render and encode one video to adaptive HLS, storing its detections.
     Process(process_cmd::ProcessArgs),
+    /// Run the HTTP server: API, HLS streams, metrics, job queue, local detector workers.
+    Serve(serve_cmd::ServeArgs),
     /// Measure performance and print the figures.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -33,14 +37,23 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // The server tells operators what it is doing; the one-shot commands stay quiet.
+    let default_log = if matches!(cli.command, Command::Serve(_)) {
+        "info"
+    } else {
+        "warn"
+    };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("SIGHTLINE_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SIGHTLINE_LOG").unwrap_or_else(|_| default_log.into()),
+        )
         .init();
-    let cli = Cli::parse();
     let result = match cli.command {
         Command::Detect(args) => detect_cmd::run(args),
         Command::Process(args) => process_cmd::run(args).await,
+        Command::Serve(args) => serve_cmd::run(args).await,
         Command::Bench(cmd) => bench::run(cmd).await,
     };
     match result {

@@ -7,6 +7,7 @@ pub mod extractor;
 pub mod frame;
 pub mod hls;
 pub mod hls_writer;
+pub mod job_queue;
 pub mod probe;
 pub mod render;
 pub mod renderer;

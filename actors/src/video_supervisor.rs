@@ -59,6 +59,20 @@ pub struct JobOutcome {
     pub wall: Duration,
 }
 
+impl JobOutcome {
+    /// A job that failed before it could start.
+    pub fn failed(error: &str) -> Self {
+        JobOutcome {
+            status: VideoStatus::Failed,
+            error: Some(error.to_string()),
+            frames: 0,
+            segments: 0,
+            class_counts: BTreeMap::new(),
+            wall: Duration::ZERO,
+        }
+    }
+}
+
 #[derive(RactorMessage)]
 pub enum SupervisorMsg {
     /// The writer has finished the stream.
@@ -295,14 +309,7 @@ pub async fn run_job(spec: JobSpec, store: Store, progress: watch::Sender<JobPro
             v.status = VideoStatus::Failed;
             v.error = Some(error.clone());
         });
-        JobOutcome {
-            status: VideoStatus::Failed,
-            error: Some(error),
-            frames: 0,
-            segments: 0,
-            class_counts: BTreeMap::new(),
-            wall: Duration::ZERO,
-        }
+        JobOutcome::failed(&error)
     };
     match Actor::spawn(None, VideoSupervisor, args).await {
         Ok((_, handle)) => {

@@ -1,0 +1,89 @@
+//! Errors as the API reports them: a status and `{ "error": code, "message": text }`.
+
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object};
+
+#[derive(Debug, Clone, Object)]
+pub struct ErrorBody {
+    /// Machine-readable code, e.g. `not_found`.
+    pub error: String,
+    /// What went wrong, for people.
+    pub message: String,
+}
+
+#[derive(Debug, ApiResponse)]
+pub enum ApiError {
+    /// The request is malformed or a value is out of range.
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// A token is required and missing or wrong.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
+    /// No such video.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+    /// The video is not in a state that allows this.
+    #[oai(status = 409)]
+    Conflict(Json<ErrorBody>),
+    /// The upload is larger than the configured limit.
+    #[oai(status = 413)]
+    TooLarge(Json<ErrorBody>),
+    /// The upload is not a video we can decode.
+    #[oai(status = 415)]
+    Unsupported(Json<ErrorBody>),
+    /// The upload is a file we understand but cannot process (e.g. no video stream).
+    #[oai(status = 422)]
+    Unprocessable(Json<ErrorBody>),
+    /// The server is busy (job queue full) or not ready.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+    /// Something failed on our side.
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+}
+
+fn body(error: &str, message: impl Into<String>) -> Json<ErrorBody> {
+    Json(ErrorBody {
+        error: error.into(),
+        message: message.into(),
+    })
+}
+
+impl ApiError {
+    pub fn bad_request(m: impl Into<String>) -> Self {
+        ApiError::BadRequest(body("bad_request", m))
+    }
+    pub fn not_found(m: impl Into<String>) -> Self {
+        ApiError::NotFound(body("not_found", m))
+    }
+    pub fn conflict(m: impl Into<String>) -> Self {
+        ApiError::Conflict(body("conflict", m))
+    }
+    pub fn too_large(m: impl Into<String>) -> Self {
+        ApiError::TooLarge(body("too_large", m))
+    }
+    pub fn unsupported(m: impl Into<String>) -> Self {
+        ApiError::Unsupported(body("unsupported_media", m))
+    }
+    pub fn unprocessable(m: impl Into<String>) -> Self {
+        ApiError::Unprocessable(body("unprocessable", m))
+    }
+    pub fn unavailable(m: impl Into<String>) -> Self {
+        ApiError::Unavailable(body("unavailable", m))
+    }
+    pub fn internal(m: impl std::fmt::Display) -> Self {
+        tracing::error!("internal error: {m}");
+        ApiError::Internal(body("internal", m.to_string()))
+    }
+}
+
+impl From<sightline_actors::store::StoreError> for ApiError {
+    fn from(e: sightline_actors::store::StoreError) -> Self {
+        use sightline_actors::store::StoreError;
+        match e {
+            StoreError::NotFound(id) => ApiError::not_found(format!("no video {id}")),
+            StoreError::InvalidQuery(_) | StoreError::Cursor(_) => ApiError::bad_request(e.to_string()),
+            other => ApiError::internal(other),
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! What the API sends and receives, as OpenAPI schemas.
+
+use poem_openapi::types::multipart::Upload;
+use poem_openapi::{Enum, Multipart, Object};
+use sightline_actors::store::{VideoRecord, VideoStatus};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum Status {
+    Queued,
+    Processing,
+    Ready,
+    Failed,
+    Interrupted,
+}
+
+impl From<VideoStatus> for Status {
+    fn from(s: VideoStatus) -> Self {
+        match s {
+            VideoStatus::Queued => Status::Queued,
+            VideoStatus::Processing => Status::Processing,
+            VideoStatus::Ready => Status::Ready,
+            VideoStatus::Failed => Status::Failed,
+            VideoStatus::Interrupted => Status::Interrupted,
+        }
+    }
+}
+
+/// An upload: the video file and the job's options.
+#[derive(Debug, Multipart)]
+pub struct UploadForm {
+    /// The video file.
+    pub file: Upload,
+    /// Model name (the file stem of a loaded model); default: the server's model.
+    pub model: Option<String>,
+    /// Minimum confidence of a detection, 0..1.
+    pub confidence: Option<f32>,
+    /// Comma-separated class names to keep, e.g. `person,car`.
+    pub classes: Option<String>,
+    /// Detect every N-th frame (1..1000).
+    pub every: Option<u64>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct Links {
+    /// This video's record.
+    pub video: String,
+    /// Whether and where it can be played.
+    pub stream: String,
+    /// Server-sent events with progress and status changes.
+    pub events: String,
+    /// The HLS master playlist (may not exist yet).
+    pub master: String,
+}
+
+impl Links {
+    pub fn of(id: &str) -> Self {
+        Links {
+            video: format!("/api/videos/{id}"),
+            stream: format!("/api/videos/{id}/stream"),
+            events: format!("/api/videos/{id}/events"),
+            master: format!("/streams/{id}/master.m3u8"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct Accepted {
+    pub id: String,
+    pub status: Status,
+    pub links: Links,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct Video {
+    pub id: String,
+    /// Name the file was uploaded under (display only).
+    pub filename: String,
+    pub size_bytes: u64,
+    pub duration_ms: u64,
+    pub fps: f64,
+    pub width: u32,
+    pub height: u32,
+    pub model: String,
+    pub status: Status,
+    /// 0..1
+    pub progress: f32,
+    pub frames_done: u64,
+    pub frames_total: Option<u64>,
+    pub error: Option<String>,
+    pub detections: u64,
+    /// The job's options.
+    pub options: serde_json::Value,
+    /// Unix milliseconds.
+    pub created_at: u64,
+    pub updated_at: u64,
+    pub links: Links,
+}
+
+impl From<&VideoRecord> for Video {
+    fn from(r: &VideoRecord) -> Self {
+        let id = r.id.to_string();
+        Video {
+            links: Links::of(&id),
+            id,
+            filename: r.filename.clone(),
+            size_bytes: r.size_bytes,
+            duration_ms: r.duration_ms,
+            fps: r.fps,
+            width: r.width,
+            height: r.height,
+            model: r.model.clone(),
+            status: r.status.into(),
+            progress: r.progress.fraction,
+            frames_done: r.progress.frames_done,
+            frames_total: r.progress.frames_total,
+            error: r.error.clone(),
+            detections: r.detections,
+            options: r.config.clone(),
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct VideoList {
+    pub items: Vec<Video>,
+    /// Pass as `after` for the next (older) page; absent on the last page.
+    pub next: Option<String>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct StreamState {
+    pub status: Status,
+    /// 0..1
+    pub progress: f32,
+    /// Every rendition has this many finished segments.
+    pub playable_segments: u64,
+    /// The master playlist, once something is playable.
+    pub master: Option<String>,
+    /// The playlists are complete (`#EXT-X-ENDLIST`).
+    pub ended: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum Source {
+    Detected,
+    Predicted,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct DetectionItem {
+    pub frame: u64,
+    /// Presentation time in seconds.
+    pub time: f64,
+    pub class: String,
+    pub class_id: u16,
+    pub confidence: f32,
+    /// x1, y1, x2, y2 normalised to the frame (0..1).
+    #[oai(rename = "box")]
+    pub bbox: Vec<f32>,
+    pub track_id: Option<u64>,
+    pub source: Source,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct DetectionPage {
+    pub items: Vec<DetectionItem>,
+    /// Pass as `cursor` for the next page; absent when there is none.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct ClassStats {
+    pub class: String,
+    pub detections: u64,
+    pub unique_tracks: u64,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct Bin {
+    /// Start of the bin in seconds.
+    pub start: u64,
+    /// Detections per class in the bin.
+    pub counts: std::collections::BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct Stats {
+    pub total_detections: u64,
+    /// Frames with at least one detection.
+    pub frames_with_detections: u64,
+    pub classes: Vec<ClassStats>,
+    pub bin_seconds: u64,
+    pub histogram: Vec<Bin>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct Health {
+    pub status: String,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct Readiness {
+    pub ready: bool,
+    pub workers: u64,
+    pub jobs_running: u64,
+    pub jobs_waiting: u64,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct Event {
+    /// `progress` or `status`.
+    pub kind: String,
+    pub status: Status,
+    pub progress: f32,
+    pub frames_done: u64,
+    pub detections: u64,
+    pub playable_segments: u64,
+    pub error: Option<String>,
+}

@@ -1,0 +1,474 @@
+//! The videos API: upload, list, status, stream state, detections, stats, events, retry, delete.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+use futures_util::stream::BoxStream;
+use futures_util::StreamExt;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::{EventStream, Json};
+use poem_openapi::{ApiResponse, OpenApi, Tags};
+use sightline_actors::probe::{probe, ProbeError};
+use sightline_actors::store::{
+    histogram, DetectionQuery, Progress, VideoId, VideoRecord, VideoStatus, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT,
+};
+
+use super::error::ApiError;
+use super::models::*;
+use crate::state::SharedState;
+
+#[derive(Tags)]
+enum ApiTags {
+    /// Videos, their processing jobs and their detections.
+    Videos,
+}
+
+pub struct VideosApi {
+    pub state: SharedState,
+}
+
+#[derive(ApiResponse)]
+enum UploadResponse {
+    /// Accepted: the job is queued.
+    #[oai(status = 202)]
+    Accepted(Json<Accepted>),
+}
+
+#[derive(ApiResponse)]
+enum StreamResponse {
+    /// Something is playable: the master playlist URL.
+    #[oai(status = 200)]
+    Playable(Json<StreamState>),
+    /// Nothing is playable yet; progress so far.
+    #[oai(status = 202)]
+    NotYet(Json<StreamState>),
+}
+
+#[derive(ApiResponse)]
+enum DeleteResponse {
+    /// Deleted: record, detections, stats, upload and streams.
+    #[oai(status = 204)]
+    Deleted,
+}
+
+fn parse_id(id: &str) -> Result<VideoId, ApiError> {
+    VideoId::from_str(id).map_err(|e| ApiError::bad_request(format!("malformed video id '{id}': {e}")))
+}
+
+#[OpenApi(prefix_path = "/api", tag = "ApiTags::Videos")]
+impl VideosApi {
+    /// Upload a video (multipart: `file`, and optionally `model`, `confidence`, `classes`,
+    /// `every`). The file is checked to be a decodable video before a job is queued.
+    #[oai(path = "/videos", method = "post")]
+    async fn upload(&self, form: UploadForm) -> Result<UploadResponse, ApiError> {
+        let st = &self.state;
+        let options = self.options(&form)?;
+        let filename = form
+            .file
+            .file_name()
+            .unwrap_or("upload")
+            .chars()
+            .take(255)
+            .collect::<String>();
+        if form.file.size() == 0 {
+            return Err(ApiError::bad_request("the uploaded file is empty"));
+        }
+        // Copied under a random name in our own folder; the client's name is never a path.
+        let incoming = tempfile::Builder::new()
+            .prefix("incoming-")
+            .tempfile_in(&st.uploads)
+            .map_err(ApiError::internal)?;
+        let mut dst = tokio::fs::File::from_std(incoming.reopen().map_err(ApiError::internal)?);
+        let mut src = form.file.into_async_read();
+        let size = tokio::io::copy(&mut src, &mut dst).await.map_err(ApiError::internal)?;
+        drop(dst);
+        let state = st.clone();
+        let record = tokio::task::spawn_blocking(move || register(&state, incoming, filename, size, options))
+            .await
+            .map_err(ApiError::internal)??;
+        metrics::counter!("sightline_uploads_total").increment(1);
+        let id = record.id.to_string();
+        Ok(UploadResponse::Accepted(Json(Accepted {
+            links: Links::of(&id),
+            id,
+            status: Status::Queued,
+        })))
+    }
+
+    /// List videos, newest first.
+    #[oai(path = "/videos", method = "get")]
+    async fn list(
+        &self,
+        /// Page size, 1..1000.
+        limit: Query<Option<u32>>,
+        /// The `next` of the previous page.
+        after: Query<Option<String>>,
+    ) -> Result<Json<VideoList>, ApiError> {
+        let limit = limit.0.unwrap_or(50);
+        if !(1..=1000).contains(&limit) {
+            return Err(ApiError::bad_request(format!("limit {limit} is outside 1..1000")));
+        }
+        let after = after.0.as_deref().map(parse_id).transpose()?;
+        let page = self.state.store.list_videos(after, limit as usize)?;
+        Ok(Json(VideoList {
+            items: page.items.iter().map(Video::from).collect(),
+            next: page.next_after.map(|id| id.to_string()),
+        }))
+    }
+
+    /// One video: status, progress, metadata.
+    #[oai(path = "/videos/:id", method = "get")]
+    async fn get(&self, id: Path<String>) -> Result<Json<Video>, ApiError> {
+        Ok(Json(Video::from(&self.record(&id.0)?)))
+    }
+
+    /// Whether the video can be played: 202 with progress until every rendition has a segment,
+    /// then 200 with the master playlist (`ended` once the playlists are complete).
+    #[oai(path = "/videos/:id/stream", method = "get")]
+    async fn stream(&self, id: Path<String>) -> Result<StreamResponse, ApiError> {
+        let record = self.record(&id.0)?;
+        let live = self.state.jobs.progress(record.id).map(|rx| rx.borrow().clone());
+        let playable_segments = live.as_ref().map_or(0, |p| p.playable_segments as u64);
+        let ended = record.status == VideoStatus::Ready;
+        let state = StreamState {
+            status: record.status.into(),
+            progress: record.progress.fraction,
+            playable_segments,
+            master: None,
+            ended,
+        };
+        let master_exists = self.state.stream_dir(record.id).join("master.m3u8").is_file();
+        if master_exists && (ended || playable_segments > 0) {
+            Ok(StreamResponse::Playable(Json(StreamState {
+                master: Some(Links::of(&record.id.to_string()).master),
+                ..state
+            })))
+        } else {
+            Ok(StreamResponse::NotYet(Json(state)))
+        }
+    }
+
+    /// Detections in a time window, filtered by class and confidence, paged by cursor.
+    #[oai(path = "/videos/:id/detections", method = "get")]
+    #[allow(clippy::too_many_arguments)]
+    async fn detections(
+        &self,
+        id: Path<String>,
+        /// Window start in seconds (inclusive).
+        start: Query<Option<f64>>,
+        /// Window end in seconds (exclusive); default: the end of the video.
+        end: Query<Option<f64>>,
+        /// Class names to keep; repeat for several.
+        class: Query<Vec<String>>,
+        /// Minimum confidence, 0..1.
+        confidence: Query<Option<f32>>,
+        /// Page size, 1..5000 (default 1000).
+        limit: Query<Option<u32>>,
+        /// The `next_cursor` of the previous page.
+        cursor: Query<Option<String>>,
+    ) -> Result<Json<DetectionPage>, ApiError> {
+        let record = self.record(&id.0)?;
+        let start_s = start.0.unwrap_or(0.0);
+        if !start_s.is_finite() || start_s < 0.0 {
+            return Err(ApiError::bad_request(format!(
+                "start {start_s} must be a number of seconds ≥ 0"
+            )));
+        }
+        let end_ms = match end.0 {
+            Some(e) if !e.is_finite() || e < start_s => {
+                return Err(ApiError::bad_request(format!("end {e} must be ≥ start {start_s}")))
+            }
+            Some(e) => Some((e * 1000.0).min(u64::MAX as f64 / 2.0) as u64),
+            None => None,
+        };
+        let min_confidence = confidence.0.unwrap_or(0.0);
+        if !(0.0..=1.0).contains(&min_confidence) {
+            return Err(ApiError::bad_request(format!(
+                "confidence {min_confidence} is outside 0..1"
+            )));
+        }
+        let limit = limit.0.unwrap_or(DEFAULT_PAGE_LIMIT as u32) as usize;
+        if !(1..=MAX_PAGE_LIMIT).contains(&limit) {
+            return Err(ApiError::bad_request(format!(
+                "limit {limit} is outside 1..{MAX_PAGE_LIMIT}"
+            )));
+        }
+        let class_ids = class
+            .0
+            .iter()
+            .map(|c| {
+                record
+                    .class_names
+                    .iter()
+                    .position(|n| n == c)
+                    .map(|i| i as u16)
+                    .ok_or_else(|| ApiError::bad_request(format!("unknown class '{c}'")))
+            })
+            .collect::<Result<Vec<u16>, _>>()?;
+        let cursor = cursor
+            .0
+            .as_deref()
+            .map(|c| c.parse().map_err(|e| ApiError::bad_request(format!("bad cursor: {e}"))))
+            .transpose()?;
+        let query = DetectionQuery {
+            start_ms: (start_s * 1000.0).min(u64::MAX as f64 / 2.0) as u64,
+            end_ms,
+            class_ids,
+            min_confidence,
+            limit,
+            cursor,
+        };
+        let store = self.state.store.clone();
+        let page = tokio::task::spawn_blocking(move || store.query_detections(record.id, &query))
+            .await
+            .map_err(ApiError::internal)??;
+        Ok(Json(DetectionPage {
+            items: page.items.iter().map(|d| item(&record.class_names, d)).collect(),
+            next_cursor: page.next_cursor.map(|c| c.to_string()),
+        }))
+    }
+
+    /// Class distribution, activity histogram (`bin` seconds), unique tracks per class.
+    #[oai(path = "/videos/:id/stats", method = "get")]
+    async fn stats(
+        &self,
+        id: Path<String>,
+        /// Histogram bin in seconds, 1..3600 (default 10).
+        bin: Query<Option<u64>>,
+    ) -> Result<Json<Stats>, ApiError> {
+        let record = self.record(&id.0)?;
+        let bin_seconds = bin.0.unwrap_or(10);
+        if !(1..=3600).contains(&bin_seconds) {
+            return Err(ApiError::bad_request(format!("bin {bin_seconds} is outside 1..3600")));
+        }
+        let stats = self.state.store.get_stats(record.id)?.unwrap_or_default();
+        let bins = histogram(&stats, bin_seconds).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let name = |id: &u16| {
+            record
+                .class_names
+                .get(*id as usize)
+                .cloned()
+                .unwrap_or_else(|| format!("class{id}"))
+        };
+        Ok(Json(Stats {
+            total_detections: stats.total_detections,
+            frames_with_detections: stats.frames_detected,
+            classes: stats
+                .class_counts
+                .iter()
+                .map(|(id, n)| ClassStats {
+                    class: name(id),
+                    detections: *n,
+                    unique_tracks: stats.unique_tracks.get(id).copied().unwrap_or(0),
+                })
+                .collect(),
+            bin_seconds,
+            histogram: bins
+                .into_iter()
+                .map(|b| Bin {
+                    start: b.start_s,
+                    counts: b
+                        .counts
+                        .iter()
+                        .map(|(id, n)| (name(id), *n))
+                        .collect::<BTreeMap<_, _>>(),
+                })
+                .collect(),
+        }))
+    }
+
+    /// Server-sent events: `progress` while the job runs, `status` when it changes; the stream
+    /// ends once the job has ended.
+    #[oai(path = "/videos/:id/events", method = "get")]
+    async fn events(&self, id: Path<String>) -> Result<EventStream<BoxStream<'static, Event>>, ApiError> {
+        let record = self.record(&id.0)?;
+        let stream = super::events::follow(self.state.clone(), record.id);
+        Ok(EventStream::new(stream.boxed()).keep_alive(Duration::from_secs(15)))
+    }
+
+    /// Run an `interrupted` or `failed` job again.
+    #[oai(path = "/videos/:id/retry", method = "post")]
+    async fn retry(&self, id: Path<String>) -> Result<UploadResponse, ApiError> {
+        let record = self.record(&id.0)?;
+        if !matches!(record.status, VideoStatus::Interrupted | VideoStatus::Failed) {
+            return Err(ApiError::conflict(format!(
+                "video {} is {}; only interrupted or failed jobs are retried",
+                record.id, record.status
+            )));
+        }
+        if !self.state.upload_path(record.id).is_file() {
+            return Err(ApiError::conflict("the uploaded file is gone; upload the video again"));
+        }
+        self.state.store.update_video(record.id, |v| {
+            v.status = VideoStatus::Queued;
+            v.error = None;
+            v.progress = Progress::new(0, v.progress.frames_total);
+            v.detections = 0;
+        })?;
+        if let Err(e) = self.state.jobs.submit(record.id) {
+            let _ = self.state.store.update_video(record.id, |v| v.status = record.status);
+            return Err(ApiError::unavailable(e.to_string()));
+        }
+        let id = record.id.to_string();
+        Ok(UploadResponse::Accepted(Json(Accepted {
+            links: Links::of(&id),
+            id,
+            status: Status::Queued,
+        })))
+    }
+
+    /// Delete a video: its record, detections, stats, upload and streams.
+    #[oai(path = "/videos/:id", method = "delete")]
+    async fn delete(&self, id: Path<String>) -> Result<DeleteResponse, ApiError> {
+        let record = self.record(&id.0)?;
+        if record.status == VideoStatus::Processing || self.state.jobs.progress(record.id).is_some() {
+            return Err(ApiError::conflict(format!(
+                "video {} is being processed; delete it when it has ended",
+                record.id
+            )));
+        }
+        let store = self.state.store.clone();
+        tokio::task::spawn_blocking(move || store.delete_video(record.id))
+            .await
+            .map_err(ApiError::internal)??;
+        let _ = std::fs::remove_file(self.state.upload_path(record.id));
+        let _ = std::fs::remove_dir_all(self.state.stream_dir(record.id));
+        Ok(DeleteResponse::Deleted)
+    }
+}
+
+impl VideosApi {
+    fn record(&self, id: &str) -> Result<VideoRecord, ApiError> {
+        let id = parse_id(id)?;
+        self.state
+            .store
+            .get_video(id)?
+            .ok_or_else(|| ApiError::not_found(format!("no video {id}")))
+    }
+
+    /// The job's options, from the form and the server's defaults, validated.
+    fn options(&self, form: &UploadForm) -> Result<serde_json::Value, ApiError> {
+        let st = &self.state;
+        if let Some(m) = &form.model {
+            if *m != st.model_name() {
+                return Err(ApiError::bad_request(format!(
+                    "unknown model '{m}'; available: {}",
+                    st.model_name()
+                )));
+            }
+        }
+        let confidence = form.confidence.unwrap_or(st.config.confidence);
+        if !(0.0..=1.0).contains(&confidence) {
+            return Err(ApiError::bad_request(format!(
+                "confidence {confidence} is outside 0..1"
+            )));
+        }
+        let every = form.every.unwrap_or(st.config.every);
+        if !(1..=1000).contains(&every) {
+            return Err(ApiError::bad_request(format!("every {every} is outside 1..1000")));
+        }
+        let classes: Vec<String> = form
+            .classes
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(String::from)
+            .collect();
+        st.model
+            .class_mask(&classes)
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        Ok(options_json(confidence, st.config.iou, &classes, every))
+    }
+}
+
+/// Probes an incoming file and, if it is a video, records it and queues its job. The file is
+/// moved into the uploads folder under the video's id; on any refusal it is deleted.
+pub(crate) fn register(
+    st: &SharedState,
+    incoming: tempfile::NamedTempFile,
+    filename: String,
+    size: u64,
+    options: serde_json::Value,
+) -> Result<VideoRecord, ApiError> {
+    let video = probe(incoming.path(), Duration::from_secs(15)).map_err(|e| match e {
+        ProbeError::NotVideo { .. } => ApiError::unsupported(format!("'{filename}' is not a video we can decode")),
+        ProbeError::NoVideoStream(_) => ApiError::unprocessable(format!("'{filename}' has no video stream")),
+        ProbeError::Empty(_) => ApiError::bad_request("the uploaded file is empty"),
+        other => ApiError::internal(other),
+    })?;
+    let frames_total = (video.fps > 0.0).then(|| (video.duration_ms as f64 / 1000.0 * video.fps).round() as u64);
+    let record = st.store.create_video(VideoRecord {
+        id: VideoId::from_u64(0),
+        filename,
+        size_bytes: size,
+        duration_ms: video.duration_ms,
+        fps: video.fps,
+        width: video.width,
+        height: video.height,
+        model: st.model_name(),
+        class_names: st.model.names.clone(),
+        config: options,
+        status: VideoStatus::Queued,
+        progress: Progress::new(0, frames_total),
+        error: None,
+        detections: 0,
+        created_at: 0,
+        updated_at: 0,
+    })?;
+    if let Err(e) = incoming.persist(st.upload_path(record.id)) {
+        let _ = st.store.delete_video(record.id);
+        return Err(ApiError::internal(e));
+    }
+    if let Err(e) = st.jobs.submit(record.id) {
+        let _ = st.store.delete_video(record.id);
+        let _ = std::fs::remove_file(st.upload_path(record.id));
+        return Err(ApiError::unavailable(e.to_string()));
+    }
+    Ok(record)
+}
+
+/// Queues a file already on the server's disk (the sample video on a first start).
+pub(crate) fn ingest_file(st: &SharedState, path: &std::path::Path) -> Result<VideoId, String> {
+    let incoming = tempfile::Builder::new()
+        .prefix("incoming-")
+        .tempfile_in(&st.uploads)
+        .map_err(|e| e.to_string())?;
+    let size = std::fs::copy(path, incoming.path()).map_err(|e| e.to_string())?;
+    let filename = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let options = options_json(st.config.confidence, st.config.iou, &[], st.config.every);
+    register(st, incoming, filename, size, options)
+        .map(|r| r.id)
+        .map_err(|e| format!("{e:?}"))
+}
+
+/// A job's options as stored with its record; thresholds rounded so 0.45 does not read 0.449999.
+fn options_json(confidence: f32, iou: f32, classes: &[String], every: u64) -> serde_json::Value {
+    let round = |x: f32| (x as f64 * 1e4).round() / 1e4;
+    serde_json::json!({ "confidence": round(confidence), "iou": round(iou), "classes": classes, "every": every })
+}
+
+fn item(names: &[String], d: &sightline_actors::store::StoredDetection) -> DetectionItem {
+    DetectionItem {
+        frame: d.frame,
+        time: d.pts_ms as f64 / 1000.0,
+        class: names
+            .get(d.class_id as usize)
+            .cloned()
+            .unwrap_or_else(|| format!("class{}", d.class_id)),
+        class_id: d.class_id,
+        confidence: d.confidence,
+        bbox: d.bbox.to_vec(),
+        track_id: d.track_id,
+        source: if d.predicted {
+            Source::Predicted
+        } else {
+            Source::Detected
+        },
+    }
+}

@@ -1,0 +1,152 @@
+//! The HTTP application: routes, and the middleware every request goes through.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+use poem::http::{header, Method, StatusCode};
+use poem::middleware::Cors;
+use poem::web::Html;
+use poem::{get, handler, Body, Endpoint, EndpointExt, IntoResponse, Request, Response, Route};
+use poem_openapi::OpenApiService;
+
+use crate::api::{SystemApi, VideosApi};
+use crate::state::SharedState;
+use crate::{json_error, metrics, streams};
+
+pub fn build(state: SharedState, prometheus: metrics_exporter_prometheus::PrometheusHandle) -> impl Endpoint {
+    let api = OpenApiService::new(
+        (
+            VideosApi { state: state.clone() },
+            SystemApi { state: state.clone() },
+        ),
+        "Sightline",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description("Server-side video analytics: upload videos, follow their processing, play adaptive HLS with boxes burnt in, and query the stored detections.");
+    let spec = api.spec_endpoint();
+    let docs = api.swagger_ui();
+    let limit = state.config.max_upload_bytes();
+    let token = state.config.api_token.clone();
+    let cors = state.config.cors_origins.clone();
+
+    let routes = Route::new()
+        .nest("/", api)
+        .at("/openapi.json", spec)
+        .nest("/docs", docs)
+        .at("/metrics", get(metrics::render))
+        .at("/streams/:id/*rest", get(streams::serve_stream))
+        .at("/", get(index))
+        .data(state)
+        .data(prometheus);
+    let app = routes
+        .around(move |ep, req| upload_limit(ep, req, limit))
+        .around(move |ep, req| require_token(ep, req, token.clone()))
+        .around(json_errors)
+        .around(metrics::track);
+    let mut cors_mw = Cors::new();
+    for o in &cors {
+        cors_mw = cors_mw.allow_origin(o.as_str());
+    }
+    app.with_if(!cors.is_empty(), cors_mw)
+}
+
+#[handler]
+fn index() -> Html<&'static str> {
+    Html(concat!(
+        "<!doctype html><meta charset=utf-8><title>Sightline</title>",
+        "<h1>Sightline</h1><p>API: <a href=/docs>/docs</a> · <a href=/openapi.json>/openapi.json</a>",
+        " · <a href=/api/videos>/api/videos</a> · <a href=/metrics>/metrics</a></p>"
+    ))
+}
+
+/// Mutating requests need the bearer token when one is configured.
+async fn require_token<E: Endpoint>(next: E, req: Request, token: Option<String>) -> poem::Result<Response> {
+    let mutating = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if let (true, Some(want)) = (mutating, token) {
+        let got = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        // Compare in constant time so the token cannot be guessed byte by byte.
+        let ok = got.is_some_and(|g| {
+            g.len() == want.len() && g.bytes().zip(want.bytes()).fold(0, |a, (x, y)| a | (x ^ y)) == 0
+        });
+        if !ok {
+            return Ok(json_error(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "this request needs Authorization: Bearer <api_token>",
+            ));
+        }
+    }
+    Ok(next.call(req).await?.into_response())
+}
+
+/// Enforces the upload limit while the body streams in, so a chunked upload without
+/// Content-Length is stopped at the limit too, not after it has filled the disk.
+async fn upload_limit<E: Endpoint>(next: E, mut req: Request, limit: u64) -> poem::Result<Response> {
+    let too_large = || {
+        json_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            &format!("uploads are limited to {} MiB", limit / (1024 * 1024)),
+        )
+    };
+    if *req.method() != Method::POST {
+        return Ok(next.call(req).await?.into_response());
+    }
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Ok(too_large());
+    }
+    let exceeded = Arc::new(AtomicBool::new(false));
+    let flag = exceeded.clone();
+    let mut seen = 0u64;
+    let body = req.take_body().into_bytes_stream().map(move |chunk| {
+        let chunk = chunk?;
+        seen += chunk.len() as u64;
+        if seen > limit {
+            flag.store(true, Ordering::SeqCst);
+            return Err(std::io::Error::other("upload over the size limit"));
+        }
+        Ok(chunk)
+    });
+    req.set_body(Body::from_bytes_stream(body));
+    let resp = next.call(req).await.map(IntoResponse::into_response);
+    if exceeded.load(Ordering::SeqCst) {
+        return Ok(too_large());
+    }
+    resp
+}
+
+/// Errors raised by the framework itself (a malformed query, an unparsable body, an unknown
+/// route) get the same JSON shape as the API's own.
+async fn json_errors<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
+    match next.call(req).await {
+        Ok(r) => Ok(r.into_response()),
+        Err(e) => {
+            let status = e.status();
+            let message = e.to_string();
+            // The API's own errors already carry their JSON body: keep it.
+            let resp = e.into_response();
+            if resp.content_type().is_some_and(|c| c.starts_with("application/json")) {
+                return Ok(resp);
+            }
+            let code = match status {
+                StatusCode::NOT_FOUND => "not_found",
+                StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+                StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+                StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media",
+                s if s.is_client_error() => "bad_request",
+                _ => "internal",
+            };
+            Ok(json_error(status, code, &message))
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! The server's settings, with their defaults and validation. Loading (file, environment, flags)
+//! is the binary's job; this is the shape and the rules.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address the HTTP server listens on. Loopback by default.
+    pub bind: SocketAddr,
+    /// Store, uploads and streams live here.
+    pub data_dir: PathBuf,
+    /// Largest upload accepted, in MiB, enforced while the body streams in.
+    pub max_upload_mb: u64,
+    /// Jobs processed at once.
+    pub max_jobs: usize,
+    /// Jobs waiting beyond those; more are refused with 503.
+    pub queue_limit: usize,
+    /// When set, every mutating request must carry `Authorization: Bearer <token>`.
+    pub api_token: Option<String>,
+    /// Origins allowed by CORS; empty turns CORS off.
+    pub cors_origins: Vec<String>,
+    pub model: PathBuf,
+    pub names: Option<PathBuf>,
+    pub ort_lib: PathBuf,
+    /// Local detector workers and intra-op threads each.
+    pub workers: usize,
+    pub threads: usize,
+    /// Defaults of an upload's options.
+    pub confidence: f32,
+    pub iou: f32,
+    pub every: u64,
+    pub window: usize,
+    pub segment_seconds: f64,
+    pub preset: String,
+    /// Video processed on a first start with an empty store, so there is something to see.
+    pub sample_video: Option<PathBuf>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("data"),
+            max_upload_mb: 1024,
+            max_jobs: 1,
+            queue_limit: 16,
+            api_token: None,
+            cors_origins: Vec::new(),
+            model: PathBuf::from(".cache/models/yolov4-tiny.onnx"),
+            names: None,
+            ort_lib: sightline_actors::detect::default_library_path(),
+            workers: 2,
+            threads: 1,
+            confidence: 0.25,
+            iou: 0.45,
+            every: 1,
+            window: 8,
+            segment_seconds: 2.0,
+            preset: "veryfast".into(),
+            sample_video: None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("invalid setting `{key}`: {message}")]
+pub struct ConfigError {
+    pub key: &'static str,
+    pub message: String,
+}
+
+const PRESETS: [&str; 6] = ["ultrafast", "superfast", "veryfast", "faster", "fast", "medium"];
+
+impl ServerConfig {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let err = |key, message: String| Err(ConfigError { key, message });
+        if !(1..=1_048_576).contains(&self.max_upload_mb) {
+            return err("max_upload_mb", format!("{} is outside 1..1048576", self.max_upload_mb));
+        }
+        if !(1..=64).contains(&self.max_jobs) {
+            return err("max_jobs", format!("{} is outside 1..64", self.max_jobs));
+        }
+        if !(1..=10_000).contains(&self.queue_limit) {
+            return err("queue_limit", format!("{} is outside 1..10000", self.queue_limit));
+        }
+        if !(1..=64).contains(&self.workers) {
+            return err("workers", format!("{} is outside 1..64", self.workers));
+        }
+        if !(1..=64).contains(&self.threads) {
+            return err("threads", format!("{} is outside 1..64", self.threads));
+        }
+        if !(0.0..=1.0).contains(&self.confidence) {
+            return err("confidence", format!("{} is outside 0..1", self.confidence));
+        }
+        if !(0.0..=1.0).contains(&self.iou) {
+            return err("iou", format!("{} is outside 0..1", self.iou));
+        }
+        if !(1..=1000).contains(&self.every) {
+            return err("every", format!("{} is outside 1..1000", self.every));
+        }
+        if !(1..=256).contains(&self.window) {
+            return err("window", format!("{} is outside 1..256", self.window));
+        }
+        if !(0.5..=30.0).contains(&self.segment_seconds) {
+            return err(
+                "segment_seconds",
+                format!("{} is outside 0.5..30", self.segment_seconds),
+            );
+        }
+        if !PRESETS.contains(&self.preset.as_str()) {
+            return err(
+                "preset",
+                format!("'{}' is not one of {}", self.preset, PRESETS.join(", ")),
+            );
+        }
+        if self.api_token.as_ref().is_some_and(|t| t.len() < 16) {
+            return err("api_token", "must be at least 16 characters".into());
+        }
+        Ok(())
+    }
+
+    pub fn max_upload_bytes(&self) -> u64 {
+        self.max_upload_mb * 1024 * 1024
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_loopback() {
+        let c = ServerConfig::default();
+        assert_eq!(c.validate(), Ok(()));
+        assert!(c.bind.ip().is_loopback());
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let c = ServerConfig {
+            preset: "placebo".into(),
+            ..ServerConfig::default()
+        };
+        assert_eq!(c.validate().map_err(|e| e.key), Err("preset"));
+        let c = ServerConfig {
+            api_token: Some("short".into()),
+            ..ServerConfig::default()
+        };
+        assert!(c.validate().unwrap_err().to_string().contains("api_token"));
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let parsed: Result<ServerConfig, _> = serde_json::from_str(r#"{"bnid": "127.0.0.1:1"}"#);
+        assert!(parsed.is_err());
+    }
+}

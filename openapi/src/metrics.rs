@@ -1,0 +1,110 @@
+//! Prometheus metrics: the recorder, the `/metrics` endpoint, and HTTP request metrics.
+
+use std::time::Instant;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use poem::{handler, web::Data, Endpoint, IntoResponse, Request, Response};
+use sightline_actors::store::VideoStatus;
+
+use crate::state::SharedState;
+
+/// Buckets for latencies in seconds: from a fast API call to a slow inference.
+const SECONDS: [f64; 14] = [
+    0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.08, 0.15, 0.3, 0.6, 1.2, 2.5, 5.0, 10.0,
+];
+
+/// Installs the process-wide recorder (once; later calls get the same handle).
+pub fn install() -> Result<PrometheusHandle, String> {
+    static HANDLE: std::sync::OnceLock<PrometheusHandle> = std::sync::OnceLock::new();
+    if let Some(h) = HANDLE.get() {
+        return Ok(h.clone());
+    }
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &SECONDS)
+        .map_err(|e| e.to_string())?
+        .install_recorder()
+        .map_err(|e| e.to_string())?;
+    Ok(HANDLE.get_or_init(|| handle).clone())
+}
+
+#[handler]
+pub async fn render(Data(state): Data<&SharedState>, Data(handle): Data<&PrometheusHandle>) -> Response {
+    refresh_gauges(state);
+    handle
+        .render()
+        .with_content_type("text/plain; version=0.0.4; charset=utf-8")
+        .into_response()
+}
+
+/// Gauges that describe the present rather than count events, computed at scrape time.
+fn refresh_gauges(state: &SharedState) {
+    let mut counts = [0u64; 5];
+    let mut after = None;
+    while let Ok(page) = state.store.list_videos(after, 1000) {
+        for v in &page.items {
+            counts[status_index(v.status)] += 1;
+        }
+        match page.next_after {
+            Some(a) => after = Some(a),
+            None => break,
+        }
+    }
+    for s in [
+        VideoStatus::Queued,
+        VideoStatus::Processing,
+        VideoStatus::Ready,
+        VideoStatus::Failed,
+        VideoStatus::Interrupted,
+    ] {
+        metrics::gauge!("sightline_jobs", "status" => s.as_str()).set(counts[status_index(s)] as f64);
+    }
+    let workers = ractor::pg::get_members(&sightline_actors::detector_worker::DETECTORS_GROUP.to_string()).len();
+    metrics::gauge!("sightline_detector_workers").set(workers as f64);
+    metrics::gauge!("sightline_jobs_waiting").set(state.jobs.waiting() as f64);
+}
+
+fn status_index(s: VideoStatus) -> usize {
+    match s {
+        VideoStatus::Queued => 0,
+        VideoStatus::Processing => 1,
+        VideoStatus::Ready => 2,
+        VideoStatus::Failed => 3,
+        VideoStatus::Interrupted => 4,
+    }
+}
+
+/// Counts requests by method, route family and status, and times them.
+pub async fn track<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
+    let method = req.method().to_string();
+    let route = route_family(req.uri().path());
+    let started = Instant::now();
+    let resp = match next.call(req).await {
+        Ok(r) => r.into_response(),
+        Err(e) => e.into_response(),
+    };
+    let status = resp.status().as_u16().to_string();
+    metrics::counter!("sightline_http_requests_total", "method" => method.clone(), "route" => route, "status" => status)
+        .increment(1);
+    metrics::histogram!("sightline_http_request_duration_seconds", "method" => method, "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    Ok(resp)
+}
+
+/// A bounded label set: ids never become label values.
+fn route_family(path: &str) -> &'static str {
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match parts.as_slice() {
+        ["api", "videos"] => "/api/videos",
+        ["api", "videos", _] => "/api/videos/{id}",
+        ["api", "videos", _, "detections"] => "/api/videos/{id}/detections",
+        ["api", "videos", _, "stats"] => "/api/videos/{id}/stats",
+        ["api", "videos", _, "stream"] => "/api/videos/{id}/stream",
+        ["api", "videos", _, "events"] => "/api/videos/{id}/events",
+        ["api", "videos", _, _] => "/api/videos/{id}/other",
+        ["streams", ..] => "/streams",
+        ["metrics"] => "/metrics",
+        ["healthz"] | ["readyz"] => "/health",
+        [""] => "/",
+        _ => "other",
+    }
+}

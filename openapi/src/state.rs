@@ -1,0 +1,171 @@
+//! What every request handler shares: the store, the job queue, the engine and the settings.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sightline_actors::detect::{DetectParams, ModelInfo};
+use sightline_actors::detector_worker::spawn_local;
+use sightline_actors::job_queue::{JobQueue, JobRunner};
+use sightline_actors::render::RenderStyle;
+use sightline_actors::store::{Store, VideoId, VideoRecord};
+use sightline_actors::video_supervisor::{run_job, JobOutcome, JobSpec};
+
+use crate::config::ServerConfig;
+use crate::ServeError;
+
+pub struct AppState {
+    pub config: ServerConfig,
+    pub store: Store,
+    pub jobs: JobQueue,
+    pub model: ModelInfo,
+    pub uploads: PathBuf,
+    pub streams: PathBuf,
+}
+
+pub type SharedState = Arc<AppState>;
+
+impl AppState {
+    /// Opens the store, starts the detector workers and the job queue, and turns jobs left
+    /// `processing` by an earlier run into `interrupted`.
+    pub async fn start(config: ServerConfig) -> Result<SharedState, ServeError> {
+        let uploads = config.data_dir.join("uploads");
+        let streams = config.data_dir.join("streams");
+        for dir in [&uploads, &streams] {
+            std::fs::create_dir_all(dir).map_err(|e| ServeError::DataDir(dir.clone(), e.to_string()))?;
+        }
+        let store = Store::open(&config.data_dir.join("store"))?;
+        let interrupted = store.interrupt_unfinished()?;
+        for id in &interrupted {
+            tracing::warn!(video = %id, "job was processing when the server stopped; now interrupted (POST /api/videos/{id}/retry runs it again)");
+        }
+        let detector = sightline_actors::detect::DetectorConfig {
+            model: config.model.clone(),
+            names: config.names.clone(),
+            ort_library: config.ort_lib.clone(),
+            threads: config.threads,
+        };
+        // Workers live as actors in the `sightline.detectors` group; no handle is needed here.
+        let (_workers, model) = spawn_local(&detector, config.workers)
+            .await
+            .map_err(|e| ServeError::Engine(e.to_string()))?;
+
+        let runner_ctx = Arc::new(RunnerContext {
+            config: config.clone(),
+            store: store.clone(),
+            model: model.clone(),
+            uploads: uploads.clone(),
+            streams: streams.clone(),
+        });
+        let runner: JobRunner = Arc::new(move |id, progress| {
+            let ctx = runner_ctx.clone();
+            Box::pin(async move { ctx.run(id, progress).await })
+        });
+        let jobs = JobQueue::start(config.max_jobs, config.queue_limit, runner);
+        // Jobs accepted but not started by an earlier run go back in the queue.
+        let mut after = None;
+        loop {
+            let page = store.list_videos(after, 1000)?;
+            for v in page.items.iter().rev() {
+                if v.status == sightline_actors::store::VideoStatus::Queued && jobs.submit(v.id).is_err() {
+                    tracing::warn!(video = %v.id, "queue full at start-up; the job stays queued");
+                }
+            }
+            match page.next_after {
+                Some(a) => after = Some(a),
+                None => break,
+            }
+        }
+        Ok(Arc::new(AppState {
+            config,
+            store,
+            jobs,
+            model,
+            uploads,
+            streams,
+        }))
+    }
+
+    pub fn upload_path(&self, id: VideoId) -> PathBuf {
+        self.uploads.join(format!("{id}.video"))
+    }
+
+    pub fn stream_dir(&self, id: VideoId) -> PathBuf {
+        self.streams.join(id.to_string())
+    }
+
+    /// The name a client passes as `model`: the model file's stem.
+    pub fn model_name(&self) -> String {
+        self.model
+            .path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+}
+
+/// Builds and runs a job from its stored record.
+struct RunnerContext {
+    config: ServerConfig,
+    store: Store,
+    model: ModelInfo,
+    uploads: PathBuf,
+    streams: PathBuf,
+}
+
+impl RunnerContext {
+    async fn run(
+        &self,
+        id: VideoId,
+        progress: tokio::sync::watch::Sender<sightline_actors::stats_aggregator::JobProgress>,
+    ) -> JobOutcome {
+        let record = match self.store.get_video(id) {
+            Ok(Some(r)) => r,
+            // Deleted while it waited in the queue.
+            _ => return JobOutcome::failed("the video no longer exists"),
+        };
+        let out_dir = self.streams.join(id.to_string());
+        // A retry starts from a clean folder: old segments must not mix with new ones.
+        let _ = std::fs::remove_dir_all(&out_dir);
+        if let Err(e) = std::fs::create_dir_all(&out_dir) {
+            let why = format!("cannot create {}: {e}", out_dir.display());
+            let _ = self.store.update_video(id, |v| {
+                v.status = sightline_actors::store::VideoStatus::Failed;
+                v.error = Some(why.clone());
+            });
+            return JobOutcome::failed(&why);
+        }
+        let spec = self.spec(&record, out_dir);
+        run_job(spec, self.store.clone(), progress).await
+    }
+
+    fn spec(&self, record: &VideoRecord, out_dir: PathBuf) -> JobSpec {
+        let opt = &record.config;
+        let classes: Vec<String> = opt["classes"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|c| c.as_str().map(String::from)).collect())
+            .unwrap_or_default();
+        JobSpec {
+            video: record.id,
+            input: self.uploads.join(format!("{}.video", record.id)),
+            out_dir,
+            params: DetectParams {
+                confidence: opt["confidence"].as_f64().map_or(self.config.confidence, |c| c as f32),
+                iou: opt["iou"].as_f64().map_or(self.config.iou, |c| c as f32),
+                classes,
+            },
+            draw_classes: None,
+            every: opt["every"].as_u64().unwrap_or(self.config.every),
+            window: self.config.window,
+            per_worker: 2,
+            request_timeout: Duration::from_secs(30),
+            segment_seconds: self.config.segment_seconds,
+            preset: self.config.preset.clone(),
+            style: RenderStyle::default(),
+            fps: record.fps,
+            duration_ms: record.duration_ms,
+            model_input: (self.model.input_width, self.model.input_height),
+            class_names: self.model.names.clone(),
+        }
+    }
+}

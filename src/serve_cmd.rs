@@ -1,0 +1,45 @@
+//! `sightline serve`: the HTTP server with its job queue and local detector workers.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long)]
+    bind: Option<String>,
+    /// Data folder (store, uploads, streams) [default: data].
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Config file [default: sightline.toml, if present].
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Process this video on a first start with an empty store.
+    #[arg(long)]
+    sample: Option<PathBuf>,
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let mut flags = toml::Table::new();
+    if let Some(b) = args.bind {
+        flags.insert("bind".into(), toml::Value::String(b));
+    }
+    if let Some(d) = args.data {
+        flags.insert("data_dir".into(), toml::Value::String(d.to_string_lossy().into_owned()));
+    }
+    if let Some(s) = args.sample {
+        flags.insert(
+            "sample_video".into(),
+            toml::Value::String(s.to_string_lossy().into_owned()),
+        );
+    }
+    let config = crate::config::load(args.config.as_deref(), std::env::vars(), flags)?;
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down");
+    };
+    sightline_openapi::serve(config, shutdown).await?;
+    Ok(ExitCode::SUCCESS)
+}
