@@ -1,0 +1,114 @@
+//! A real `sightline serve` process for end-to-end tests, and a small curl-based HTTP client.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::{root, run, sightline};
+
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+    pub data: PathBuf,
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+impl Server {
+    /// Starts a server on a free port with `data` as its data folder and extra environment.
+    pub fn start(data: &Path, env: &[(&str, &str)]) -> Server {
+        let port = free_port();
+        let mut cmd = sightline();
+        cmd.arg("serve")
+            .arg("--bind")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--data")
+            .arg(data)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("server starts");
+        let server = Server {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            data: data.to_path_buf(),
+        };
+        let started = Instant::now();
+        while get(&server.url("/healthz")).0 != 200 {
+            assert!(started.elapsed() < Duration::from_secs(60), "server did not come up");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        server
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Uploads a file; returns status and JSON body.
+    pub fn upload(&self, file: &Path, fields: &[&str]) -> (u16, Value) {
+        let mut args = vec!["-F".to_string(), format!("file=@{}", file.display())];
+        for f in fields {
+            args.push("-F".into());
+            args.push(f.to_string());
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        curl("POST", &self.url("/api/videos"), &args)
+    }
+
+    /// Polls a video until its status is one of `want`, returning the record.
+    pub fn wait_status(&self, id: &str, want: &[&str], timeout: Duration) -> Value {
+        let started = Instant::now();
+        loop {
+            let (code, v) = get(&self.url(&format!("/api/videos/{id}")));
+            assert_eq!(code, 200, "{v}");
+            if want.iter().any(|w| v["status"] == *w) {
+                return v;
+            }
+            assert!(started.elapsed() < timeout, "video {id} stuck at {v}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// One request through curl: status code and body parsed as JSON (Null when it is not JSON).
+pub fn curl(method: &str, url: &str, args: &[&str]) -> (u16, Value) {
+    let (code, body) = curl_raw(method, url, args);
+    (code, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+pub fn curl_raw(method: &str, url: &str, args: &[&str]) -> (u16, Vec<u8>) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let body_path = dir.path().join("body");
+    let out = run(Command::new("curl")
+        .current_dir(root())
+        .args(["-s", "-X", method, "-o"])
+        .arg(&body_path)
+        .args(["-w", "%{http_code}", "--max-time", "120"])
+        .args(args)
+        .arg(url));
+    let code = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0);
+    (code, std::fs::read(&body_path).unwrap_or_default())
+}
+
+pub fn get(url: &str) -> (u16, Value) {
+    curl("GET", url, &[])
+}

@@ -1,0 +1,338 @@
+//! `sightline serve` end to end over real HTTP: the whole life of a video, bad input, tokens,
+//! and a crash in the middle of a job.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::server::{curl, curl_raw, get, Server};
+use common::*;
+use serde_json::Value;
+
+const READY: &[&str] = &["ready", "failed"];
+
+#[test]
+fn a_video_from_upload_to_delete() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(dir.path(), &[]);
+    let (code, accepted) = server.upload(&media("vtest.avi"), &["classes=person,car", "confidence=0.3"]);
+    assert_eq!(code, 202, "{accepted}");
+    let id = accepted["id"].as_str().expect("id").to_string();
+    assert_eq!(accepted["links"]["stream"], format!("/api/videos/{id}/stream"));
+
+    // 202 until every rendition has a segment, then 200 while processing continues.
+    let stream_url = server.url(&format!("/api/videos/{id}/stream"));
+    let started = Instant::now();
+    let (mut saw_202, mut playable) = (false, Value::Null);
+    loop {
+        let (code, body) = get(&stream_url);
+        match code {
+            202 => saw_202 = true,
+            200 => {
+                playable = body;
+                break;
+            }
+            other => panic!("stream answered {other}: {body}"),
+        }
+        assert!(started.elapsed() < Duration::from_secs(300), "never playable");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(saw_202, "the stream was playable before any segment existed");
+    assert_eq!(playable["ended"], false, "playable only at the end: {playable}");
+    let master_url = server.url(playable["master"].as_str().expect("master url"));
+    let (code, master) = curl_raw("GET", &master_url, &[]);
+    assert_eq!(code, 200);
+    let master = String::from_utf8(master).expect("text");
+    let variants: Vec<&str> = master.lines().filter(|l| l.ends_with(".m3u8")).collect();
+    assert_eq!(variants.len(), 3, "{master}");
+    for v in &variants {
+        let (code, playlist) = curl_raw("GET", &server.url(&format!("/streams/{id}/{v}")), &[]);
+        assert_eq!(code, 200);
+        let playlist = String::from_utf8(playlist).expect("text");
+        let seg = playlist.lines().find(|l| l.ends_with(".ts")).expect("a segment listed");
+        let folder = v.trim_end_matches("/index.m3u8");
+        let (code, bytes) = curl_raw("GET", &server.url(&format!("/streams/{id}/{folder}/{seg}")), &[]);
+        assert_eq!(code, 200);
+        assert_eq!(bytes.first(), Some(&0x47), "an MPEG-TS segment starts with a sync byte");
+    }
+
+    let record = server.wait_status(&id, READY, Duration::from_secs(600));
+    assert_eq!(record["status"], "ready", "{record}");
+    let (_, stream) = get(&stream_url);
+    assert_eq!(stream["ended"], true);
+
+    // Paging a window with a small limit returns each detection exactly once.
+    let window = |extra: &str| server.url(&format!("/api/videos/{id}/detections?start=10&end=30{extra}"));
+    let (code, all) = get(&window("&limit=5000"));
+    assert_eq!(code, 200, "{all}");
+    let all = all["items"].as_array().expect("items").clone();
+    assert!(all.len() > 50, "only {} detections in 20 s", all.len());
+    assert!(all.iter().all(|d| {
+        let t = d["time"].as_f64().unwrap_or(-1.0);
+        (10.0..30.0).contains(&t) && (d["class"] == "person" || d["class"] == "car")
+    }));
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let (code, page) = get(&window(&format!("&limit=37{cursor}")));
+        assert_eq!(code, 200, "{page}");
+        for d in page["items"].as_array().expect("items") {
+            seen.push((d["frame"].as_u64(), d["class_id"].as_u64(), d["box"].to_string()));
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => break,
+        }
+    }
+    let unique: BTreeSet<_> = seen.iter().cloned().collect();
+    assert_eq!(seen.len(), all.len());
+    assert_eq!(unique.len(), seen.len(), "a detection came twice");
+    let (_, persons) = get(&window("&class=person&confidence=0.5&limit=5000"));
+    let persons = persons["items"].as_array().expect("items");
+    assert!(persons
+        .iter()
+        .all(|d| d["class"] == "person" && d["confidence"].as_f64() >= Some(0.5)));
+
+    let (code, stats) = get(&server.url(&format!("/api/videos/{id}/stats?bin=20")));
+    assert_eq!(code, 200, "{stats}");
+    assert_eq!(stats["total_detections"], record["detections"]);
+    let bins = stats["histogram"].as_array().expect("histogram");
+    assert!(bins.len() >= 3 && bins.iter().all(|b| b["start"].as_u64().is_some_and(|s| s % 20 == 0)));
+    let classes: Vec<&str> = stats["classes"]
+        .as_array()
+        .expect("classes")
+        .iter()
+        .filter_map(|c| c["class"].as_str())
+        .collect();
+    assert!(classes.contains(&"person"), "{classes:?}");
+
+    let (code, _) = curl("DELETE", &server.url(&format!("/api/videos/{id}")), &[]);
+    assert_eq!(code, 204);
+    for path in [
+        format!("/api/videos/{id}"),
+        format!("/api/videos/{id}/stats"),
+        format!("/streams/{id}/master.m3u8"),
+    ] {
+        let (code, body) = get(&server.url(&path));
+        assert_eq!(code, 404, "{path}: {body}");
+        assert_eq!(body["error"], "not_found");
+    }
+    assert!(!dir.path().join("streams").join(&id).exists());
+}
+
+/// Every refusal is a 4xx JSON error, the server stays healthy, nothing is stored.
+#[test]
+fn bad_input_is_refused_and_nothing_is_stored() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(dir.path(), &[("SIGHTLINE_MAX_UPLOAD_MB", "1")]);
+    let files = tempfile::tempdir().expect("temp dir");
+    let write = |name: &str, bytes: &[u8]| {
+        let p = files.path().join(name);
+        std::fs::write(&p, bytes).expect("write");
+        p
+    };
+    let random: Vec<u8> = (0..200_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let video = std::fs::read(media("bikes.mp4")).expect("read");
+    let empty = write("empty.mp4", b"");
+    let noise = write("noise.mp4", &random);
+    let truncated = write("truncated.mp4", &video[..video.len() / 2]);
+    let big = write("big.mp4", &vec![7u8; 3 * 1024 * 1024]);
+    let audio = files.path().join("tone.ogg");
+    let made = run(Command::new("gst-launch-1.0").args([
+        "-q",
+        "audiotestsrc",
+        "num-buffers=50",
+        "!",
+        "audioconvert",
+        "!",
+        "vorbisenc",
+        "!",
+        "oggmux",
+        "!",
+        "filesink",
+        &format!("location={}", audio.display()),
+    ]));
+    assert!(made.status.success());
+
+    let expect = |(code, body): (u16, Value), want: u16, what: &str| {
+        assert_eq!(code, want, "{what}: {body}");
+        assert!(
+            body["error"].is_string() && body["message"].is_string(),
+            "{what}: not a JSON error: {body}"
+        );
+    };
+    let upload = server.url("/api/videos");
+    expect(curl("POST", &upload, &["-F", "confidence=0.5"]), 400, "no file part");
+    expect(server.upload(&empty, &[]), 400, "empty file");
+    expect(server.upload(&noise, &[]), 415, "random bytes named .mp4");
+    expect(server.upload(&truncated, &[]), 415, "truncated MP4");
+    expect(server.upload(&audio, &[]), 422, "audio only");
+    expect(
+        server.upload(&media("bikes.mp4"), &["confidence=3"]),
+        400,
+        "confidence out of range",
+    );
+    expect(
+        server.upload(&media("bikes.mp4"), &["classes=unicorn"]),
+        400,
+        "unknown class",
+    );
+    expect(
+        server.upload(&media("bikes.mp4"), &["every=0"]),
+        400,
+        "every out of range",
+    );
+    expect(
+        server.upload(&media("bikes.mp4"), &["model=other"]),
+        400,
+        "unknown model",
+    );
+    let chunked = ["-H", "Transfer-Encoding: chunked", "-F"];
+    let form = format!("file=@{}", big.display());
+    expect(
+        curl("POST", &upload, &[chunked[0], chunked[1], chunked[2], &form]),
+        413,
+        "over the limit, chunked",
+    );
+    expect(server.upload(&big, &[]), 413, "over the limit, with length");
+
+    expect(get(&server.url("/api/videos/00000000000000ff")), 404, "unknown id");
+    expect(get(&server.url("/api/videos/not-an-id")), 400, "malformed id");
+    expect(get(&server.url("/api/videos?limit=0")), 400, "limit 0");
+    expect(get(&server.url("/api/videos?limit=abc")), 400, "limit not a number");
+    expect(
+        get(&server.url("/api/videos/0000000000000000/stream")),
+        404,
+        "stream of unknown id",
+    );
+    expect(
+        curl("DELETE", &server.url("/api/videos/zz"), &[]),
+        400,
+        "delete malformed id",
+    );
+    expect(
+        get(&server.url("/streams/0000000000000000/../../etc/passwd")),
+        404,
+        "path escape",
+    );
+
+    let (code, health) = get(&server.url("/healthz"));
+    assert_eq!((code, health["status"].as_str()), (200, Some("ok")));
+    let (_, list) = get(&server.url("/api/videos"));
+    assert_eq!(list["items"], serde_json::json!([]), "something was stored: {list}");
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("uploads"))
+        .expect("uploads")
+        .collect();
+    assert!(leftovers.is_empty(), "upload files left behind: {leftovers:?}");
+}
+
+#[test]
+fn detection_queries_validate_their_values() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(dir.path(), &[]);
+    let (code, accepted) = server.upload(&media("bikes.mp4"), &[]);
+    assert_eq!(code, 202, "{accepted}");
+    let id = accepted["id"].as_str().expect("id");
+    server.wait_status(id, READY, Duration::from_secs(300));
+    let q = |query: &str| get(&server.url(&format!("/api/videos/{id}/detections?{query}")));
+    for (query, why) in [
+        ("start=5&end=2", "end before start"),
+        ("limit=0", "limit 0"),
+        ("limit=5001", "limit over 5000"),
+        ("confidence=1.5", "confidence over 1"),
+        ("class=unicorn", "unknown class"),
+        ("cursor=zz", "garbage cursor"),
+        ("start=-1", "negative start"),
+        ("start=abc", "start not a number"),
+    ] {
+        let (code, body) = q(query);
+        assert_eq!(code, 400, "{why}: {body}");
+        assert!(body["message"].is_string(), "{why}: {body}");
+    }
+    let (code, body) = get(&server.url(&format!("/api/videos/{id}/stats?bin=0")));
+    assert_eq!(code, 400, "{body}");
+    let (code, body) = q("start=0&end=10&class=car");
+    assert_eq!(code, 200, "{body}");
+    assert!(!body["items"].as_array().expect("items").is_empty());
+}
+
+#[test]
+fn mutations_need_the_token_when_one_is_configured() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let token = "a-long-enough-test-token";
+    let server = Server::start(dir.path(), &[("SIGHTLINE_API_TOKEN", token)]);
+    let form = format!("file=@{}", media("bikes.mp4").display());
+    let upload = server.url("/api/videos");
+    let (code, body) = curl("POST", &upload, &["-F", &form]);
+    assert_eq!(code, 401, "{body}");
+    assert_eq!(body["error"], "unauthorized");
+    let (code, _) = curl(
+        "POST",
+        &upload,
+        &["-H", "Authorization: Bearer wrong-token-of-some-length", "-F", &form],
+    );
+    assert_eq!(code, 401);
+    let (code, _) = curl("DELETE", &server.url("/api/videos/0000000000000000"), &[]);
+    assert_eq!(code, 401);
+    // Reading needs no token.
+    assert_eq!(get(&server.url("/api/videos")).0, 200);
+    let auth = format!("Authorization: Bearer {token}");
+    let (code, body) = curl("POST", &upload, &["-H", &auth, "-F", &form]);
+    assert_eq!(code, 202, "{body}");
+}
+
+/// kill -9 in the middle of a job: the store opens again, the job is `interrupted`, a retry
+/// completes it, and the video processed before is untouched.
+#[test]
+fn a_crash_mid_job_leaves_an_interrupted_job_that_can_be_retried() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut server = Server::start(dir.path(), &[]);
+    let (_, first) = server.upload(&media("bikes.mp4"), &[]);
+    let first = first["id"].as_str().expect("id").to_string();
+    let before = server.wait_status(&first, READY, Duration::from_secs(300));
+    assert_eq!(before["status"], "ready");
+    let (_, before_stats) = get(&server.url(&format!("/api/videos/{first}/stats")));
+
+    let (_, second) = server.upload(&media("vtest.avi"), &[]);
+    let second = second["id"].as_str().expect("id").to_string();
+    let started = Instant::now();
+    loop {
+        let (_, v) = get(&server.url(&format!("/api/videos/{second}")));
+        if v["status"] == "processing" && v["frames_done"].as_u64() > Some(20) {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(300), "{v}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // SIGKILL: no chance to clean up.
+    let killed = run(Command::new("kill").args(["-9", &server.child.id().to_string()]));
+    assert!(killed.status.success());
+    server.kill();
+
+    let server = Server::start(dir.path(), &[]);
+    let (_, v) = get(&server.url(&format!("/api/videos/{second}")));
+    assert_eq!(v["status"], "interrupted", "{v}");
+    let (_, again) = get(&server.url(&format!("/api/videos/{first}")));
+    assert_eq!(again["status"], "ready");
+    assert_eq!(again["detections"], before["detections"]);
+    assert_eq!(get(&server.url(&format!("/api/videos/{first}/stats"))).1, before_stats);
+
+    let (code, body) = curl("POST", &server.url(&format!("/api/videos/{second}/retry")), &[]);
+    assert_eq!(code, 202, "{body}");
+    let done = server.wait_status(&second, READY, Duration::from_secs(600));
+    assert_eq!(done["status"], "ready", "{done}");
+    let (code, stats) = get(&server.url(&format!("/api/videos/{second}/stats")));
+    assert_eq!(code, 200);
+    assert_eq!(stats["total_detections"], done["detections"]);
+    // A finished job cannot be retried.
+    assert_eq!(
+        curl("POST", &server.url(&format!("/api/videos/{second}/retry")), &[]).0,
+        409
+    );
+    assert!(Path::new(&server.data).join("store").exists());
+}
