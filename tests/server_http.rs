@@ -26,20 +26,17 @@ fn a_video_from_upload_to_delete() {
     // 202 until every rendition has a segment, then 200 while processing continues.
     let stream_url = server.url(&format!("/api/videos/{id}/stream"));
     let started = Instant::now();
-    let (mut saw_202, mut playable) = (false, Value::Null);
-    loop {
+    let mut saw_202 = false;
+    let playable: Value = loop {
         let (code, body) = get(&stream_url);
         match code {
             202 => saw_202 = true,
-            200 => {
-                playable = body;
-                break;
-            }
+            200 => break body,
             other => panic!("stream answered {other}: {body}"),
         }
         assert!(started.elapsed() < Duration::from_secs(300), "never playable");
         std::thread::sleep(Duration::from_millis(100));
-    }
+    };
     assert!(saw_202, "the stream was playable before any segment existed");
     assert_eq!(playable["ended"], false, "playable only at the end: {playable}");
     let master_url = server.url(playable["master"].as_str().expect("master url"));
