@@ -147,6 +147,7 @@ pub async fn run(args: ProcessArgs) -> anyhow::Result<ExitCode> {
         duration_ms: video.duration_ms,
         model_input: (info.input_width, info.input_height),
         class_names: info.names.clone(),
+        render: None,
     };
     let (progress_tx, progress_rx) = tokio::sync::watch::channel(JobProgress {
         frames_total,

@@ -106,6 +106,54 @@ fn a_video_from_upload_to_delete() {
         .collect();
     assert!(classes.contains(&"person"), "{classes:?}");
 
+    // A new rendering with only people drawn comes from the stored detections: the model does
+    // not run again, so the inference counter stays where it was.
+    let inferences = || metric(&server, "sightline_inference_seconds_count");
+    let before = inferences();
+    assert!(before >= 795.0, "the job ran the model on every frame: {before}");
+    let body = r#"{"classes": ["person"], "opacity": 0.6, "thickness": 3, "labels": true}"#;
+    let (code, render) = curl(
+        "POST",
+        &server.url(&format!("/api/videos/{id}/renders")),
+        &["-H", "Content-Type: application/json", "-d", body],
+    );
+    assert_eq!(code, 202, "{render}");
+    let render_url = server.url(render["url"].as_str().expect("render url"));
+    let started = Instant::now();
+    let render = loop {
+        let (_, r) = get(&render_url);
+        if r["status"] == "ready" || r["status"] == "failed" {
+            break r;
+        }
+        assert!(started.elapsed() < Duration::from_secs(300), "{r}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(render["status"], "ready", "{render}");
+    assert_eq!(inferences(), before, "re-rendering ran the detector");
+    let (code, master) = curl_raw("GET", &server.url(render["master"].as_str().expect("master")), &[]);
+    assert_eq!(code, 200);
+    let master = String::from_utf8(master).expect("text");
+    let first = master.lines().find(|l| l.ends_with(".m3u8")).expect("a variant");
+    let base = render["master"]
+        .as_str()
+        .expect("master")
+        .trim_end_matches("master.m3u8")
+        .to_string();
+    let (code, playlist) = curl_raw("GET", &server.url(&format!("{base}{first}")), &[]);
+    assert_eq!(code, 200);
+    assert!(String::from_utf8_lossy(&playlist).contains("#EXT-X-ENDLIST"));
+    let (_, again) = get(&server.url(&format!("/api/videos/{id}")));
+    assert_eq!(
+        again["detections"], record["detections"],
+        "the video's own detections are untouched"
+    );
+    let (code, bad) = curl(
+        "POST",
+        &server.url(&format!("/api/videos/{id}/renders")),
+        &["-H", "Content-Type: application/json", "-d", r#"{"opacity": 0}"#],
+    );
+    assert_eq!(code, 400, "{bad}");
+
     let (code, _) = curl("DELETE", &server.url(&format!("/api/videos/{id}")), &[]);
     assert_eq!(code, 204);
     for path in [
@@ -118,6 +166,16 @@ fn a_video_from_upload_to_delete() {
         assert_eq!(body["error"], "not_found");
     }
     assert!(!dir.path().join("streams").join(&id).exists());
+}
+
+/// The value of an unlabelled metric in the server's Prometheus text.
+fn metric(server: &Server, name: &str) -> f64 {
+    let (code, text) = curl_raw("GET", &server.url("/metrics"), &[]);
+    assert_eq!(code, 200);
+    String::from_utf8_lossy(&text)
+        .lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.trim().parse().ok()))
+        .unwrap_or(0.0)
 }
 
 /// Every refusal is a 4xx JSON error, the server stays healthy, nothing is stored.

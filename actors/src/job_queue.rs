@@ -1,23 +1,27 @@
-//! JobManager's core: admits jobs with a bounded concurrency and a bounded queue.
+//! JobManager's core: admits jobs with a bounded concurrency and a bounded queue. A job is named
+//! by a key (a video, or a video's re-render).
 //!
 //! `submit` never blocks: a full queue is an answer ("try later"), not a wait. A dispatcher task
 //! takes queued jobs in order as permits free up, runs each to its end, and keeps each running
 //! job's progress receiver for whoever wants to follow it (server-sent events).
 
 use std::collections::HashMap;
+use std::fmt::Debug;
 use std::future::Future;
+use std::hash::Hash;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, watch, Semaphore};
 
 use crate::stats_aggregator::JobProgress;
-use crate::store::VideoId;
 use crate::video_supervisor::JobOutcome;
 
 /// Runs one job given its progress sender; provided by whoever knows how to build the job.
-pub type JobRunner =
-    Arc<dyn Fn(VideoId, watch::Sender<JobProgress>) -> Pin<Box<dyn Future<Output = JobOutcome> + Send>> + Send + Sync>;
+pub type JobRunner<K> =
+    Arc<dyn Fn(K, watch::Sender<JobProgress>) -> Pin<Box<dyn Future<Output = JobOutcome> + Send>> + Send + Sync>;
+
+type Live<K> = Arc<Mutex<HashMap<K, watch::Receiver<JobProgress>>>>;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SubmitError {
@@ -28,17 +32,17 @@ pub enum SubmitError {
 }
 
 #[derive(Clone)]
-pub struct JobQueue {
-    tx: mpsc::Sender<VideoId>,
+pub struct JobQueue<K> {
+    tx: mpsc::Sender<K>,
     queue_limit: usize,
-    live: Arc<Mutex<HashMap<VideoId, watch::Receiver<JobProgress>>>>,
+    live: Live<K>,
 }
 
-impl JobQueue {
+impl<K: Copy + Eq + Hash + Debug + Send + Sync + 'static> JobQueue<K> {
     /// Starts the dispatcher: at most `concurrency` jobs at once, at most `queue_limit` waiting.
-    pub fn start(concurrency: usize, queue_limit: usize, runner: JobRunner) -> Self {
-        let (tx, mut rx) = mpsc::channel::<VideoId>(queue_limit.max(1));
-        let live: Arc<Mutex<HashMap<VideoId, watch::Receiver<JobProgress>>>> = Arc::default();
+    pub fn start(concurrency: usize, queue_limit: usize, runner: JobRunner<K>) -> Self {
+        let (tx, mut rx) = mpsc::channel::<K>(queue_limit.max(1));
+        let live: Live<K> = Arc::default();
         let permits = Arc::new(Semaphore::new(concurrency.max(1)));
         let running = live.clone();
         tokio::spawn(async move {
@@ -53,7 +57,7 @@ impl JobQueue {
                 let (runner, running) = (runner.clone(), running.clone());
                 tokio::spawn(async move {
                     let outcome = runner(id, progress_tx).await;
-                    tracing::info!(video = %id, status = %outcome.status, "job ended");
+                    tracing::info!(job = ?id, status = %outcome.status, "job ended");
                     if let Ok(mut l) = running.lock() {
                         l.remove(&id);
                     }
@@ -64,7 +68,7 @@ impl JobQueue {
         Self { tx, queue_limit, live }
     }
 
-    pub fn submit(&self, id: VideoId) -> Result<(), SubmitError> {
+    pub fn submit(&self, id: K) -> Result<(), SubmitError> {
         self.tx.try_send(id).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => SubmitError::QueueFull(self.queue_limit),
             mpsc::error::TrySendError::Closed(_) => SubmitError::Stopped,
@@ -72,8 +76,13 @@ impl JobQueue {
     }
 
     /// Progress of a running job (`None` once it has ended or before it has started).
-    pub fn progress(&self, id: VideoId) -> Option<watch::Receiver<JobProgress>> {
+    pub fn progress(&self, id: K) -> Option<watch::Receiver<JobProgress>> {
         self.live.lock().ok()?.get(&id).cloned()
+    }
+
+    /// Whether any running job's key satisfies `f`.
+    pub fn any_running(&self, f: impl Fn(&K) -> bool) -> bool {
+        self.live.lock().map(|l| l.keys().any(f)).unwrap_or(false)
     }
 
     pub fn running(&self) -> usize {
@@ -107,7 +116,7 @@ mod tests {
     async fn runs_at_most_n_at_once_and_refuses_past_the_queue() {
         let (now, peak) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
         let (n, p) = (now.clone(), peak.clone());
-        let runner: JobRunner = Arc::new(move |_, _| {
+        let runner: JobRunner<u64> = Arc::new(move |_, _| {
             let (n, p) = (n.clone(), p.clone());
             Box::pin(async move {
                 let cur = n.fetch_add(1, Ordering::SeqCst) + 1;
@@ -121,7 +130,7 @@ mod tests {
         let mut accepted = 0;
         let mut refused = 0;
         for i in 0..10 {
-            match q.submit(VideoId::from_u64(i)) {
+            match q.submit(i) {
                 Ok(()) => accepted += 1,
                 Err(SubmitError::QueueFull(3)) => refused += 1,
                 Err(e) => panic!("{e}"),

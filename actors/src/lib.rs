@@ -13,4 +13,5 @@ pub mod render;
 pub mod renderer;
 pub mod stats_aggregator;
 pub mod store;
+pub mod stored_detections;
 pub mod video_supervisor;

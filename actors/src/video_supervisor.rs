@@ -21,6 +21,7 @@ use crate::render::RenderStyle;
 use crate::renderer::{Renderer, RendererArgs};
 use crate::stats_aggregator::{JobProgress, StatsAggregator, StatsArgs, StatsMsg};
 use crate::store::{Progress, Store, VideoId, VideoStatus};
+use crate::stored_detections::{StoredArgs, StoredDetections};
 
 /// Everything one job needs to know.
 #[derive(Debug, Clone)]
@@ -46,6 +47,9 @@ pub struct JobSpec {
     pub duration_ms: u64,
     pub model_input: (u32, u32),
     pub class_names: Vec<String>,
+    /// `Some(n)`: re-render the video as rendering `n` from its stored detections (no model
+    /// runs, the video's own record and stats are left as they are).
+    pub render: Option<u32>,
 }
 
 /// How a job ended.
@@ -161,10 +165,17 @@ impl Actor for VideoSupervisor {
 async fn wire(myself: &ActorRef<SupervisorMsg>, state: &mut SupervisorState) -> Result<(), ActorProcessingErr> {
     let spec = state.spec.clone();
     let sup = myself.get_cell();
-    state.store.update_video(spec.video, |v| {
-        v.status = VideoStatus::Processing;
-        v.error = None;
-    })?;
+    match spec.render {
+        Some(n) => state
+            .store
+            .set_render_status(spec.video, n, VideoStatus::Processing, None)?,
+        None => {
+            state.store.update_video(spec.video, |v| {
+                v.status = VideoStatus::Processing;
+                v.error = None;
+            })?;
+        }
+    }
     let progress = state.progress.take().ok_or("job wired twice")?;
 
     let (extractor, _) = Actor::spawn_linked(
@@ -225,22 +236,30 @@ async fn wire(myself: &ActorRef<SupervisorMsg>, state: &mut SupervisorState) -> 
     .await?;
     state.stages.insert(renderer.get_id(), "the renderer");
 
-    let (pool, _) = Actor::spawn_linked(
-        None,
-        DetectorPool,
-        PoolArgs {
-            renderer,
-            stats,
-            params: spec.params.clone(),
-            every: spec.every,
-            model_input: spec.model_input,
-            per_worker: spec.per_worker,
-            request_timeout: spec.request_timeout,
-        },
-        sup,
-    )
-    .await?;
-    state.stages.insert(pool.get_id(), "the detector pool");
+    let (pool, _) = match spec.render {
+        None => {
+            let args = PoolArgs {
+                renderer,
+                stats,
+                params: spec.params.clone(),
+                every: spec.every,
+                model_input: spec.model_input,
+                per_worker: spec.per_worker,
+                request_timeout: spec.request_timeout,
+            };
+            Actor::spawn_linked(None, DetectorPool, args, sup).await?
+        }
+        Some(_) => {
+            let args = StoredArgs {
+                store: state.store.clone(),
+                video: spec.video,
+                renderer,
+                every: spec.every,
+            };
+            Actor::spawn_linked(None, StoredDetections, args, sup).await?
+        }
+    };
+    state.stages.insert(pool.get_id(), "the detection source");
 
     extractor.cast(ExtractorMsg::Start { pool })?;
     Ok(())
@@ -256,7 +275,8 @@ async fn finish(
     let Some(done) = state.done.take() else { return };
     let mut class_counts = BTreeMap::new();
     let mut result = result;
-    if result.is_ok() {
+    // A re-render stores nothing: its detections are the ones already stored.
+    if result.is_ok() && state.spec.render.is_none() {
         // Everything detected must be stored before the job may say `ready`.
         match &state.stats {
             Some(stats) => match ractor::call!(stats, StatsMsg::Flush) {
@@ -273,14 +293,22 @@ async fn finish(
         Ok(()) => (VideoStatus::Ready, None),
         Err(e) => (VideoStatus::Failed, Some(e)),
     };
-    let stored = state.store.update_video(state.spec.video, |v| {
-        v.status = status;
-        v.error = error.clone();
-        if status == VideoStatus::Ready {
-            v.progress = Progress::new(frames, Some(frames));
-        }
-    });
-    if let Err(e) = stored.and_then(|_| state.store.flush()) {
+    let stored = match state.spec.render {
+        Some(n) => state
+            .store
+            .set_render_status(state.spec.video, n, status, error.clone()),
+        None => state
+            .store
+            .update_video(state.spec.video, |v| {
+                v.status = status;
+                v.error = error.clone();
+                if status == VideoStatus::Ready {
+                    v.progress = Progress::new(frames, Some(frames));
+                }
+            })
+            .map(|_| ()),
+    };
+    if let Err(e) = stored.and_then(|_| state.store.flush().map(|_| ())) {
         tracing::error!(video = %state.spec.video, "could not record the job's end: {e}");
     }
     let _ = done.send(JobOutcome {
@@ -296,7 +324,7 @@ async fn finish(
 
 /// Runs one job to its end: spawns its supervisor and waits for the outcome.
 pub async fn run_job(spec: JobSpec, store: Store, progress: watch::Sender<JobProgress>) -> JobOutcome {
-    let video = spec.video;
+    let (video, render) = (spec.video, spec.render);
     let (done_tx, done_rx) = oneshot::channel();
     let args = SupervisorArgs {
         spec,
@@ -305,10 +333,15 @@ pub async fn run_job(spec: JobSpec, store: Store, progress: watch::Sender<JobPro
         done: done_tx,
     };
     let failed = |error: String| {
-        let _ = store.update_video(video, |v| {
-            v.status = VideoStatus::Failed;
-            v.error = Some(error.clone());
-        });
+        let _ = match render {
+            Some(n) => store.set_render_status(video, n, VideoStatus::Failed, Some(error.clone())),
+            None => store
+                .update_video(video, |v| {
+                    v.status = VideoStatus::Failed;
+                    v.error = Some(error.clone());
+                })
+                .map(|_| ()),
+        };
         JobOutcome::failed(&error)
     };
     match Actor::spawn(None, VideoSupervisor, args).await {

@@ -10,7 +10,7 @@ use poem::web::Html;
 use poem::{get, handler, Body, Endpoint, EndpointExt, IntoResponse, Request, Response, Route};
 use poem_openapi::OpenApiService;
 
-use crate::api::{SystemApi, VideosApi};
+use crate::api::{RendersApi, SystemApi, VideosApi};
 use crate::state::SharedState;
 use crate::{json_error, metrics, streams};
 
@@ -18,6 +18,7 @@ pub fn build(state: SharedState, prometheus: metrics_exporter_prometheus::Promet
     let api = OpenApiService::new(
         (
             VideosApi { state: state.clone() },
+            RendersApi { state: state.clone() },
             SystemApi { state: state.clone() },
         ),
         "Sightline",

@@ -14,10 +14,23 @@ use sightline_actors::video_supervisor::{run_job, JobOutcome, JobSpec};
 use crate::config::ServerConfig;
 use crate::ServeError;
 
+/// A job: processing a video, or re-rendering it (`render: Some(n)`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct JobKey {
+    pub video: VideoId,
+    pub render: Option<u32>,
+}
+
+impl JobKey {
+    pub fn video(video: VideoId) -> Self {
+        JobKey { video, render: None }
+    }
+}
+
 pub struct AppState {
     pub config: ServerConfig,
     pub store: Store,
-    pub jobs: JobQueue,
+    pub jobs: JobQueue<JobKey>,
     pub model: ModelInfo,
     pub uploads: PathBuf,
     pub streams: PathBuf,
@@ -57,7 +70,7 @@ impl AppState {
             uploads: uploads.clone(),
             streams: streams.clone(),
         });
-        let runner: JobRunner = Arc::new(move |id, progress| {
+        let runner: JobRunner<JobKey> = Arc::new(move |id, progress| {
             let ctx = runner_ctx.clone();
             Box::pin(async move { ctx.run(id, progress).await })
         });
@@ -67,7 +80,8 @@ impl AppState {
         loop {
             let page = store.list_videos(after, 1000)?;
             for v in page.items.iter().rev() {
-                if v.status == sightline_actors::store::VideoStatus::Queued && jobs.submit(v.id).is_err() {
+                if v.status == sightline_actors::store::VideoStatus::Queued && jobs.submit(JobKey::video(v.id)).is_err()
+                {
                     tracing::warn!(video = %v.id, "queue full at start-up; the job stays queued");
                 }
             }
@@ -113,29 +127,52 @@ struct RunnerContext {
     streams: PathBuf,
 }
 
+fn render_dir(streams: &std::path::Path, id: VideoId, number: u32) -> PathBuf {
+    streams.join(id.to_string()).join("renders").join(number.to_string())
+}
+
 impl RunnerContext {
     async fn run(
         &self,
-        id: VideoId,
+        key: JobKey,
         progress: tokio::sync::watch::Sender<sightline_actors::stats_aggregator::JobProgress>,
     ) -> JobOutcome {
+        let id = key.video;
         let record = match self.store.get_video(id) {
             Ok(Some(r)) => r,
             // Deleted while it waited in the queue.
             _ => return JobOutcome::failed("the video no longer exists"),
         };
-        let out_dir = self.streams.join(id.to_string());
-        // A retry starts from a clean folder: old segments must not mix with new ones.
+        let out_dir = match key.render {
+            Some(n) => render_dir(&self.streams, id, n),
+            None => self.streams.join(id.to_string()),
+        };
+        // A retry starts from a clean folder: old segments must not mix with new ones. (A
+        // video's renders live inside its folder but are only ever made once it is ready.)
         let _ = std::fs::remove_dir_all(&out_dir);
+        let mut spec = self.spec(&record, out_dir.clone());
+        if let Some(n) = key.render {
+            match self.store.get_render(id, n) {
+                Ok(Some(r)) => apply_render_options(&mut spec, &r.options, &self.model),
+                _ => return JobOutcome::failed("the rendering no longer exists"),
+            }
+            spec.render = Some(n);
+        }
         if let Err(e) = std::fs::create_dir_all(&out_dir) {
             let why = format!("cannot create {}: {e}", out_dir.display());
-            let _ = self.store.update_video(id, |v| {
-                v.status = sightline_actors::store::VideoStatus::Failed;
-                v.error = Some(why.clone());
-            });
+            let failed = sightline_actors::store::VideoStatus::Failed;
+            let _ = match key.render {
+                Some(n) => self.store.set_render_status(id, n, failed, Some(why.clone())),
+                None => self
+                    .store
+                    .update_video(id, |v| {
+                        v.status = failed;
+                        v.error = Some(why.clone());
+                    })
+                    .map(|_| ()),
+            };
             return JobOutcome::failed(&why);
         }
-        let spec = self.spec(&record, out_dir);
         run_job(spec, self.store.clone(), progress).await
     }
 
@@ -166,6 +203,23 @@ impl RunnerContext {
             duration_ms: record.duration_ms,
             model_input: (self.model.input_width, self.model.input_height),
             class_names: self.model.names.clone(),
+            render: None,
         }
     }
+}
+
+/// A rendering's options (validated when it was requested) applied to its job.
+fn apply_render_options(spec: &mut JobSpec, options: &serde_json::Value, model: &ModelInfo) {
+    let classes: Vec<String> = options["classes"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|c| c.as_str().map(String::from)).collect())
+        .unwrap_or_default();
+    spec.draw_classes = model.class_mask(&classes).ok().flatten();
+    let d = RenderStyle::default();
+    let style = RenderStyle::new(
+        options["thickness"].as_u64().map_or(d.thickness, |t| t as u32),
+        options["opacity"].as_f64().map_or(d.opacity, |o| o as f32),
+        options["labels"].as_bool().unwrap_or(d.labels),
+    );
+    spec.style = style.unwrap_or(d);
 }

@@ -10,8 +10,17 @@ use crate::state::SharedState;
 /// except as a checked video id and one of these shapes.
 fn allowed(rest: &str) -> Option<(&'static str, bool)> {
     let parts: Vec<&str> = rest.split('/').collect();
-    let name_ok = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    // A rendering's files have the same shapes under `renders/<number>/`.
     match parts.as_slice() {
+        ["renders", number, tail @ ..] if number.parse::<u32>().is_ok() => hls_file(tail),
+        all => hls_file(all),
+    }
+}
+
+/// The master playlist, or a rendition's playlist or segment.
+fn hls_file(parts: &[&str]) -> Option<(&'static str, bool)> {
+    let name_ok = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    match parts {
         ["master.m3u8"] => Some(("application/vnd.apple.mpegurl", false)),
         [dir, file] if name_ok(dir) => {
             if *file == "index.m3u8" {
@@ -77,6 +86,10 @@ mod tests {
         assert!(allowed("master.m3u8").is_some());
         assert!(allowed("576p/index.m3u8").is_some());
         assert_eq!(allowed("576p/seg00001.ts").map(|a| a.0), Some("video/mp2t"));
+        assert!(allowed("renders/2/master.m3u8").is_some());
+        assert!(allowed("renders/2/480p/seg00000.ts").is_some());
+        assert!(allowed("renders/x/master.m3u8").is_none());
+        assert!(allowed("renders/2/renders/3/master.m3u8").is_none());
         for bad in [
             "../x",
             "576p/../../etc/passwd",

@@ -132,6 +132,7 @@ pub async fn run(args: PipelineBenchArgs) -> anyhow::Result<ExitCode> {
         duration_ms: video.duration_ms,
         model_input: (info.input_width, info.input_height),
         class_names: info.names.clone(),
+        render: None,
     };
     let (tx, _rx) = tokio::sync::watch::channel(JobProgress::default());
     let (cpu0, wall0) = (cpu_time(), Instant::now());

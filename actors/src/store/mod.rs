@@ -20,6 +20,7 @@
 mod detection;
 mod id;
 mod query;
+mod render;
 mod stats;
 mod video;
 
@@ -31,6 +32,7 @@ pub use id::{ParseVideoIdError, VideoId};
 pub use query::{
     Cursor, CursorError, DetectionPage, DetectionQuery, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, MAX_SCAN_PER_PAGE,
 };
+pub use render::RenderRecord;
 pub use stats::{histogram, Bin, HistogramError, StatsAccumulator, VideoStats, MAX_HISTOGRAM_BINS};
 pub use video::{Progress, VideoPage, VideoRecord, VideoStatus, MAX_LIST_LIMIT};
 
@@ -79,6 +81,7 @@ pub struct Store {
     videos: sled::Tree,
     detections: sled::Tree,
     stats: sled::Tree,
+    renders: sled::Tree,
 }
 
 impl std::fmt::Debug for Store {
@@ -125,12 +128,14 @@ impl Store {
         let videos = db.open_tree("videos").map_err(open_error)?;
         let detections = db.open_tree("detections").map_err(open_error)?;
         let stats = db.open_tree("stats").map_err(open_error)?;
+        let renders = db.open_tree("renders").map_err(open_error)?;
         tracing::debug!(dir = %dir.display(), recovered = db.was_recovered(), "store opened");
         Ok(Self {
             db,
             videos,
             detections,
             stats,
+            renders,
         })
     }
 

@@ -219,6 +219,7 @@ impl Store {
             return Err(StoreError::NotFound(id));
         }
         let removed = self.remove_detections(id)?;
+        self.remove_renders(id)?;
         self.stats.remove(id.to_be_bytes())?;
         self.videos.remove(id.to_be_bytes())?;
         tracing::debug!(%id, removed, "deleted video");

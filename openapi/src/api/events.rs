@@ -35,7 +35,11 @@ pub fn follow(state: SharedState, id: VideoId) -> impl Stream<Item = Event> + Se
                 Ok(Some(r)) => r,
                 _ => return None,
             };
-            let live = f.state.jobs.progress(f.id).map(|rx| rx.borrow().clone());
+            let live = f
+                .state
+                .jobs
+                .progress(crate::state::JobKey::video(f.id))
+                .map(|rx| rx.borrow().clone());
             let frames = live.as_ref().map_or(record.progress.frames_done, |p| p.frames_encoded);
             let detections = live.as_ref().map_or(record.detections, |p| p.detections);
             let key = (record.status, frames, detections);

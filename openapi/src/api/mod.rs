@@ -3,9 +3,11 @@
 mod error;
 mod events;
 mod models;
+mod renders;
 mod system;
 mod videos;
 
+pub use renders::RendersApi;
 pub use system::SystemApi;
 pub(crate) use videos::ingest_file;
 pub use videos::VideosApi;

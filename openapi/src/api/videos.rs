@@ -16,7 +16,7 @@ use sightline_actors::store::{
 
 use super::error::ApiError;
 use super::models::*;
-use crate::state::SharedState;
+use crate::state::{JobKey, SharedState};
 
 #[derive(Tags)]
 enum ApiTags {
@@ -128,7 +128,11 @@ impl VideosApi {
     #[oai(path = "/videos/:id/stream", method = "get")]
     async fn stream(&self, id: Path<String>) -> Result<StreamResponse, ApiError> {
         let record = self.record(&id.0)?;
-        let live = self.state.jobs.progress(record.id).map(|rx| rx.borrow().clone());
+        let live = self
+            .state
+            .jobs
+            .progress(JobKey::video(record.id))
+            .map(|rx| rx.borrow().clone());
         let playable_segments = live.as_ref().map_or(0, |p| p.playable_segments as u64);
         let ended = record.status == VideoStatus::Ready;
         let state = StreamState {
@@ -306,7 +310,7 @@ impl VideosApi {
             v.progress = Progress::new(0, v.progress.frames_total);
             v.detections = 0;
         })?;
-        if let Err(e) = self.state.jobs.submit(record.id) {
+        if let Err(e) = self.state.jobs.submit(JobKey::video(record.id)) {
             let _ = self.state.store.update_video(record.id, |v| v.status = record.status);
             return Err(ApiError::unavailable(e.to_string()));
         }
@@ -322,7 +326,7 @@ impl VideosApi {
     #[oai(path = "/videos/:id", method = "delete")]
     async fn delete(&self, id: Path<String>) -> Result<DeleteResponse, ApiError> {
         let record = self.record(&id.0)?;
-        if record.status == VideoStatus::Processing || self.state.jobs.progress(record.id).is_some() {
+        if record.status == VideoStatus::Processing || self.state.jobs.any_running(|k| k.video == record.id) {
             return Err(ApiError::conflict(format!(
                 "video {} is being processed; delete it when it has ended",
                 record.id
@@ -422,7 +426,7 @@ pub(crate) fn register(
         let _ = st.store.delete_video(record.id);
         return Err(ApiError::internal(e));
     }
-    if let Err(e) = st.jobs.submit(record.id) {
+    if let Err(e) = st.jobs.submit(JobKey::video(record.id)) {
         let _ = st.store.delete_video(record.id);
         let _ = std::fs::remove_file(st.upload_path(record.id));
         return Err(ApiError::unavailable(e.to_string()));

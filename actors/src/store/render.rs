@@ -1,0 +1,137 @@
+//! Re-renderings of a video from its stored detections: one record per rendering, keyed by
+//! video id ‖ render number (big-endian), JSON values.
+
+use serde::{Deserialize, Serialize};
+
+use super::{now_ms, Store, StoreError, VideoId, VideoStatus};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RenderRecord {
+    pub video: VideoId,
+    /// 1, 2, … per video.
+    pub number: u32,
+    pub status: VideoStatus,
+    /// The style and class filter asked for.
+    pub options: serde_json::Value,
+    pub error: Option<String>,
+    pub created_at: u64,
+    pub updated_at: u64,
+}
+
+fn key(video: VideoId, number: u32) -> [u8; 12] {
+    let mut k = [0u8; 12];
+    k[..8].copy_from_slice(&video.to_be_bytes());
+    k[8..].copy_from_slice(&number.to_be_bytes());
+    k
+}
+
+fn corrupt(key: &[u8], e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt {
+        what: "render record",
+        key: key.iter().map(|b| format!("{b:02x}")).collect(),
+        reason: e.to_string(),
+    }
+}
+
+impl Store {
+    /// Records a new rendering of `video` as queued and returns it with its number.
+    pub fn create_render(&self, video: VideoId, options: serde_json::Value) -> Result<RenderRecord, StoreError> {
+        if self.get_video(video)?.is_none() {
+            return Err(StoreError::NotFound(video));
+        }
+        let number = self.list_renders(video)?.last().map_or(1, |r| r.number + 1);
+        let now = now_ms();
+        let record = RenderRecord {
+            video,
+            number,
+            status: VideoStatus::Queued,
+            options,
+            error: None,
+            created_at: now,
+            updated_at: now,
+        };
+        self.put_render(&record)?;
+        Ok(record)
+    }
+
+    pub fn put_render(&self, record: &RenderRecord) -> Result<(), StoreError> {
+        let k = key(record.video, record.number);
+        let value = serde_json::to_vec(record).map_err(|e| corrupt(&k, e))?;
+        self.renders.insert(k, value)?;
+        Ok(())
+    }
+
+    pub fn get_render(&self, video: VideoId, number: u32) -> Result<Option<RenderRecord>, StoreError> {
+        let k = key(video, number);
+        match self.renders.get(k)? {
+            Some(v) => serde_json::from_slice(&v).map(Some).map_err(|e| corrupt(&k, e)),
+            None => Ok(None),
+        }
+    }
+
+    /// Updates a rendering's status (and error), stamping the time.
+    pub fn set_render_status(
+        &self,
+        video: VideoId,
+        number: u32,
+        status: VideoStatus,
+        error: Option<String>,
+    ) -> Result<(), StoreError> {
+        let mut r = self.get_render(video, number)?.ok_or(StoreError::NotFound(video))?;
+        r.status = status;
+        r.error = error;
+        r.updated_at = now_ms();
+        self.put_render(&r)
+    }
+
+    /// Every rendering of `video`, oldest first.
+    pub fn list_renders(&self, video: VideoId) -> Result<Vec<RenderRecord>, StoreError> {
+        self.renders
+            .scan_prefix(video.to_be_bytes())
+            .map(|entry| {
+                let (k, v) = entry?;
+                serde_json::from_slice(&v).map_err(|e| corrupt(&k, e))
+            })
+            .collect()
+    }
+
+    pub(crate) fn remove_renders(&self, video: VideoId) -> Result<(), StoreError> {
+        for entry in self.renders.scan_prefix(video.to_be_bytes()) {
+            let (k, _) = entry?;
+            self.renders.remove(k)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::temp_store;
+    use super::*;
+
+    #[test]
+    fn renders_are_numbered_per_video_and_go_with_it() {
+        let (_dir, store) = temp_store();
+        let video = store
+            .create_video(super::super::video::tests::sample_record())
+            .expect("video");
+        assert!(store
+            .create_render(VideoId::from_u64(999), serde_json::Value::Null)
+            .is_err());
+        let r1 = store
+            .create_render(video.id, serde_json::json!({"opacity": 0.5}))
+            .expect("render");
+        let r2 = store.create_render(video.id, serde_json::Value::Null).expect("render");
+        assert_eq!((r1.number, r2.number), (1, 2));
+        store
+            .set_render_status(video.id, 2, VideoStatus::Ready, None)
+            .expect("status");
+        assert_eq!(
+            store.get_render(video.id, 2).expect("get").map(|r| r.status),
+            Some(VideoStatus::Ready)
+        );
+        assert_eq!(store.list_renders(video.id).expect("list").len(), 2);
+        store.delete_video(video.id).expect("delete");
+        assert!(store.list_renders(video.id).expect("list").is_empty());
+    }
+}

@@ -1,0 +1,148 @@
+//! Re-rendering a processed video from its stored detections, with another style or class
+//! filter: a new HLS set at its own URL, made without running the detector again.
+
+use std::str::FromStr;
+
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
+use sightline_actors::render::RenderStyle;
+use sightline_actors::store::{RenderRecord, VideoId, VideoStatus};
+
+use super::error::ApiError;
+use super::models::Status;
+use crate::state::{JobKey, SharedState};
+
+#[derive(Tags)]
+enum ApiTags {
+    /// New renderings of processed videos from their stored detections.
+    Renders,
+}
+
+pub struct RendersApi {
+    pub state: SharedState,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct RenderRequest {
+    /// Classes to draw (names); default: every class detected.
+    pub classes: Option<Vec<String>>,
+    /// Opacity of boxes and label backgrounds, (0, 1]; default 1.
+    pub opacity: Option<f32>,
+    /// Box outline thickness in pixels, 1..32; default 2.
+    pub thickness: Option<u32>,
+    /// Draw labels (`person 0.87`); default true.
+    pub labels: Option<bool>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct Render {
+    pub video: String,
+    pub number: u32,
+    pub status: Status,
+    pub options: serde_json::Value,
+    pub error: Option<String>,
+    /// The rendering's master playlist (playable once it has segments).
+    pub master: String,
+    /// Where to follow this rendering.
+    pub url: String,
+}
+
+impl From<&RenderRecord> for Render {
+    fn from(r: &RenderRecord) -> Self {
+        let video = r.video.to_string();
+        Render {
+            master: format!("/streams/{video}/renders/{}/master.m3u8", r.number),
+            url: format!("/api/videos/{video}/renders/{}", r.number),
+            video,
+            number: r.number,
+            status: r.status.into(),
+            options: r.options.clone(),
+            error: r.error.clone(),
+        }
+    }
+}
+
+#[derive(ApiResponse)]
+enum RenderAccepted {
+    /// Accepted: the rendering is queued.
+    #[oai(status = 202)]
+    Accepted(Json<Render>),
+}
+
+fn parse_id(id: &str) -> Result<VideoId, ApiError> {
+    VideoId::from_str(id).map_err(|e| ApiError::bad_request(format!("malformed video id '{id}': {e}")))
+}
+
+#[OpenApi(prefix_path = "/api", tag = "ApiTags::Renders")]
+impl RendersApi {
+    /// Render a ready video again from its stored detections, with a class filter and style.
+    #[oai(path = "/videos/:id/renders", method = "post")]
+    async fn create(&self, id: Path<String>, body: Json<RenderRequest>) -> Result<RenderAccepted, ApiError> {
+        let st = &self.state;
+        let id = parse_id(&id.0)?;
+        let video = st
+            .store
+            .get_video(id)?
+            .ok_or_else(|| ApiError::not_found(format!("no video {id}")))?;
+        if video.status != VideoStatus::Ready {
+            return Err(ApiError::conflict(format!(
+                "video {id} is {}; only ready videos can be rendered again",
+                video.status
+            )));
+        }
+        let req = body.0;
+        let d = RenderStyle::default();
+        let style = RenderStyle::new(
+            req.thickness.unwrap_or(d.thickness),
+            req.opacity.unwrap_or(d.opacity),
+            req.labels.unwrap_or(d.labels),
+        )
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let classes = req.classes.unwrap_or_default();
+        st.model
+            .class_mask(&classes)
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let options = serde_json::json!({
+            "classes": classes,
+            "opacity": (style.opacity as f64 * 1e4).round() / 1e4,
+            "thickness": style.thickness,
+            "labels": style.labels,
+        });
+        let record = st.store.create_render(id, options)?;
+        if let Err(e) = st.jobs.submit(JobKey {
+            video: id,
+            render: Some(record.number),
+        }) {
+            let _ = st
+                .store
+                .set_render_status(id, record.number, VideoStatus::Failed, Some(e.to_string()));
+            return Err(ApiError::unavailable(e.to_string()));
+        }
+        Ok(RenderAccepted::Accepted(Json(Render::from(&record))))
+    }
+
+    /// Every rendering of a video, oldest first.
+    #[oai(path = "/videos/:id/renders", method = "get")]
+    async fn list(&self, id: Path<String>) -> Result<Json<Vec<Render>>, ApiError> {
+        let id = parse_id(&id.0)?;
+        if self.state.store.get_video(id)?.is_none() {
+            return Err(ApiError::not_found(format!("no video {id}")));
+        }
+        Ok(Json(
+            self.state.store.list_renders(id)?.iter().map(Render::from).collect(),
+        ))
+    }
+
+    /// One rendering's status.
+    #[oai(path = "/videos/:id/renders/:number", method = "get")]
+    async fn get(&self, id: Path<String>, number: Path<u32>) -> Result<Json<Render>, ApiError> {
+        let id = parse_id(&id.0)?;
+        let r = self
+            .state
+            .store
+            .get_render(id, number.0)?
+            .ok_or_else(|| ApiError::not_found(format!("video {id} has no rendering {}", number.0)))?;
+        Ok(Json(Render::from(&r)))
+    }
+}
