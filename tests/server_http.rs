@@ -314,6 +314,27 @@ fn detection_queries_validate_their_values() {
     let (code, body) = q("start=0&end=10&class=car");
     assert_eq!(code, 200, "{body}");
     assert!(!body["items"].as_array().expect("items").is_empty());
+
+    // The exports hold every stored detection once.
+    let (_, record) = get(&server.url(&format!("/api/videos/{id}")));
+    let count = record["detections"].as_u64().expect("count") as usize;
+    assert!(count > 100);
+    let (code, csv) = curl_raw("GET", &server.url(&format!("/api/videos/{id}/detections.csv")), &[]);
+    assert_eq!(code, 200);
+    let csv = String::from_utf8(csv).expect("text");
+    assert!(csv.starts_with("frame,time,class,class_id,confidence,x1,y1,x2,y2,track_id,source\n"));
+    assert_eq!(csv.lines().count(), count + 1);
+    let (code, jsonl) = curl_raw("GET", &server.url(&format!("/api/videos/{id}/detections.jsonl")), &[]);
+    assert_eq!(code, 200);
+    let rows: Vec<Value> = String::from_utf8(jsonl)
+        .expect("text")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(rows.len(), count);
+    assert!(rows
+        .iter()
+        .all(|r| r["class"].is_string() && r["box"].as_array().is_some_and(|b| b.len() == 4)));
 }
 
 #[test]

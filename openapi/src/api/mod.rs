@@ -2,11 +2,13 @@
 
 mod error;
 mod events;
+mod export;
 mod models;
 mod renders;
 mod system;
 mod videos;
 
+pub use export::ExportApi;
 pub use renders::RendersApi;
 pub use system::SystemApi;
 pub(crate) use videos::ingest_file;

@@ -1,0 +1,131 @@
+//! Whole-video exports of the stored detections, streamed (CSV and JSON Lines), so a long
+//! video's detections never sit in memory at once.
+
+use std::str::FromStr;
+
+use futures_util::stream;
+use poem::Body;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Binary;
+use poem_openapi::{ApiResponse, OpenApi, Tags};
+use sightline_actors::store::{DetectionIter, StoredDetection, VideoId};
+
+use super::error::ApiError;
+use crate::state::SharedState;
+
+/// Detections written per chunk of the response body.
+const CHUNK: usize = 1000;
+
+#[derive(Tags)]
+enum ApiTags {
+    /// Bulk exports of detections.
+    Export,
+}
+
+pub struct ExportApi {
+    pub state: SharedState,
+}
+
+#[derive(ApiResponse)]
+enum CsvExport {
+    /// `frame,time,class,class_id,confidence,x1,y1,x2,y2,track_id,source`, box normalised.
+    #[oai(status = 200, content_type = "text/csv")]
+    Ok(Binary<Body>, #[oai(header = "Content-Disposition")] String),
+}
+
+#[derive(ApiResponse)]
+enum JsonlExport {
+    /// One JSON object per line, as in the detections endpoint.
+    #[oai(status = 200, content_type = "application/x-ndjson")]
+    Ok(Binary<Body>, #[oai(header = "Content-Disposition")] String),
+}
+
+#[derive(Clone, Copy)]
+enum Format {
+    Csv,
+    Jsonl,
+}
+
+#[OpenApi(prefix_path = "/api", tag = "ApiTags::Export")]
+impl ExportApi {
+    /// Every stored detection of a video as CSV, in time order.
+    #[oai(path = "/videos/:id/detections.csv", method = "get")]
+    async fn csv(&self, id: Path<String>) -> Result<CsvExport, ApiError> {
+        let (id, names) = self.video(&id.0)?;
+        let body = export(self.state.store.detections_iter(id), names, Format::Csv);
+        Ok(CsvExport::Ok(
+            Binary(body),
+            format!("attachment; filename=\"{id}-detections.csv\""),
+        ))
+    }
+
+    /// Every stored detection of a video as JSON Lines, in time order.
+    #[oai(path = "/videos/:id/detections.jsonl", method = "get")]
+    async fn jsonl(&self, id: Path<String>) -> Result<JsonlExport, ApiError> {
+        let (id, names) = self.video(&id.0)?;
+        let body = export(self.state.store.detections_iter(id), names, Format::Jsonl);
+        Ok(JsonlExport::Ok(
+            Binary(body),
+            format!("attachment; filename=\"{id}-detections.jsonl\""),
+        ))
+    }
+}
+
+impl ExportApi {
+    fn video(&self, id: &str) -> Result<(VideoId, Vec<String>), ApiError> {
+        let id = VideoId::from_str(id).map_err(|e| ApiError::bad_request(format!("malformed video id '{id}': {e}")))?;
+        let record = self
+            .state
+            .store
+            .get_video(id)?
+            .ok_or_else(|| ApiError::not_found(format!("no video {id}")))?;
+        Ok((id, record.class_names))
+    }
+}
+
+fn export(iter: DetectionIter, names: Vec<String>, format: Format) -> Body {
+    let header = match format {
+        Format::Csv => Some("frame,time,class,class_id,confidence,x1,y1,x2,y2,track_id,source\n".to_string()),
+        Format::Jsonl => None,
+    };
+    let chunks = stream::unfold((iter, names, header), move |(mut iter, names, header)| async move {
+        let mut out = header.unwrap_or_default();
+        for item in iter.by_ref().take(CHUNK) {
+            match item {
+                Ok(d) => line(&mut out, &d, &names, format),
+                // A damaged entry ends the export early rather than silently skipping rows.
+                Err(e) => return Some((Err(std::io::Error::other(e.to_string())), (iter, names, None))),
+            }
+        }
+        (!out.is_empty()).then(|| (Ok(out), (iter, names, None)))
+    });
+    Body::from_bytes_stream(chunks)
+}
+
+fn line(out: &mut String, d: &StoredDetection, names: &[String], format: Format) {
+    use std::fmt::Write as _;
+    let class = names
+        .get(d.class_id as usize)
+        .cloned()
+        .unwrap_or_else(|| format!("class{}", d.class_id));
+    let source = if d.predicted { "predicted" } else { "detected" };
+    let [x1, y1, x2, y2] = d.bbox;
+    let time = d.pts_ms as f64 / 1000.0;
+    match format {
+        Format::Csv => {
+            let track = d.track_id.map(|t| t.to_string()).unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "{},{time:.3},{class},{},{:.4},{x1:.5},{y1:.5},{x2:.5},{y2:.5},{track},{source}",
+                d.frame, d.class_id, d.confidence
+            );
+        }
+        Format::Jsonl => {
+            let v = serde_json::json!({
+                "frame": d.frame, "time": time, "class": class, "class_id": d.class_id,
+                "confidence": d.confidence, "box": [x1, y1, x2, y2], "track_id": d.track_id, "source": source,
+            });
+            let _ = writeln!(out, "{v}");
+        }
+    }
+}
