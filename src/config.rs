@@ -7,7 +7,7 @@ use anyhow::{bail, Context};
 use sightline_openapi::ServerConfig;
 
 /// Keys that may also come from the environment as `SIGHTLINE_<KEY>` (upper case).
-const KEYS: [&str; 19] = [
+const KEYS: [&str; 20] = [
     "bind",
     "data_dir",
     "max_upload_mb",
@@ -27,6 +27,7 @@ const KEYS: [&str; 19] = [
     "segment_seconds",
     "preset",
     "sample_video",
+    "web_dir",
 ];
 
 /// `SIGHTLINE_*` variables read elsewhere: the log filter, and the setup scripts' cache folder.

@@ -4,10 +4,16 @@
 //! Frames are letterboxed here, before dispatch, so a worker receives a compact model-sized image.
 //! Results are keyed by frame index: a request that times out or fails is sent again (to any
 //! worker), and whichever answer comes first is used once; late duplicates are ignored.
+//!
+//! Metrics: `sightline_frames_total{stage="detected"}` per answer accepted,
+//! `sightline_detection_request_seconds` per request from dispatch to its outcome (an answer, an
+//! error or the deadline; queueing in the worker's mailbox included), and
+//! `sightline_detection_retries_total` per failed request put back to be sent again.
 
 use std::collections::{HashMap, VecDeque};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use metrics::{Counter, Histogram};
 use ractor::rpc::CallResult;
 use ractor::{Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef};
 use ractor_cluster::RactorMessage;
@@ -66,6 +72,9 @@ pub struct PoolState {
     ended: bool,
     retry_scheduled: bool,
     no_worker_since: Option<std::time::Instant>,
+    detected: Counter,
+    retries: Counter,
+    request_seconds: Histogram,
 }
 
 pub struct DetectorPool;
@@ -76,6 +85,14 @@ impl Actor for DetectorPool {
     type Arguments = PoolArgs;
 
     async fn pre_start(&self, _: ActorRef<Self::Msg>, args: PoolArgs) -> Result<Self::State, ActorProcessingErr> {
+        metrics::describe_histogram!(
+            "sightline_detection_request_seconds",
+            "Detection request from dispatch to answer, error or deadline, worker queueing included."
+        );
+        metrics::describe_counter!(
+            "sightline_detection_retries_total",
+            "Detection requests that failed or timed out and were sent again."
+        );
         Ok(PoolState {
             args,
             pending: HashMap::new(),
@@ -85,6 +102,9 @@ impl Actor for DetectorPool {
             ended: false,
             retry_scheduled: false,
             no_worker_since: None,
+            detected: metrics::counter!("sightline_frames_total", "stage" => "detected"),
+            retries: metrics::counter!("sightline_detection_retries_total"),
+            request_seconds: metrics::histogram!("sightline_detection_request_seconds"),
         })
     }
 
@@ -132,6 +152,7 @@ impl Actor for DetectorPool {
                     Ok(dets) => {
                         // A duplicate answer to a re-sent request finds nothing pending: ignored.
                         if let Some(p) = state.pending.remove(&index) {
+                            state.detected.increment(1);
                             state.waiting.retain(|i| *i != index);
                             let dets: Vec<Detection> = dets
                                 .into_iter()
@@ -162,6 +183,7 @@ impl Actor for DetectorPool {
                                 );
                             }
                             if !state.waiting.contains(&index) {
+                                state.retries.increment(1);
                                 state.waiting.push_front(index);
                             }
                         }
@@ -215,6 +237,7 @@ fn dispatch(myself: &ActorRef<PoolMsg>, state: &mut PoolState) -> Result<(), Act
             p.image.clone(),
             state.args.params.clone(),
             state.args.request_timeout,
+            state.request_seconds.clone(),
         );
     }
     if !state.waiting.is_empty() && !state.retry_scheduled {
@@ -241,9 +264,11 @@ fn send(
     image: LetterboxedImage,
     params: DetectParams,
     timeout: Duration,
+    latency: Histogram,
 ) {
     tokio::spawn(async move {
         let id = worker.get_id();
+        let started = Instant::now();
         let request = |reply| DetectorMsg::Detect { image, params, reply };
         let result = match ractor::rpc::call(&worker, request, Some(timeout)).await {
             Ok(CallResult::Success(reply)) => reply,
@@ -251,6 +276,7 @@ fn send(
             Ok(CallResult::SenderError) => Err("the worker dropped the request".to_string()),
             Err(e) => Err(format!("the worker is gone: {e}")),
         };
+        latency.record(started.elapsed().as_secs_f64());
         let _ = pool.cast(PoolMsg::Detected {
             index,
             worker: id,

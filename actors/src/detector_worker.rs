@@ -4,7 +4,13 @@
 //! Inference runs on tokio's blocking pool so that a 40–80 ms model run never stalls the actors
 //! sharing the async worker threads; the actor itself handles one request at a time (the session
 //! is not shareable), so requests beyond the one running wait in the mailbox.
+//!
+//! Metrics: `sightline_inference_seconds`, the time of each model run on the blocking pool
+//! (tensor fill, inference, decoding and NMS).
 
+use std::time::Instant;
+
+use metrics::Histogram;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use ractor_cluster::RactorMessage;
 
@@ -34,6 +40,7 @@ pub struct WorkerState {
     /// Taken while a request runs on the blocking pool, put back when it returns.
     detector: Option<Detector>,
     info: ModelInfo,
+    inference_seconds: Histogram,
 }
 
 impl Actor for DetectorWorker {
@@ -46,11 +53,16 @@ impl Actor for DetectorWorker {
         myself: ActorRef<Self::Msg>,
         config: DetectorConfig,
     ) -> Result<Self::State, ActorProcessingErr> {
+        metrics::describe_histogram!(
+            "sightline_inference_seconds",
+            "One detection on a worker: tensor fill, model run, decoding and NMS."
+        );
         let detector = tokio::task::spawn_blocking(move || Detector::load(&config)).await??;
         ractor::pg::join(DETECTORS_GROUP.to_string(), vec![myself.get_cell()]);
         Ok(WorkerState {
             info: detector.info().clone(),
             detector: Some(detector),
+            inference_seconds: metrics::histogram!("sightline_inference_seconds"),
         })
     }
 
@@ -66,12 +78,14 @@ impl Actor for DetectorWorker {
                     .detector
                     .take()
                     .ok_or("detector lost by an earlier failed request")?;
-                let (detector, result) = tokio::task::spawn_blocking(move || {
+                let (detector, result, took) = tokio::task::spawn_blocking(move || {
+                    let started = Instant::now();
                     let result = detector.detect_letterboxed(&image, &params);
-                    (detector, result)
+                    (detector, result, started.elapsed())
                 })
                 .await?;
                 state.detector = Some(detector);
+                state.inference_seconds.record(took.as_secs_f64());
                 // A bad request is the caller's problem, not a reason for the worker to die.
                 let _ = reply.send(result.map_err(|e: DetectError| e.to_string()));
             }

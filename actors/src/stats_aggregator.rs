@@ -3,9 +3,12 @@
 //! Detections are written every `BATCH_FRAMES` detected frames and at the end; stats and the
 //! video record's progress are refreshed at the same points, so what the store reports is never
 //! ahead of what it holds.
+//!
+//! Metrics: `sightline_detections_total`, the detections received (before they are batched).
 
 use std::collections::BTreeMap;
 
+use metrics::Counter;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use ractor_cluster::RactorMessage;
 use tokio::sync::watch;
@@ -52,6 +55,7 @@ pub struct StatsState {
     acc: StatsAccumulator,
     batch: Vec<StoredDetection>,
     batch_frames: usize,
+    detections_total: Counter,
 }
 
 pub struct StatsAggregator;
@@ -62,11 +66,13 @@ impl Actor for StatsAggregator {
     type Arguments = StatsArgs;
 
     async fn pre_start(&self, _: ActorRef<Self::Msg>, args: StatsArgs) -> Result<Self::State, ActorProcessingErr> {
+        metrics::describe_counter!("sightline_detections_total", "Objects detected, every job and class.");
         Ok(StatsState {
             args,
             acc: StatsAccumulator::new(),
             batch: Vec::new(),
             batch_frames: 0,
+            detections_total: metrics::counter!("sightline_detections_total"),
         })
     }
 
@@ -84,6 +90,7 @@ impl Actor for StatsAggregator {
                 height,
                 detections,
             } => {
+                state.detections_total.increment(detections.len() as u64);
                 let pts_ms = pts_ns / 1_000_000;
                 let (w, h) = (width.max(1) as f32, height.max(1) as f32);
                 let stored: Vec<StoredDetection> = detections

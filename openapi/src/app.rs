@@ -6,13 +6,12 @@ use std::sync::Arc;
 use futures_util::StreamExt;
 use poem::http::{header, Method, StatusCode};
 use poem::middleware::Cors;
-use poem::web::Html;
-use poem::{get, handler, Body, Endpoint, EndpointExt, IntoResponse, Request, Response, Route};
+use poem::{get, Body, Endpoint, EndpointExt, IntoResponse, Request, Response, Route};
 use poem_openapi::OpenApiService;
 
 use crate::api::{ExportApi, RendersApi, SystemApi, VideosApi};
 use crate::state::SharedState;
-use crate::{json_error, metrics, streams};
+use crate::{json_error, metrics, streams, web_ui};
 
 pub fn build(state: SharedState, prometheus: metrics_exporter_prometheus::PrometheusHandle) -> impl Endpoint {
     let api = OpenApiService::new(
@@ -38,7 +37,9 @@ pub fn build(state: SharedState, prometheus: metrics_exporter_prometheus::Promet
         .nest("/docs", docs)
         .at("/metrics", get(metrics::render))
         .at("/streams/:id/*rest", get(streams::serve_stream))
-        .at("/", get(index))
+        .at("/", get(web_ui::index))
+        .at("/ui/vendor/hls.min.js", get(web_ui::hls_js))
+        .at("/ui/:name", get(web_ui::asset))
         .data(state)
         .data(prometheus);
     let app = routes
@@ -51,15 +52,6 @@ pub fn build(state: SharedState, prometheus: metrics_exporter_prometheus::Promet
         cors_mw = cors_mw.allow_origin(o.as_str());
     }
     app.with_if(!cors.is_empty(), cors_mw)
-}
-
-#[handler]
-fn index() -> Html<&'static str> {
-    Html(concat!(
-        "<!doctype html><meta charset=utf-8><title>Sightline</title>",
-        "<h1>Sightline</h1><p>API: <a href=/docs>/docs</a> · <a href=/openapi.json>/openapi.json</a>",
-        " · <a href=/api/videos>/api/videos</a> · <a href=/metrics>/metrics</a></p>"
-    ))
 }
 
 /// Mutating requests need the bearer token when one is configured.

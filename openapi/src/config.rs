@@ -38,6 +38,8 @@ pub struct ServerConfig {
     pub preset: String,
     /// Video processed on a first start with an empty store, so there is something to see.
     pub sample_video: Option<PathBuf>,
+    /// The web page's folder (index.html, app.js, style.css, node_modules/hls.js).
+    pub web_dir: PathBuf,
 }
 
 impl Default for ServerConfig {
@@ -62,6 +64,7 @@ impl Default for ServerConfig {
             segment_seconds: 2.0,
             preset: "veryfast".into(),
             sample_video: None,
+            web_dir: PathBuf::from("web"),
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod config;
 mod metrics;
 mod state;
 mod streams;
+mod web_ui;
 
 use std::path::PathBuf;
 

@@ -24,7 +24,21 @@ pub fn install() -> Result<PrometheusHandle, String> {
         .map_err(|e| e.to_string())?
         .install_recorder()
         .map_err(|e| e.to_string())?;
+    describe();
     Ok(HANDLE.get_or_init(|| handle).clone())
+}
+
+fn describe() {
+    metrics::describe_counter!("sightline_http_requests_total", "HTTP requests by method, route and status.");
+    metrics::describe_histogram!(
+        "sightline_http_request_duration_seconds",
+        metrics::Unit::Seconds,
+        "HTTP request handling time by method and route."
+    );
+    metrics::describe_gauge!("sightline_jobs", "Videos by job status.");
+    metrics::describe_gauge!("sightline_jobs_waiting", "Jobs accepted and waiting for a free slot.");
+    metrics::describe_gauge!("sightline_detector_workers", "Detector workers in the sightline.detectors group.");
+    metrics::describe_counter!("sightline_uploads_total", "Uploads accepted.");
 }
 
 #[handler]

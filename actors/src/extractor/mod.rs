@@ -3,12 +3,16 @@
 //! The extractor starts with a window of credits and spends one per frame; the HlsWriter hands a
 //! credit back when it has passed a frame to the encoder. So at most `window` frames are ever in
 //! flight between the two, whatever the video's length.
+//!
+//! Metrics: `sightline_frames_total{stage="decoded"}` and `sightline_decode_seconds` per frame
+//! pulled, and `sightline_frames_in_flight` (window - credits, summed over the jobs running).
 
 pub mod decode;
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use metrics::{Counter, Gauge, Histogram};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use ractor_cluster::RactorMessage;
 
@@ -48,6 +52,47 @@ pub struct ExtractorState {
     /// A Pull message is queued or running; avoids piling up Pulls when credits arrive quickly.
     pulling: bool,
     done: bool,
+    in_flight: InFlight,
+    decoded: Counter,
+    decode_seconds: Histogram,
+}
+
+/// This job's share of the process-wide `sightline_frames_in_flight` gauge. Several jobs share
+/// the gauge, so each only adds and removes its own frames, and gives back what it still holds
+/// when it goes away: dropped with the actor's state, which happens however the actor ends
+/// (stopped, failed, killed), unlike `post_stop`, which a failed `handle` skips.
+struct InFlight {
+    gauge: Gauge,
+    frames: usize,
+}
+
+impl InFlight {
+    fn new() -> Self {
+        InFlight {
+            gauge: metrics::gauge!("sightline_frames_in_flight"),
+            frames: 0,
+        }
+    }
+
+    fn enter(&mut self) {
+        self.frames += 1;
+        self.gauge.increment(1.0);
+    }
+
+    fn leave(&mut self) {
+        if self.frames > 0 {
+            self.frames -= 1;
+            self.gauge.decrement(1.0);
+        }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if self.frames > 0 {
+            self.gauge.decrement(self.frames as f64);
+        }
+    }
 }
 
 impl Actor for FrameExtractor {
@@ -56,6 +101,7 @@ impl Actor for FrameExtractor {
     type Arguments = ExtractorArgs;
 
     async fn pre_start(&self, _: ActorRef<Self::Msg>, args: ExtractorArgs) -> Result<Self::State, ActorProcessingErr> {
+        describe_metrics();
         let input = args.input.clone();
         let decoder = tokio::task::spawn_blocking(move || Decoder::open(&input)).await??;
         Ok(ExtractorState {
@@ -65,6 +111,9 @@ impl Actor for FrameExtractor {
             credits: args.window.max(1),
             pulling: false,
             done: false,
+            in_flight: InFlight::new(),
+            decoded: metrics::counter!("sightline_frames_total", "stage" => "decoded"),
+            decode_seconds: metrics::histogram!("sightline_decode_seconds"),
         })
     }
 
@@ -81,6 +130,7 @@ impl Actor for FrameExtractor {
             }
             ExtractorMsg::Credit => {
                 state.credits += 1;
+                state.in_flight.leave();
                 schedule_pull(&myself, state)?;
             }
             ExtractorMsg::Pull => {
@@ -93,15 +143,19 @@ impl Actor for FrameExtractor {
                     .clone()
                     .ok_or("frame extractor pulled before it was started")?;
                 let mut decoder = state.decoder.take().ok_or("decoder lost")?;
-                let (decoder, next) = tokio::task::spawn_blocking(move || {
+                let (decoder, next, took) = tokio::task::spawn_blocking(move || {
+                    let started = Instant::now();
                     let next = decoder.next_frame(STALL);
-                    (decoder, next)
+                    (decoder, next, started.elapsed())
                 })
                 .await?;
                 state.decoder = Some(decoder);
                 match next? {
                     Some(f) => {
+                        state.decode_seconds.record(took.as_secs_f64());
+                        state.decoded.increment(1);
                         state.credits -= 1;
+                        state.in_flight.enter();
                         pool.cast(PoolMsg::Frame(Frame {
                             index: f.index,
                             pts_ns: f.pts_ns,
@@ -123,6 +177,23 @@ impl Actor for FrameExtractor {
         }
         Ok(())
     }
+}
+
+/// HELP texts for the exporter (re-describing is harmless; it needs the recorder installed first,
+/// which the server does before any job starts).
+fn describe_metrics() {
+    metrics::describe_counter!(
+        "sightline_frames_total",
+        "Frames through each pipeline stage: decoded, detected, rendered, encoded."
+    );
+    metrics::describe_histogram!(
+        "sightline_decode_seconds",
+        "Time to pull one decoded frame from GStreamer."
+    );
+    metrics::describe_gauge!(
+        "sightline_frames_in_flight",
+        "Frames between decoder and encoder, summed over running jobs (each bounded by its window)."
+    );
 }
 
 /// Fails a stream that ended more than a second and 10% short of its declared duration.

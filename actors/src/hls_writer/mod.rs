@@ -3,12 +3,18 @@
 //! The encoder is started on the first frame (its size picks the renditions). Each push runs on
 //! tokio's blocking pool since it may wait for the encoder; once the frame is in, its credit goes
 //! back to the extractor.
+//!
+//! Metrics: `sightline_frames_total{stage="rendered"}` per frame received from the renderer (the
+//! renderer's output, counted here), `{stage="encoded"}` per frame the encoder accepted, and
+//! `sightline_encode_push_seconds` per push, waiting for room in the encoder's queue included
+//! (the first push's encoder start is not).
 
 pub mod encode;
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use metrics::{Counter, Histogram};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use ractor_cluster::RactorMessage;
 
@@ -45,6 +51,9 @@ pub struct WriterState {
     args: WriterArgs,
     encoder: Option<Encoder>,
     frames: u64,
+    rendered: Counter,
+    encoded: Counter,
+    push_seconds: Histogram,
 }
 
 pub struct HlsWriter;
@@ -55,10 +64,17 @@ impl Actor for HlsWriter {
     type Arguments = WriterArgs;
 
     async fn pre_start(&self, _: ActorRef<Self::Msg>, args: WriterArgs) -> Result<Self::State, ActorProcessingErr> {
+        metrics::describe_histogram!(
+            "sightline_encode_push_seconds",
+            "Time to hand one frame to the encoder, waiting for room included."
+        );
         Ok(WriterState {
             args,
             encoder: None,
             frames: 0,
+            rendered: metrics::counter!("sightline_frames_total", "stage" => "rendered"),
+            encoded: metrics::counter!("sightline_frames_total", "stage" => "encoded"),
+            push_seconds: metrics::histogram!("sightline_encode_push_seconds"),
         })
     }
 
@@ -70,6 +86,7 @@ impl Actor for HlsWriter {
     ) -> Result<(), ActorProcessingErr> {
         match msg {
             WriterMsg::Frame(frame) => {
+                state.rendered.increment(1);
                 let encoder = state.encoder.take();
                 let config = EncoderConfig {
                     out_dir: state.args.out_dir.clone(),
@@ -78,15 +95,19 @@ impl Actor for HlsWriter {
                     fps: state.args.fps,
                     preset: state.args.preset.clone(),
                 };
+                let push_seconds = state.push_seconds.clone();
                 let encoder = tokio::task::spawn_blocking(move || {
                     let mut encoder = match encoder {
                         Some(e) => e,
                         None => Encoder::start(config, frame.layout)?,
                     };
+                    let started = Instant::now();
                     encoder.push(frame, PUSH_STALL)?;
+                    push_seconds.record(started.elapsed().as_secs_f64());
                     Ok::<_, EncodeError>(encoder)
                 })
                 .await??;
+                state.encoded.increment(1);
                 state.frames += 1;
                 state.args.stats.cast(StatsMsg::Encoded {
                     frames: state.frames,

@@ -97,7 +97,7 @@ fn export(iter: DetectionIter, names: Vec<String>, format: Format) -> Body {
                 Err(e) => return Some((Err(std::io::Error::other(e.to_string())), (iter, names, None))),
             }
         }
-        (!out.is_empty()).then(|| (Ok(out), (iter, names, None)))
+        (!out.is_empty()).then_some((Ok(out), (iter, names, None)))
     });
     Body::from_bytes_stream(chunks)
 }

@@ -1,0 +1,46 @@
+//! The web page and its assets, served from the `web/` folder (hls.js from its npm install).
+
+use poem::http::StatusCode;
+use poem::web::{Path, StaticFileRequest};
+use poem::{handler, web::Data, IntoResponse, Response};
+
+use crate::state::SharedState;
+
+/// Serves `file` from `dir` with the given type; 404 when it is missing.
+fn send(req: StaticFileRequest, file: std::path::PathBuf, mime: &str) -> Response {
+    if !file.is_file() {
+        return crate::json_error(StatusCode::NOT_FOUND, "not_found", "no such file (is the web UI installed? run make setup)");
+    }
+    match req.create_response(&file, true, false) {
+        Ok(r) => r.with_content_type(mime.to_string()).into_response(),
+        Err(e) => crate::json_error(poem::error::ResponseError::status(&e), "bad_request", &e.to_string()),
+    }
+}
+
+#[handler]
+pub fn index(req: StaticFileRequest, Data(state): Data<&SharedState>) -> Response {
+    send(req, state.config.web_dir.join("index.html"), "text/html; charset=utf-8")
+}
+
+/// Top-level files of the web folder only, by a strict name pattern: no paths, no package files.
+#[handler]
+pub fn asset(Path(name): Path<String>, req: StaticFileRequest, Data(state): Data<&SharedState>) -> Response {
+    let valid = !name.starts_with('.') && name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+    let mime = match name.rsplit_once('.').map(|(_, ext)| ext) {
+        Some("js") | Some("mjs") => "text/javascript; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        _ => "",
+    };
+    if !valid || mime.is_empty() {
+        return crate::json_error(StatusCode::NOT_FOUND, "not_found", "no such file");
+    }
+    send(req, state.config.web_dir.join(&name), mime)
+}
+
+#[handler]
+pub fn hls_js(req: StaticFileRequest, Data(state): Data<&SharedState>) -> Response {
+    let file = state.config.web_dir.join("node_modules/hls.js/dist/hls.min.js");
+    send(req, file, "text/javascript; charset=utf-8")
+}

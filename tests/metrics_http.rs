@@ -1,0 +1,352 @@
+//! End to end: the real server processes bikes.mp4 and its `/metrics` tells the story — every
+//! stage saw every frame, the histograms counted every request, nothing is left in flight — in an
+//! exposition that promtool accepts. Also: the Grafana dashboard only queries metrics that exist
+//! and its PromQL parses, and `sightline.example.toml` is a valid, complete, default config.
+//!
+//! Needs `make setup` (model, ONNX Runtime, media) and promtool (Debian package `prometheus`,
+//! installed by setup); the test fails, rather than skipping, when promtool is missing.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{media, root, sightline};
+use serde_json::Value;
+
+/// bikes.mp4: 10 s at 25 fps.
+const BIKES_FRAMES: f64 = 250.0;
+const READY_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// A running `sightline serve`, killed when dropped (also when the test panics).
+struct Server {
+    child: Child,
+    base: String,
+    data: tempfile::TempDir,
+}
+
+impl Server {
+    fn start() -> Server {
+        let data = tempfile::tempdir().expect("temp dir");
+        let port = free_port();
+        let base = format!("http://127.0.0.1:{port}");
+        // An empty config file keeps a developer's ./sightline.toml out of the test.
+        let config = data.path().join("empty.toml");
+        std::fs::write(&config, "").expect("write config");
+        let log = std::fs::File::create(data.path().join("server.log")).expect("log file");
+        let mut cmd = sightline();
+        for (key, _) in std::env::vars() {
+            if key.starts_with("SIGHTLINE_") {
+                cmd.env_remove(key);
+            }
+        }
+        let child = cmd
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--data"])
+            .arg(data.path().join("data"))
+            .arg("--config")
+            .arg(&config)
+            .env("SIGHTLINE_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log)
+            .spawn()
+            .expect("the server could not be started");
+        let mut server = Server { child, base, data };
+        server.wait_healthy();
+        server
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.data.path().join("server.log")).unwrap_or_default()
+    }
+
+    fn wait_healthy(&mut self) {
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(60) {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("the server exited ({status}) before it was healthy:\n{}", self.log());
+            }
+            if let Some((200, _)) = http(&["--max-time", "2"], &self.url("/healthz")) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!("the server was not healthy within 60 s:\n{}", self.log());
+    }
+
+    fn get_json(&self, path: &str) -> Value {
+        let (status, body) = http(&[], &self.url(path)).unwrap_or_else(|| panic!("GET {path} failed"));
+        assert_eq!(status, 200, "GET {path}: {body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: not JSON ({e}): {body}"))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    listener.local_addr().expect("local address").port()
+}
+
+/// Runs curl; the status code and the body, or None when curl itself failed (no connection).
+fn http(args: &[&str], url: &str) -> Option<(u16, String)> {
+    let out = Command::new("curl")
+        .args(["-s", "-S", "--max-time", "30", "-w", "\n%{http_code}"])
+        .args(args)
+        .arg(url)
+        .output()
+        .expect("curl could not be started");
+    if !out.status.success() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n')?;
+    Some((code.trim().parse().ok()?, body.to_string()))
+}
+
+/// The samples of a Prometheus text exposition, keyed by series (`name{labels}` as written).
+fn samples(exposition: &str) -> BTreeMap<String, f64> {
+    exposition
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let (series, value) = l.rsplit_once(' ').unwrap_or_else(|| panic!("bad sample line: {l}"));
+            let value = match value {
+                "+Inf" => f64::INFINITY,
+                "-Inf" => f64::NEG_INFINITY,
+                v => v.parse().unwrap_or_else(|_| panic!("bad value in: {l}")),
+            };
+            (series.to_string(), value)
+        })
+        .collect()
+}
+
+fn value(samples: &BTreeMap<String, f64>, series: &str) -> f64 {
+    *samples
+        .get(series)
+        .unwrap_or_else(|| panic!("/metrics has no {series}; it has:\n{}", names(samples).join("\n")))
+}
+
+fn names(samples: &BTreeMap<String, f64>) -> Vec<String> {
+    samples
+        .keys()
+        .map(|s| s.split('{').next().unwrap_or(s).to_string())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+fn has_promtool() -> bool {
+    Command::new("promtool")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn processing_a_video_shows_in_the_metrics() {
+    assert!(
+        has_promtool(),
+        "promtool is missing: install the Debian package `prometheus` (make setup does)"
+    );
+    let server = Server::start();
+
+    // Upload, then wait for the job to end.
+    let out = Command::new("curl")
+        .args(["-s", "-S", "--max-time", "60", "-F"])
+        .arg(format!("file=@{}", media("bikes.mp4").display()))
+        .arg(server.url("/api/videos"))
+        .output()
+        .expect("curl could not be started");
+    let body = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "upload failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let accepted: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("upload answer ({e}): {body}"));
+    let id = accepted["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no id in {body}"))
+        .to_string();
+
+    let started = Instant::now();
+    let video = loop {
+        let v = server.get_json(&format!("/api/videos/{id}"));
+        match v["status"].as_str() {
+            Some("ready") => break v,
+            Some("failed") | Some("interrupted") => panic!("the job ended as {v}\n{}", server.log()),
+            _ => {}
+        }
+        assert!(
+            started.elapsed() < READY_TIMEOUT,
+            "not ready after {READY_TIMEOUT:?}: {v}\n{}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    assert_eq!(video["frames_done"].as_f64(), Some(BIKES_FRAMES), "{video}");
+
+    let (status, exposition) = http(&[], &server.url("/metrics")).expect("GET /metrics");
+    assert_eq!(status, 200);
+    let m = samples(&exposition);
+
+    // Every stage saw every frame (every = 1: every frame is detected).
+    for stage in ["decoded", "detected", "rendered", "encoded"] {
+        assert_eq!(
+            value(&m, &format!("sightline_frames_total{{stage=\"{stage}\"}}")),
+            BIKES_FRAMES,
+            "stage {stage}"
+        );
+    }
+    // One inference per detected frame at least (a retried request runs again), each timed.
+    let inferences = value(&m, "sightline_inference_seconds_count");
+    assert!(inferences >= BIKES_FRAMES, "inference count {inferences}");
+    assert_eq!(value(&m, "sightline_inference_seconds_bucket{le=\"+Inf\"}"), inferences);
+    let inference_sum = value(&m, "sightline_inference_seconds_sum");
+    assert!(
+        inference_sum > 0.0 && inference_sum / inferences < 5.0,
+        "mean inference {} s",
+        inference_sum / inferences
+    );
+    let requests = value(&m, "sightline_detection_request_seconds_count");
+    let retries = value(&m, "sightline_detection_retries_total");
+    assert_eq!(requests, BIKES_FRAMES + retries, "requests = frames + retries");
+    // Dispatch to answer includes the model run.
+    assert!(value(&m, "sightline_detection_request_seconds_sum") >= inference_sum * 0.9);
+    assert_eq!(value(&m, "sightline_decode_seconds_count"), BIKES_FRAMES);
+    assert_eq!(value(&m, "sightline_encode_push_seconds_count"), BIKES_FRAMES);
+    // The job is over: its frames have all left the pipeline.
+    assert_eq!(value(&m, "sightline_frames_in_flight"), 0.0);
+    let detections = value(&m, "sightline_detections_total");
+    assert!(detections > 0.0);
+    assert_eq!(Some(detections), video["detections"].as_f64(), "{video}");
+    // What the server itself exports.
+    assert_eq!(value(&m, "sightline_jobs{status=\"ready\"}"), 1.0);
+    assert_eq!(value(&m, "sightline_jobs{status=\"failed\"}"), 0.0);
+    assert_eq!(value(&m, "sightline_jobs_waiting"), 0.0);
+    assert_eq!(value(&m, "sightline_detector_workers"), 2.0);
+    assert_eq!(value(&m, "sightline_uploads_total"), 1.0);
+    assert_eq!(
+        value(
+            &m,
+            "sightline_http_requests_total{method=\"POST\",route=\"/api/videos\",status=\"202\"}"
+        ),
+        1.0
+    );
+    // No video id ever becomes a label value.
+    assert!(!exposition.contains(&id), "a video id leaked into the labels");
+
+    // promtool accepts the exposition.
+    let check = Command::new("bash")
+        .arg(root().join("scripts/check-metrics.sh"))
+        .arg("--strict")
+        .arg(&server.base)
+        .output()
+        .expect("bash could not be started");
+    assert!(
+        check.status.success(),
+        "check-metrics.sh failed:\n{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+
+    // The dashboard only asks for what is exported, in PromQL that parses.
+    let exported: BTreeSet<String> = exposition
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split(' ').next())
+        .map(String::from)
+        .collect();
+    check_dashboard(&exported, server.data.path());
+}
+
+/// Every query of the dashboard names only exported metrics and passes `promtool check rules`.
+fn check_dashboard(exported: &BTreeSet<String>, scratch: &Path) {
+    let path = root().join("ops/grafana/sightline-dashboard.json");
+    let dash: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("read the dashboard"))
+        .expect("the dashboard is JSON");
+    assert_eq!(dash["__inputs"][0]["name"], "DS_PROMETHEUS");
+    let mut exprs = Vec::new();
+    for panel in dash["panels"].as_array().expect("panels") {
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            exprs.push(target["expr"].as_str().expect("expr").to_string());
+        }
+    }
+    assert!(exprs.len() >= 10, "only {} queries", exprs.len());
+    for expr in &exprs {
+        for word in expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+            if !word.starts_with("sightline_") {
+                continue;
+            }
+            let base = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|s| word.strip_suffix(s).filter(|b| exported.contains(*b)))
+                .unwrap_or(word);
+            assert!(
+                exported.contains(base),
+                "the dashboard queries {word}, which is not exported: {expr}"
+            );
+        }
+    }
+    // Grafana's variables, given values, and the queries as recording rules for promtool to parse.
+    let mut rules = String::from("groups:\n  - name: dashboard\n    rules:\n");
+    for (i, expr) in exprs.iter().enumerate() {
+        let concrete = expr
+            .replace("$__rate_interval", "1m")
+            .replace("$__range", "1h")
+            .replace("$instance", ".*");
+        rules.push_str(&format!(
+            "      - record: dashboard:query_{i}\n        expr: {}\n",
+            serde_json::to_string(&concrete).expect("string")
+        ));
+    }
+    let file: PathBuf = scratch.join("dashboard-rules.yml");
+    std::fs::write(&file, rules).expect("write rules");
+    let out = Command::new("promtool")
+        .args(["check", "rules"])
+        .arg(&file)
+        .output()
+        .expect("promtool could not be started");
+    assert!(
+        out.status.success(),
+        "the dashboard's queries do not parse:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn the_example_config_is_valid_complete_and_shows_the_defaults() {
+    let text = std::fs::read_to_string(root().join("sightline.example.toml")).expect("read sightline.example.toml");
+    let config: sightline_openapi::ServerConfig =
+        toml::from_str(&text).unwrap_or_else(|e| panic!("sightline.example.toml does not parse: {e}"));
+    config.validate().expect("sightline.example.toml is valid");
+    assert_eq!(
+        config,
+        sightline_openapi::ServerConfig::default(),
+        "sightline.example.toml should show the defaults"
+    );
+    // Every setting is documented, set or (for those unset by default) commented out.
+    let defaults = serde_json::to_value(sightline_openapi::ServerConfig::default()).expect("serialize");
+    for key in defaults.as_object().expect("an object").keys() {
+        let documented = text.lines().any(|l| {
+            let l = l.trim_start_matches('#').trim_start();
+            l.strip_prefix(key.as_str())
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        });
+        assert!(documented, "sightline.example.toml does not document `{key}`");
+    }
+}
