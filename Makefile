@@ -11,9 +11,10 @@ setup:
 build: setup
 	$(CARGO) build --release --locked
 
-## Until the server lands, `run` processes the sample video into HLS under out/ (see README).
+## The server on http://127.0.0.1:8080 with embedded defaults; a first start with an empty store
+## processes the sample video so there is something to see at once.
 run: build
-	./target/release/sightline process .cache/media/vtest.avi
+	./target/release/sightline serve --sample .cache/media/vtest.avi
 
 ## Formatting, lints, then every test (unit, actor, end-to-end).
 test: setup

@@ -285,7 +285,20 @@ impl Encoder {
             }
             self.handle(&msg)?;
         }
+        // A fragment's closing message can land on the bus just after the pipeline's EOS.
+        self.process_messages()?;
+        let end = self.end_ns;
         for b in &mut self.branches {
+            // Still open after all that: the muxer finished the file at EOS without telling us.
+            if let Some(start) = b.fragment_start_ns.take() {
+                let index = b.playlist.segments.len();
+                let uri = format!("seg{index:05}.ts");
+                let bytes = std::fs::metadata(b.dir.join(&uri)).map(|m| m.len()).unwrap_or(0);
+                if bytes > 0 {
+                    let duration = end.saturating_sub(start) as f64 / 1e9;
+                    b.playlist.segments.push(Segment { uri, duration, bytes });
+                }
+            }
             b.playlist.ended = true;
             write_playlist(b)?;
         }
