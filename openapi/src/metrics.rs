@@ -29,7 +29,10 @@ pub fn install() -> Result<PrometheusHandle, String> {
 }
 
 fn describe() {
-    metrics::describe_counter!("sightline_http_requests_total", "HTTP requests by method, route and status.");
+    metrics::describe_counter!(
+        "sightline_http_requests_total",
+        "HTTP requests by method, route and status."
+    );
     metrics::describe_histogram!(
         "sightline_http_request_duration_seconds",
         metrics::Unit::Seconds,
@@ -37,7 +40,10 @@ fn describe() {
     );
     metrics::describe_gauge!("sightline_jobs", "Videos by job status.");
     metrics::describe_gauge!("sightline_jobs_waiting", "Jobs accepted and waiting for a free slot.");
-    metrics::describe_gauge!("sightline_detector_workers", "Detector workers in the sightline.detectors group.");
+    metrics::describe_gauge!(
+        "sightline_detector_workers",
+        "Detector workers in the sightline.detectors group."
+    );
     metrics::describe_counter!("sightline_uploads_total", "Uploads accepted.");
 }
 

@@ -9,7 +9,11 @@ use crate::state::SharedState;
 /// Serves `file` from `dir` with the given type; 404 when it is missing.
 fn send(req: StaticFileRequest, file: std::path::PathBuf, mime: &str) -> Response {
     if !file.is_file() {
-        return crate::json_error(StatusCode::NOT_FOUND, "not_found", "no such file (is the web UI installed? run make setup)");
+        return crate::json_error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such file (is the web UI installed? run make setup)",
+        );
     }
     match req.create_response(&file, true, false) {
         Ok(r) => r.with_content_type(mime.to_string()).into_response(),

@@ -2,6 +2,7 @@
 
 mod detect;
 mod pipeline;
+mod store;
 mod usage;
 
 use std::process::ExitCode;
@@ -16,11 +17,15 @@ pub enum BenchCommand {
     /// Pipeline efficiency: each stage alone (CPU-seconds per frame), the limit they allow on this
     /// machine, the full pipeline against it, and peak memory.
     Pipeline(pipeline::PipelineBenchArgs),
+    /// Detection store as the API uses it: window queries (plain and class-filtered) and stats on
+    /// one long synthetic video, with the `wrk` commands to time the same over HTTP.
+    Store(store::StoreBenchArgs),
 }
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         BenchCommand::Detect(args) => detect::run(args).await,
         BenchCommand::Pipeline(args) => pipeline::run(args).await,
+        BenchCommand::Store(args) => store::run(args).await,
     }
 }
