@@ -14,4 +14,5 @@ pub mod renderer;
 pub mod stats_aggregator;
 pub mod store;
 pub mod stored_detections;
+pub mod track;
 pub mod video_supervisor;

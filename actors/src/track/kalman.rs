@@ -5,6 +5,9 @@
 //! 400 px person and a 20 px car are equally "surprised" by the same relative motion. Arithmetic is
 //! f64 and fixed-size so one step allocates nothing.
 
+// Small fixed-size matrix algebra reads best with explicit indices.
+#![allow(clippy::needless_range_loop)]
+
 use crate::detect::BBox;
 
 /// Position noise per unit of box height (the usual SORT/ByteTrack weight).
@@ -41,7 +44,10 @@ impl KalmanBox {
         for i in 0..8 {
             cov[i][i] = std[i] * std[i];
         }
-        Self { mean: [z[0], z[1], z[2], z[3], 0.0, 0.0, 0.0, 0.0], cov }
+        Self {
+            mean: [z[0], z[1], z[2], z[3], 0.0, 0.0, 0.0, 0.0],
+            cov,
+        }
     }
 
     /// Advances one frame. `freeze_height` zeroes the height velocity first: a track that is not
@@ -91,7 +97,12 @@ impl KalmanBox {
             *self = Self::new(b);
             return;
         };
-        let innovation = [z[0] - self.mean[0], z[1] - self.mean[1], z[2] - self.mean[2], z[3] - self.mean[3]];
+        let innovation = [
+            z[0] - self.mean[0],
+            z[1] - self.mean[1],
+            z[2] - self.mean[2],
+            z[3] - self.mean[3],
+        ];
         // K = P H^T S^-1 with H = [I 0], so P H^T is P's first four columns.
         let s_inv_y = chol_solve(&l, &innovation);
         // X = S^-1 P[0..4, :]; then P <- P - P[:, 0..4] X  (= P - K S K^T).
@@ -146,7 +157,7 @@ fn cholesky4(s: &[[f64; 4]; 4]) -> Option<[[f64; 4]; 4]> {
             let sum: f64 = (0..j).map(|k| l[i][k] * l[j][k]).sum();
             if i == j {
                 let d = s[i][i] - sum;
-                if !(d > 0.0) || !d.is_finite() {
+                if d <= 0.0 || !d.is_finite() {
                     return None;
                 }
                 l[i][j] = d.sqrt();
@@ -185,7 +196,10 @@ mod tests {
         }
         let (vx, vy) = kf.velocity();
         // 30 noiseless observations: the velocity should be known to well under a pixel per frame.
-        assert!((vx - 4.0).abs() < 0.2 && (vy + 2.0).abs() < 0.2, "velocity ({vx}, {vy})");
+        assert!(
+            (vx - 4.0).abs() < 0.2 && (vy + 2.0).abs() < 0.2,
+            "velocity ({vx}, {vy})"
+        );
         for t in 30..40 {
             kf.predict(false);
             let b = kf.bbox();
