@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use gstreamer as gst;
 use gstreamer_pbutils as gst_pbutils;
+use gstreamer_pbutils::prelude::*;
 
 /// What a probe learnt about a video file.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,6 +62,15 @@ pub fn probe(path: &Path, timeout: Duration) -> Result<VideoProbe, ProbeError> {
     let Some(video) = info.video_streams().into_iter().find(|v| !v.is_image()) else {
         return Err(ProbeError::NoVideoStream(shown));
     };
+    // Image formats that discoverer reports as video (GIF, even animated) are not what the
+    // pipeline is for; refuse them here rather than let a job stall on them.
+    let image = video
+        .caps()
+        .and_then(|c| c.structure(0).map(|s| s.name().starts_with("image/")))
+        .unwrap_or(false);
+    if image {
+        return Err(not_video("it is an image, not a video".into()));
+    }
     let rate = video.framerate();
     let fps = if rate.numer() > 0 && rate.denom() > 0 {
         rate.numer() as f64 / rate.denom() as f64

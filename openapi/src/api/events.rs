@@ -43,13 +43,17 @@ pub fn follow(state: SharedState, id: VideoId) -> impl Stream<Item = Event> + Se
             let frames = live.as_ref().map_or(record.progress.frames_done, |p| p.frames_encoded);
             let detections = live.as_ref().map_or(record.detections, |p| p.detections);
             let key = (record.status, frames, detections);
+            let settled = matches!(
+                record.status,
+                VideoStatus::Ready | VideoStatus::Failed | VideoStatus::Interrupted
+            );
+            // Checked on every poll: the job may have ended after its last event was sent.
+            if f.last == Some(key) && settled && live.is_none() {
+                return None;
+            }
             if f.last != Some(key) {
                 let status_changed = f.last.map(|l| l.0) != Some(record.status);
                 f.last = Some(key);
-                let settled = matches!(
-                    record.status,
-                    VideoStatus::Ready | VideoStatus::Failed | VideoStatus::Interrupted
-                );
                 f.done = settled && live.is_none();
                 let total = record.progress.frames_total.filter(|t| *t > 0);
                 let event = Event {

@@ -50,7 +50,7 @@ enum Format {
 impl ExportApi {
     /// Every stored detection of a video as CSV, in time order.
     #[oai(path = "/videos/:id/detections.csv", method = "get")]
-    async fn csv(&self, id: Path<String>) -> Result<CsvExport, ApiError> {
+    async fn csv(&self, #[oai(validator(pattern = "^[0-9a-f]{16}$"))] id: Path<String>) -> Result<CsvExport, ApiError> {
         let (id, names) = self.video(&id.0)?;
         let body = export(self.state.store.detections_iter(id), names, Format::Csv);
         Ok(CsvExport::Ok(
@@ -61,7 +61,10 @@ impl ExportApi {
 
     /// Every stored detection of a video as JSON Lines, in time order.
     #[oai(path = "/videos/:id/detections.jsonl", method = "get")]
-    async fn jsonl(&self, id: Path<String>) -> Result<JsonlExport, ApiError> {
+    async fn jsonl(
+        &self,
+        #[oai(validator(pattern = "^[0-9a-f]{16}$"))] id: Path<String>,
+    ) -> Result<JsonlExport, ApiError> {
         let (id, names) = self.video(&id.0)?;
         let body = export(self.state.store.detections_iter(id), names, Format::Jsonl);
         Ok(JsonlExport::Ok(

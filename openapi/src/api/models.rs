@@ -42,6 +42,7 @@ pub struct UploadForm {
 }
 
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Links {
     /// This video's record.
     pub video: String,
@@ -65,6 +66,7 @@ impl Links {
 }
 
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Accepted {
     pub id: String,
     pub status: Status,
@@ -72,6 +74,7 @@ pub struct Accepted {
 }
 
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Video {
     pub id: String,
     /// Name the file was uploaded under (display only).
@@ -124,6 +127,7 @@ impl From<&VideoRecord> for Video {
 }
 
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct VideoList {
     pub items: Vec<Video>,
     /// Pass as `after` for the next (older) page; absent on the last page.
@@ -131,6 +135,7 @@ pub struct VideoList {
 }
 
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct StreamState {
     pub status: Status,
     /// 0..1
@@ -151,6 +156,7 @@ pub enum Source {
 }
 
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct DetectionItem {
     pub frame: u64,
     /// Presentation time in seconds.
@@ -166,6 +172,7 @@ pub struct DetectionItem {
 }
 
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct DetectionPage {
     pub items: Vec<DetectionItem>,
     /// Pass as `cursor` for the next page; absent when there is none.
@@ -173,6 +180,7 @@ pub struct DetectionPage {
 }
 
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ClassStats {
     pub class: String,
     pub detections: u64,
@@ -180,6 +188,7 @@ pub struct ClassStats {
 }
 
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Bin {
     /// Start of the bin in seconds.
     pub start: u64,
@@ -188,6 +197,7 @@ pub struct Bin {
 }
 
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Stats {
     pub total_detections: u64,
     /// Frames with at least one detection.
@@ -198,11 +208,13 @@ pub struct Stats {
 }
 
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Health {
     pub status: String,
 }
 
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Readiness {
     pub ready: bool,
     pub workers: u64,
@@ -211,6 +223,7 @@ pub struct Readiness {
 }
 
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Event {
     /// `progress` or `status`.
     pub kind: String,

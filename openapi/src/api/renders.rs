@@ -24,6 +24,7 @@ pub struct RendersApi {
 }
 
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct RenderRequest {
     /// Classes to draw (names); default: every class detected.
     pub classes: Option<Vec<String>>,
@@ -36,6 +37,7 @@ pub struct RenderRequest {
 }
 
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Render {
     pub video: String,
     pub number: u32,
@@ -78,7 +80,11 @@ fn parse_id(id: &str) -> Result<VideoId, ApiError> {
 impl RendersApi {
     /// Render a ready video again from its stored detections, with a class filter and style.
     #[oai(path = "/videos/:id/renders", method = "post")]
-    async fn create(&self, id: Path<String>, body: Json<RenderRequest>) -> Result<RenderAccepted, ApiError> {
+    async fn create(
+        &self,
+        #[oai(validator(pattern = "^[0-9a-f]{16}$"))] id: Path<String>,
+        body: Json<RenderRequest>,
+    ) -> Result<RenderAccepted, ApiError> {
         let st = &self.state;
         let id = parse_id(&id.0)?;
         let video = st
@@ -124,7 +130,10 @@ impl RendersApi {
 
     /// Every rendering of a video, oldest first.
     #[oai(path = "/videos/:id/renders", method = "get")]
-    async fn list(&self, id: Path<String>) -> Result<Json<Vec<Render>>, ApiError> {
+    async fn list(
+        &self,
+        #[oai(validator(pattern = "^[0-9a-f]{16}$"))] id: Path<String>,
+    ) -> Result<Json<Vec<Render>>, ApiError> {
         let id = parse_id(&id.0)?;
         if self.state.store.get_video(id)?.is_none() {
             return Err(ApiError::not_found(format!("no video {id}")));
@@ -136,7 +145,11 @@ impl RendersApi {
 
     /// One rendering's status.
     #[oai(path = "/videos/:id/renders/:number", method = "get")]
-    async fn get(&self, id: Path<String>, number: Path<u32>) -> Result<Json<Render>, ApiError> {
+    async fn get(
+        &self,
+        #[oai(validator(pattern = "^[0-9a-f]{16}$"))] id: Path<String>,
+        number: Path<u32>,
+    ) -> Result<Json<Render>, ApiError> {
         let id = parse_id(&id.0)?;
         let r = self
             .state

@@ -119,14 +119,20 @@ impl VideosApi {
 
     /// One video: status, progress, metadata.
     #[oai(path = "/videos/:id", method = "get")]
-    async fn get(&self, id: Path<String>) -> Result<Json<Video>, ApiError> {
+    async fn get(
+        &self,
+        #[oai(validator(pattern = "^[0-9a-f]{16}$"))] id: Path<String>,
+    ) -> Result<Json<Video>, ApiError> {
         Ok(Json(Video::from(&self.record(&id.0)?)))
     }
 
     /// Whether the video can be played: 202 with progress until every rendition has a segment,
     /// then 200 with the master playlist (`ended` once the playlists are complete).
     #[oai(path = "/videos/:id/stream", method = "get")]
-    async fn stream(&self, id: Path<String>) -> Result<StreamResponse, ApiError> {
+    async fn stream(
+        &self,
+        #[oai(validator(pattern = "^[0-9a-f]{16}$"))] id: Path<String>,
+    ) -> Result<StreamResponse, ApiError> {
         let record = self.record(&id.0)?;
         let live = self
             .state
@@ -158,7 +164,7 @@ impl VideosApi {
     #[allow(clippy::too_many_arguments)]
     async fn detections(
         &self,
-        id: Path<String>,
+        #[oai(validator(pattern = "^[0-9a-f]{16}$"))] id: Path<String>,
         /// Window start in seconds (inclusive).
         start: Query<Option<f64>>,
         /// Window end in seconds (exclusive); default: the end of the video.
@@ -237,7 +243,7 @@ impl VideosApi {
     #[oai(path = "/videos/:id/stats", method = "get")]
     async fn stats(
         &self,
-        id: Path<String>,
+        #[oai(validator(pattern = "^[0-9a-f]{16}$"))] id: Path<String>,
         /// Histogram bin in seconds, 1..3600 (default 10).
         bin: Query<Option<u64>>,
     ) -> Result<Json<Stats>, ApiError> {
@@ -285,7 +291,10 @@ impl VideosApi {
     /// Server-sent events: `progress` while the job runs, `status` when it changes; the stream
     /// ends once the job has ended.
     #[oai(path = "/videos/:id/events", method = "get")]
-    async fn events(&self, id: Path<String>) -> Result<EventStream<BoxStream<'static, Event>>, ApiError> {
+    async fn events(
+        &self,
+        #[oai(validator(pattern = "^[0-9a-f]{16}$"))] id: Path<String>,
+    ) -> Result<EventStream<BoxStream<'static, Event>>, ApiError> {
         let record = self.record(&id.0)?;
         let stream = super::events::follow(self.state.clone(), record.id);
         Ok(EventStream::new(stream.boxed()).keep_alive(Duration::from_secs(15)))
@@ -293,7 +302,10 @@ impl VideosApi {
 
     /// Run an `interrupted` or `failed` job again.
     #[oai(path = "/videos/:id/retry", method = "post")]
-    async fn retry(&self, id: Path<String>) -> Result<UploadResponse, ApiError> {
+    async fn retry(
+        &self,
+        #[oai(validator(pattern = "^[0-9a-f]{16}$"))] id: Path<String>,
+    ) -> Result<UploadResponse, ApiError> {
         let record = self.record(&id.0)?;
         if !matches!(record.status, VideoStatus::Interrupted | VideoStatus::Failed) {
             return Err(ApiError::conflict(format!(
@@ -324,7 +336,10 @@ impl VideosApi {
 
     /// Delete a video: its record, detections, stats, upload and streams.
     #[oai(path = "/videos/:id", method = "delete")]
-    async fn delete(&self, id: Path<String>) -> Result<DeleteResponse, ApiError> {
+    async fn delete(
+        &self,
+        #[oai(validator(pattern = "^[0-9a-f]{16}$"))] id: Path<String>,
+    ) -> Result<DeleteResponse, ApiError> {
         let record = self.record(&id.0)?;
         if record.status == VideoStatus::Processing || self.state.jobs.any_running(|k| k.video == record.id) {
             return Err(ApiError::conflict(format!(
