@@ -14,6 +14,7 @@ use sightline_actors::probe::probe;
 use sightline_actors::render::RenderStyle;
 use sightline_actors::stats_aggregator::JobProgress;
 use sightline_actors::store::{Progress, Store, VideoId, VideoRecord, VideoStatus};
+use sightline_actors::track::TrackerConfig;
 use sightline_actors::video_supervisor::{run_job, JobSpec};
 
 use crate::model_args::ModelArgs;
@@ -148,6 +149,7 @@ pub async fn run(args: ProcessArgs) -> anyhow::Result<ExitCode> {
         model_input: (info.input_width, info.input_height),
         class_names: info.names.clone(),
         render: None,
+        tracker: TrackerConfig::default(),
     };
     let (progress_tx, progress_rx) = tokio::sync::watch::channel(JobProgress {
         frames_total,

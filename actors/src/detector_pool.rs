@@ -21,8 +21,7 @@ use ractor_cluster::RactorMessage;
 use crate::detect::{letterbox_i420, DetectParams, Detection, Letterbox, LetterboxedImage, YuvMatrix};
 use crate::detector_worker::{DetectorMsg, DETECTORS_GROUP};
 use crate::frame::Frame;
-use crate::renderer::RendererMsg;
-use crate::stats_aggregator::StatsMsg;
+use crate::renderer::{FrameBoxes, RendererMsg};
 
 /// Attempts per frame before the job fails: covers a timeout or two and a lost worker.
 const MAX_ATTEMPTS: u32 = 4;
@@ -48,7 +47,6 @@ pub enum PoolMsg {
 
 pub struct PoolArgs {
     pub renderer: ActorRef<RendererMsg>,
-    pub stats: ActorRef<StatsMsg>,
     pub params: DetectParams,
     pub every: u64,
     pub model_input: (u32, u32),
@@ -120,7 +118,7 @@ impl Actor for DetectorPool {
                 if frame.index % state.args.every.max(1) != 0 {
                     state.args.renderer.cast(RendererMsg::Frame {
                         frame,
-                        detections: None,
+                        boxes: FrameBoxes::Skipped,
                     })?;
                 } else {
                     let (mw, mh) = state.args.model_input;
@@ -161,16 +159,9 @@ impl Actor for DetectorPool {
                                     ..d
                                 })
                                 .collect();
-                            state.args.stats.cast(StatsMsg::Detections {
-                                index,
-                                pts_ns: p.frame.pts_ns,
-                                width: p.frame.layout.width,
-                                height: p.frame.layout.height,
-                                detections: dets.clone(),
-                            })?;
                             state.args.renderer.cast(RendererMsg::Frame {
                                 frame: p.frame,
-                                detections: Some(dets),
+                                boxes: FrameBoxes::Detected(dets),
                             })?;
                         }
                     }

@@ -18,6 +18,15 @@ use crate::store::{Progress, StatsAccumulator, Store, StoredDetection, VideoId};
 
 const BATCH_FRAMES: usize = 25;
 
+/// One box to store.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FrameBox {
+    pub detection: Detection,
+    pub track_id: Option<u64>,
+    /// Predicted by the tracker on a frame that was not sent to detection.
+    pub predicted: bool,
+}
+
 /// What a job has done so far, for progress bars and server-sent events.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct JobProgress {
@@ -30,13 +39,14 @@ pub struct JobProgress {
 
 #[derive(RactorMessage)]
 pub enum StatsMsg {
-    /// Detections of one detected frame, boxes in frame pixels.
+    /// The boxes of one frame, in frame pixels, in frame order: a detected frame's detections
+    /// (with the track each belongs to, if any) or a skipped frame's predicted track boxes.
     Detections {
         index: u64,
         pts_ns: u64,
         width: u32,
         height: u32,
-        detections: Vec<Detection>,
+        detections: Vec<FrameBox>,
     },
     /// The writer has encoded `frames` frames and every rendition has `playable_segments`.
     Encoded { frames: u64, playable_segments: usize },
@@ -95,14 +105,17 @@ impl Actor for StatsAggregator {
                 let (w, h) = (width.max(1) as f32, height.max(1) as f32);
                 let stored: Vec<StoredDetection> = detections
                     .iter()
-                    .map(|d| StoredDetection {
-                        frame: index,
-                        pts_ms,
-                        class_id: d.class_id,
-                        confidence: d.confidence,
-                        bbox: [d.bbox.x1 / w, d.bbox.y1 / h, d.bbox.x2 / w, d.bbox.y2 / h],
-                        track_id: None,
-                        predicted: false,
+                    .map(|b| {
+                        let d = &b.detection;
+                        StoredDetection {
+                            frame: index,
+                            pts_ms,
+                            class_id: d.class_id,
+                            confidence: d.confidence,
+                            bbox: [d.bbox.x1 / w, d.bbox.y1 / h, d.bbox.x2 / w, d.bbox.y2 / h],
+                            track_id: b.track_id,
+                            predicted: b.predicted,
+                        }
                     })
                     .collect();
                 state.acc.ingest(pts_ms, &stored);

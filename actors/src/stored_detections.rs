@@ -1,12 +1,14 @@
 //! StoredDetections: stands where the DetectorPool stands when a video is re-rendered. Each frame
-//! gets the detections stored for its timestamp, so a new rendering never runs the model.
+//! gets the tracked boxes stored for its timestamp (detected or predicted), so a new rendering
+//! never runs the model or the tracker.
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 
-use crate::detect::{BBox, Detection};
+use crate::detect::BBox;
 use crate::detector_pool::PoolMsg;
-use crate::renderer::RendererMsg;
+use crate::renderer::{FrameBoxes, RendererMsg};
 use crate::store::{DetectionQuery, Store, VideoId, MAX_PAGE_LIMIT};
+use crate::track::TrackedBox;
 
 pub struct StoredDetections;
 
@@ -14,8 +16,6 @@ pub struct StoredArgs {
     pub store: Store,
     pub video: VideoId,
     pub renderer: ActorRef<RendererMsg>,
-    /// Frames were detected every N-th; the others had no detections stored and redraw the last.
-    pub every: u64,
 }
 
 pub struct StoredState {
@@ -41,18 +41,12 @@ impl Actor for StoredDetections {
         match msg {
             PoolMsg::Frame(frame) => {
                 state.frames += 1;
-                let detections = if frame.index % state.args.every.max(1) == 0 {
-                    Some(lookup(
-                        &state.args,
-                        frame.index,
-                        frame.pts_ns,
-                        frame.layout.width,
-                        frame.layout.height,
-                    )?)
-                } else {
-                    None
-                };
-                state.args.renderer.cast(RendererMsg::Frame { frame, detections })?;
+                let (w, h) = (frame.layout.width, frame.layout.height);
+                let boxes = lookup(&state.args, frame.index, frame.pts_ns, w, h)?;
+                state.args.renderer.cast(RendererMsg::Frame {
+                    frame,
+                    boxes: FrameBoxes::Stored(boxes),
+                })?;
             }
             PoolMsg::End => state.args.renderer.cast(RendererMsg::End { frames: state.frames })?,
             // Only the detector pool asks workers; nothing answers here.
@@ -62,14 +56,15 @@ impl Actor for StoredDetections {
     }
 }
 
-/// The detections stored for the frame at `pts_ns`, in frame pixels.
+/// The tracked boxes stored for the frame at `pts_ns` (detected or predicted), in frame pixels.
+/// Detections that never joined a confirmed track were not drawn the first time; nor are they now.
 fn lookup(
     args: &StoredArgs,
     index: u64,
     pts_ns: u64,
     width: u32,
     height: u32,
-) -> Result<Vec<Detection>, ActorProcessingErr> {
+) -> Result<Vec<TrackedBox>, ActorProcessingErr> {
     let pts_ms = pts_ns / 1_000_000;
     let query = DetectionQuery {
         start_ms: pts_ms,
@@ -83,10 +78,14 @@ fn lookup(
         .items
         .into_iter()
         .filter(|d| d.frame == index)
-        .map(|d| Detection {
-            class_id: d.class_id,
-            confidence: d.confidence,
-            bbox: BBox::new(d.bbox[0] * w, d.bbox[1] * h, d.bbox[2] * w, d.bbox[3] * h),
+        .filter_map(|d| {
+            Some(TrackedBox {
+                track_id: d.track_id?,
+                class_id: d.class_id,
+                confidence: d.confidence,
+                bbox: BBox::new(d.bbox[0] * w, d.bbox[1] * h, d.bbox[2] * w, d.bbox[3] * h),
+                predicted: d.predicted,
+            })
         })
         .collect())
 }

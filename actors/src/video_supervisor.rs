@@ -22,6 +22,7 @@ use crate::renderer::{Renderer, RendererArgs};
 use crate::stats_aggregator::{JobProgress, StatsAggregator, StatsArgs, StatsMsg};
 use crate::store::{Progress, Store, VideoId, VideoStatus};
 use crate::stored_detections::{StoredArgs, StoredDetections};
+use crate::track::TrackerConfig;
 
 /// Everything one job needs to know.
 #[derive(Debug, Clone)]
@@ -47,6 +48,7 @@ pub struct JobSpec {
     pub duration_ms: u64,
     pub model_input: (u32, u32),
     pub class_names: Vec<String>,
+    pub tracker: TrackerConfig,
     /// `Some(n)`: re-render the video as rendering `n` from its stored detections (no model
     /// runs, the video's own record and stats are left as they are).
     pub render: Option<u32>,
@@ -227,6 +229,8 @@ async fn wire(myself: &ActorRef<SupervisorMsg>, state: &mut SupervisorState) -> 
         Renderer,
         RendererArgs {
             writer,
+            stats: stats.clone(),
+            tracker: spec.tracker.clone(),
             style: spec.style,
             class_names: spec.class_names.clone(),
             draw_classes: spec.draw_classes.clone(),
@@ -240,7 +244,6 @@ async fn wire(myself: &ActorRef<SupervisorMsg>, state: &mut SupervisorState) -> 
         None => {
             let args = PoolArgs {
                 renderer,
-                stats,
                 params: spec.params.clone(),
                 every: spec.every,
                 model_input: spec.model_input,
@@ -254,7 +257,6 @@ async fn wire(myself: &ActorRef<SupervisorMsg>, state: &mut SupervisorState) -> 
                 store: state.store.clone(),
                 video: spec.video,
                 renderer,
-                every: spec.every,
             };
             Actor::spawn_linked(None, StoredDetections, args, sup).await?
         }

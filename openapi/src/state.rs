@@ -9,6 +9,7 @@ use sightline_actors::detector_worker::spawn_local;
 use sightline_actors::job_queue::{JobQueue, JobRunner};
 use sightline_actors::render::RenderStyle;
 use sightline_actors::store::{Store, VideoId, VideoRecord};
+use sightline_actors::track::TrackerConfig;
 use sightline_actors::video_supervisor::{run_job, JobOutcome, JobSpec};
 
 use crate::config::ServerConfig;
@@ -204,6 +205,7 @@ impl RunnerContext {
             model_input: (self.model.input_width, self.model.input_height),
             class_names: self.model.names.clone(),
             render: None,
+            tracker: TrackerConfig::default(),
         }
     }
 }

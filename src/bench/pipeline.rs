@@ -25,6 +25,7 @@ use sightline_actors::render::{DrawItem, Painter, RenderStyle};
 use sightline_actors::renderer::label;
 use sightline_actors::stats_aggregator::JobProgress;
 use sightline_actors::store::{Progress, Store, VideoId, VideoRecord, VideoStatus};
+use sightline_actors::track::TrackerConfig;
 use sightline_actors::video_supervisor::{run_job, JobSpec};
 
 use super::usage::{cpu_time, peak_rss_mib};
@@ -133,6 +134,7 @@ pub async fn run(args: PipelineBenchArgs) -> anyhow::Result<ExitCode> {
         model_input: (info.input_width, info.input_height),
         class_names: info.names.clone(),
         render: None,
+        tracker: TrackerConfig::default(),
     };
     let (tx, _rx) = tokio::sync::watch::channel(JobProgress::default());
     let (cpu0, wall0) = (cpu_time(), Instant::now());
@@ -283,7 +285,7 @@ fn draw_all(frames: &mut [DecodedFrame], detections: &[Vec<Detection>], names: &
             .map(|d| DrawItem {
                 bbox: d.bbox,
                 class_id: d.class_id,
-                label: label(names, d),
+                label: label(names, d.class_id, d.confidence, None),
             })
             .collect();
         painter.draw(&mut f.data, f.layout, &items)?;
