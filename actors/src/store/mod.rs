@@ -33,7 +33,7 @@ pub use query::{
     Cursor, CursorError, DetectionPage, DetectionQuery, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, MAX_SCAN_PER_PAGE,
 };
 pub use render::RenderRecord;
-pub use stats::{histogram, Bin, HistogramError, StatsAccumulator, VideoStats, MAX_HISTOGRAM_BINS};
+pub use stats::{histogram, Bin, HistogramError, StatsAccumulator, TrackSummary, VideoStats, MAX_HISTOGRAM_BINS};
 pub use video::{Progress, VideoPage, VideoRecord, VideoStatus, MAX_LIST_LIMIT};
 
 /// Everything the store can fail with.

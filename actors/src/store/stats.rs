@@ -20,6 +20,21 @@ pub struct VideoStats {
     /// Frames with at least one detection.
     pub frames_detected: u64,
     pub total_detections: u64,
+    /// Per track: its class, when it was first and last seen, and in how many frames.
+    #[serde(default)]
+    pub tracks: BTreeMap<u64, TrackSummary>,
+}
+
+/// One tracked object's life in the video.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackSummary {
+    pub class_id: u16,
+    pub first_ms: u64,
+    pub last_ms: u64,
+    /// Frames it appears in, detected or predicted.
+    pub frames: u64,
+    /// Of those, frames where the detector saw it.
+    pub detected_frames: u64,
 }
 
 /// Builds [`VideoStats`] one frame at a time, so the StatsAggregator can keep live stats and
@@ -53,6 +68,16 @@ impl StatsAccumulator {
                 if self.tracks.insert((d.class_id, track)) {
                     *stats.unique_tracks.entry(d.class_id).or_insert(0) += 1;
                 }
+                let t = stats.tracks.entry(track).or_insert(TrackSummary {
+                    class_id: d.class_id,
+                    first_ms: pts_ms,
+                    last_ms: pts_ms,
+                    frames: 0,
+                    detected_frames: 0,
+                });
+                t.last_ms = t.last_ms.max(pts_ms);
+                t.frames += 1;
+                t.detected_frames += u64::from(!d.predicted);
             }
         }
     }

@@ -40,10 +40,20 @@ enum JsonlExport {
     Ok(Binary<Body>, #[oai(header = "Content-Disposition")] String),
 }
 
+#[derive(ApiResponse)]
+enum MotExport {
+    /// MOTChallenge text: `frame,id,left,top,width,height,conf,-1,-1,-1`, frames from 1, pixels;
+    /// tracked boxes only.
+    #[oai(status = 200, content_type = "text/plain")]
+    Ok(Binary<Body>, #[oai(header = "Content-Disposition")] String),
+}
+
 #[derive(Clone, Copy)]
 enum Format {
     Csv,
     Jsonl,
+    /// MOTChallenge, in pixels of a `width`×`height` frame.
+    Mot(u32, u32),
 }
 
 #[OpenApi(prefix_path = "/api", tag = "ApiTags::Export")]
@@ -74,6 +84,37 @@ impl ExportApi {
     }
 }
 
+#[OpenApi(prefix_path = "/api", tag = "ApiTags::Export")]
+impl MotApi {
+    /// Tracked boxes in the MOTChallenge text format, for tracking evaluation tools.
+    #[oai(path = "/videos/:id/tracks.txt", method = "get")]
+    async fn mot(&self, #[oai(validator(pattern = "^[0-9a-f]{16}$"))] id: Path<String>) -> Result<MotExport, ApiError> {
+        let api = ExportApi {
+            state: self.state.clone(),
+        };
+        let (id, names) = api.video(&id.0)?;
+        let record = self
+            .state
+            .store
+            .get_video(id)?
+            .ok_or_else(|| ApiError::not_found(format!("no video {id}")))?;
+        let body = export(
+            self.state.store.detections_iter(id),
+            names,
+            Format::Mot(record.width, record.height),
+        );
+        Ok(MotExport::Ok(
+            Binary(body),
+            format!("attachment; filename=\"{id}-tracks.txt\""),
+        ))
+    }
+}
+
+/// The MOT export, apart so each API struct keeps one kind of export.
+pub struct MotApi {
+    pub state: SharedState,
+}
+
 impl ExportApi {
     fn video(&self, id: &str) -> Result<(VideoId, Vec<String>), ApiError> {
         let id = VideoId::from_str(id).map_err(|e| ApiError::bad_request(format!("malformed video id '{id}': {e}")))?;
@@ -89,7 +130,7 @@ impl ExportApi {
 fn export(iter: DetectionIter, names: Vec<String>, format: Format) -> Body {
     let header = match format {
         Format::Csv => Some("frame,time,class,class_id,confidence,x1,y1,x2,y2,track_id,source\n".to_string()),
-        Format::Jsonl => None,
+        Format::Jsonl | Format::Mot(..) => None,
     };
     let chunks = stream::unfold((iter, names, header), move |(mut iter, names, header)| async move {
         let mut out = header.unwrap_or_default();
@@ -122,6 +163,22 @@ fn line(out: &mut String, d: &StoredDetection, names: &[String], format: Format)
                 "{},{time:.3},{class},{},{:.4},{x1:.5},{y1:.5},{x2:.5},{y2:.5},{track},{source}",
                 d.frame, d.class_id, d.confidence
             );
+        }
+        Format::Mot(w, h) => {
+            // Only tracked boxes have an identity to evaluate.
+            if let Some(id) = d.track_id {
+                let (w, h) = (w as f32, h as f32);
+                let _ = writeln!(
+                    out,
+                    "{},{id},{:.2},{:.2},{:.2},{:.2},{:.4},-1,-1,-1",
+                    d.frame + 1,
+                    x1 * w,
+                    y1 * h,
+                    (x2 - x1) * w,
+                    (y2 - y1) * h,
+                    d.confidence
+                );
+            }
         }
         Format::Jsonl => {
             let v = serde_json::json!({

@@ -8,7 +8,7 @@ mod renders;
 mod system;
 mod videos;
 
-pub use export::ExportApi;
+pub use export::{ExportApi, MotApi};
 pub use renders::RendersApi;
 pub use system::SystemApi;
 pub(crate) use videos::ingest_file;

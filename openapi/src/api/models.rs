@@ -234,3 +234,24 @@ pub struct Event {
     pub playable_segments: u64,
     pub error: Option<String>,
 }
+
+#[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
+pub struct Track {
+    pub track_id: u64,
+    pub class: String,
+    /// First and last time seen, in seconds.
+    pub first_seen: f64,
+    pub last_seen: f64,
+    /// Frames it appears in (detected or predicted), and of those the detected ones.
+    pub frames: u64,
+    pub detected_frames: u64,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
+pub struct TrackList {
+    pub items: Vec<Track>,
+    /// Pass as `after` for the next page; absent on the last page.
+    pub next: Option<u64>,
+}

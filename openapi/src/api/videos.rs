@@ -288,6 +288,45 @@ impl VideosApi {
         }))
     }
 
+    /// Tracked objects of a video: class, first and last seen, frames; by track id, paged.
+    #[oai(path = "/videos/:id/tracks", method = "get")]
+    async fn tracks(
+        &self,
+        #[oai(validator(pattern = "^[0-9a-f]{16}$"))] id: Path<String>,
+        /// Page size, 1..1000 (default 100).
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
+        limit: Query<Option<u32>>,
+        /// The `next` of the previous page.
+        after: Query<Option<u64>>,
+    ) -> Result<Json<TrackList>, ApiError> {
+        let record = self.record(&id.0)?;
+        let stats = self.state.store.get_stats(record.id)?.unwrap_or_default();
+        let limit = limit.0.unwrap_or(100) as usize;
+        let start = after.0.map_or(0, |a| a.saturating_add(1));
+        let mut page: Vec<Track> = stats
+            .tracks
+            .range(start..)
+            .take(limit + 1)
+            .map(|(id, t)| Track {
+                track_id: *id,
+                class: record
+                    .class_names
+                    .get(t.class_id as usize)
+                    .cloned()
+                    .unwrap_or_else(|| format!("class{}", t.class_id)),
+                first_seen: t.first_ms as f64 / 1000.0,
+                last_seen: t.last_ms as f64 / 1000.0,
+                frames: t.frames,
+                detected_frames: t.detected_frames,
+            })
+            .collect();
+        let next = (page.len() > limit).then(|| {
+            page.truncate(limit);
+            page.last().map_or(0, |t| t.track_id)
+        });
+        Ok(Json(TrackList { items: page, next }))
+    }
+
     /// Server-sent events: `progress` while the job runs, `status` when it changes; the stream
     /// ends once the job has ended.
     #[oai(path = "/videos/:id/events", method = "get")]
