@@ -12,6 +12,7 @@
 //! whose threshold is below one segment, cuts at each of them. Playlists are written by us from
 //! splitmuxsink's fragment messages, as EVENT playlists that grow while the job runs.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -71,7 +72,9 @@ struct Branch {
     rendition: Rendition,
     dir: PathBuf,
     playlist: MediaPlaylist,
-    fragment_start_ns: Option<u64>,
+    /// Fragments opened and not yet closed: file → running time at which it opened. Keyed by
+    /// file because splitmuxsink may announce the next fragment before closing the last.
+    open_fragments: BTreeMap<String, u64>,
     /// Filled by a probe on the parser's output with the SPS-derived codec string.
     codecs: Arc<Mutex<Option<String>>>,
 }
@@ -187,7 +190,7 @@ impl Encoder {
                 rendition: r.clone(),
                 dir,
                 playlist: MediaPlaylist::new(config.segment_seconds),
-                fragment_start_ns: None,
+                open_fragments: BTreeMap::new(),
                 codecs,
             });
         }
@@ -229,9 +232,8 @@ impl Encoder {
         self.process_messages()?;
         let waited = Instant::now();
         while self.appsrc.current_level_buffers() >= APPSRC_QUEUE as u64 {
-            if let Some(err) = self.pending_error() {
-                return Err(EncodeError::Stream(err));
-            }
+            // Handles (never drops) the fragment messages meanwhile, and fails on an error.
+            self.process_messages()?;
             if waited.elapsed() > stall {
                 return Err(EncodeError::Timeout(stall));
             }
@@ -290,13 +292,9 @@ impl Encoder {
         let end = self.end_ns;
         for b in &mut self.branches {
             // Still open after all that: the muxer finished the file at EOS without telling us.
-            if let Some(start) = b.fragment_start_ns.take() {
-                let index = b.playlist.segments.len();
-                let uri = format!("seg{index:05}.ts");
-                let bytes = std::fs::metadata(b.dir.join(&uri)).map(|m| m.len()).unwrap_or(0);
-                if bytes > 0 {
-                    let duration = end.saturating_sub(start) as f64 / 1e9;
-                    b.playlist.segments.push(Segment { uri, duration, bytes });
+            for (location, start) in std::mem::take(&mut b.open_fragments) {
+                if let Some(seg) = finished_segment(&location, start, end) {
+                    b.playlist.segments.push(seg);
                 }
             }
             b.playlist.ended = true;
@@ -335,12 +333,9 @@ impl Encoder {
         Ok(())
     }
 
-    fn pending_error(&self) -> Option<String> {
-        let msg = self.pipeline.bus()?.pop_filtered(&[gst::MessageType::Error])?;
-        match msg.view() {
-            gst::MessageView::Error(e) => Some(e.error().to_string()),
-            _ => None,
-        }
+    /// The error the pipeline reported, if any, handling whatever else it said on the way.
+    fn pending_error(&mut self) -> Option<String> {
+        self.process_messages().err().map(|e| e.to_string())
     }
 
     fn handle(&mut self, msg: &gst::Message) -> Result<(), EncodeError> {
@@ -361,24 +356,17 @@ impl Encoder {
                 else {
                     return Ok(());
                 };
-                let running = s.get::<u64>("running-time").ok();
+                let running = s.get::<u64>("running-time").unwrap_or(0);
+                let location: String = s.get("location").unwrap_or_default();
                 match s.name().as_str() {
-                    "splitmuxsink-fragment-opened" => branch.fragment_start_ns = running,
+                    "splitmuxsink-fragment-opened" => {
+                        branch.open_fragments.insert(location, running);
+                    }
                     "splitmuxsink-fragment-closed" => {
-                        let location: String = s.get("location").unwrap_or_default();
-                        let path = PathBuf::from(&location);
-                        let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-                        let start = branch.fragment_start_ns.take().unwrap_or(0);
-                        let end = running.unwrap_or(start);
-                        let uri = path
-                            .file_name()
-                            .map(|n| n.to_string_lossy().into_owned())
-                            .unwrap_or(location);
-                        branch.playlist.segments.push(Segment {
-                            uri,
-                            duration: end.saturating_sub(start) as f64 / 1e9,
-                            bytes,
-                        });
+                        let start = branch.open_fragments.remove(&location).unwrap_or(running);
+                        if let Some(seg) = finished_segment(&location, start, running) {
+                            branch.playlist.segments.push(seg);
+                        }
                         write_playlist(branch)?;
                         // Codec strings and bitrates are known now; refresh the master if they changed.
                         self.write_master()?;
@@ -436,6 +424,17 @@ fn write_err(path: &Path, e: std::io::Error) -> EncodeError {
         path: path.to_path_buf(),
         message: e.to_string(),
     }
+}
+
+/// The playlist entry of a fragment file written from `start` to `end` (running time, ns).
+fn finished_segment(location: &str, start: u64, end: u64) -> Option<Segment> {
+    let path = Path::new(location);
+    let bytes = std::fs::metadata(path).map(|m| m.len()).ok().filter(|b| *b > 0)?;
+    Some(Segment {
+        uri: path.file_name()?.to_string_lossy().into_owned(),
+        duration: end.saturating_sub(start) as f64 / 1e9,
+        bytes,
+    })
 }
 
 fn write_playlist(b: &Branch) -> Result<(), EncodeError> {
