@@ -16,11 +16,13 @@ build: setup
 run: build
 	./target/release/sightline serve --sample .cache/media/vtest.avi
 
-## Formatting, lints, then every test (unit, actor, end-to-end).
+## Formatting, lints, then every test (unit, actor, end-to-end, API contract), then the browser
+## tests of the web UI (headless Chromium; screenshots in target/browser-artifacts/).
 test: setup
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 	$(CARGO) test --workspace --locked
+	bash scripts/browser-test.sh target/debug/sightline
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -38,9 +38,16 @@ pub fn build(state: SharedState, prometheus: metrics_exporter_prometheus::Promet
         .nest("/docs", docs)
         .at("/metrics", get(metrics::render))
         .at("/streams/:id/*rest", get(streams::serve_stream))
-        .at("/", get(web_ui::index))
         .at("/ui/vendor/hls.min.js", get(web_ui::hls_js))
         .at("/ui/:name", get(web_ui::asset))
+        // The OpenAPI service nested at "/" answers "/" itself: the page is served before it.
+        .around(|ep, req: Request| async move {
+            if req.uri().path() == "/" {
+                Ok(web_ui::index.call(req).await?.into_response())
+            } else {
+                Ok(ep.call(req).await?.into_response())
+            }
+        })
         .data(state)
         .data(prometheus);
     let app = routes

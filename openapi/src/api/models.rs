@@ -163,10 +163,10 @@ pub struct DetectionItem {
     pub time: f64,
     pub class: String,
     pub class_id: u16,
-    pub confidence: f32,
+    pub confidence: f64,
     /// x1, y1, x2, y2 normalised to the frame (0..1).
     #[oai(rename = "box")]
-    pub bbox: Vec<f32>,
+    pub bbox: Vec<f64>,
     pub track_id: Option<u64>,
     pub source: Source,
 }
@@ -183,6 +183,7 @@ pub struct DetectionPage {
 #[oai(skip_serializing_if_is_none)]
 pub struct ClassStats {
     pub class: String,
+    pub class_id: u16,
     pub detections: u64,
     pub unique_tracks: u64,
 }

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Browser tests of the web UI: starts `sightline serve` on a free loopback port with a fresh data
+# folder, then runs tests/browser/*.test.mjs (or the files named) in Debian's chromium through
+# playwright-core. Screenshots (one per test, and playing.png) go to target/browser-artifacts/.
+#
+#   bash scripts/browser-test.sh [BINARY] [TEST FILE...]
+#
+# BINARY defaults to target/debug/sightline; nothing is built here. Needs `make setup` (model,
+# ONNX Runtime, .cache/media/vtest.avi), chromium (Debian package `chromium`; CHROMIUM=PATH for
+# another binary) and Node.js ≥ 20; web/node_modules comes from scripts/web.sh (npm ci).
+# BROWSER_ARTIFACTS overrides the screenshot folder.
+source "$(dirname "$0")/lib.sh"
+
+started_at=$SECONDS
+BIN=${1:-$ROOT/target/debug/sightline}
+[ $# -gt 0 ] && shift
+case $BIN in /*) ;; *) BIN=$PWD/$BIN ;; esac
+[ -x "$BIN" ] || die "no sightline binary at $BIN (build it first: cargo build)"
+[ -f "$CACHE/media/vtest.avi" ] || die "$CACHE/media/vtest.avi is missing: run make setup first"
+CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+[ -x "$CHROMIUM" ] || die "no chromium at $CHROMIUM (on Debian: apt-get install chromium)"
+command -v curl >/dev/null || die "curl is needed"
+
+# --- web/node_modules: hls.js for the page, playwright-core for the tests (npm ci when the lock changed)
+bash "$ROOT/scripts/web.sh" || die "installing web/'s npm packages failed"
+command -v node >/dev/null || die "node is needed (on Debian: apt-get install nodejs npm)"
+
+TESTS=("$@")
+if [ ${#TESTS[@]} -eq 0 ]; then
+  TESTS=("$ROOT"/tests/browser/*.test.mjs)
+fi
+
+ARTIFACTS=${BROWSER_ARTIFACTS:-$ROOT/target/browser-artifacts}
+mkdir -p "$ARTIFACTS"
+rm -f "$ARTIFACTS"/*.png "$ARTIFACTS"/server.log "$ARTIFACTS"/json-bytes.txt
+
+# --- the server ----------------------------------------------------------------------------------
+TMP=$(mktemp -d)
+SERVER_PID=
+cleanup() {
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  cp "$TMP/server.log" "$ARTIFACTS/server.log" 2>/dev/null || true
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+server_log() {
+  echo "--- last lines of the server's log ($1) ---" >&2
+  tail -n "${2:-40}" "$TMP/server.log" >&2 || true
+}
+
+PORT=$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })')
+BASE="http://127.0.0.1:$PORT"
+# Our own config file, so neither a developer's sightline.toml nor SIGHTLINE_* variables (an
+# api_token, another model, a sample video) change what is tested. Paths are relative to the
+# repository root (the model, web/), hence the cd.
+echo 'queue_limit = 100' > "$TMP/sightline.toml"
+unset_vars=()
+for v in $(compgen -e); do
+  case $v in SIGHTLINE_LOG) ;; SIGHTLINE_*) unset_vars+=(-u "$v") ;; esac
+done
+log "starting $BIN serve on $BASE"
+(cd "$ROOT" && exec env "${unset_vars[@]}" "$BIN" serve --bind "127.0.0.1:$PORT" --data "$TMP/data" \
+  --config "$TMP/sightline.toml") > "$TMP/server.log" 2>&1 &
+SERVER_PID=$!
+
+ready=0
+for _ in $(seq 600); do
+  kill -0 "$SERVER_PID" 2>/dev/null || { server_log "it exited"; die "the server did not start"; }
+  if [ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/readyz")" = 200 ]; then ready=1; break; fi
+  sleep 0.1
+done
+[ $ready = 1 ] || { server_log "not ready after 60 s"; die "the server was not ready within 60 s"; }
+for u in / /ui/app.js /ui/style.css /ui/vendor/hls.min.js; do
+  code=$(curl -s -o /dev/null -w '%{http_code}' "$BASE$u")
+  [ "$code" = 200 ] || die "GET $u answered $code: the server does not serve the web UI"
+done
+
+# --- the tests -----------------------------------------------------------------------------------
+failed=0
+for t in "${TESTS[@]}"; do
+  log "running $(basename "$t")"
+  SIGHTLINE_URL=$BASE ARTIFACTS=$ARTIFACTS MEDIA=$CACHE/media CHROMIUM=$CHROMIUM node "$t" || failed=1
+done
+[ $failed = 0 ] || server_log "after the failure" 20
+[ $failed = 0 ] || log "browser tests FAILED; artifacts in $ARTIFACTS"
+exit $failed
