@@ -31,11 +31,11 @@ lint:
 ## Benchmarks: the detector alone, then the pipeline on vtest.avi and on a 720p version of it,
 ## and the pipeline's peak memory on a 4x longer input.
 bench: build
-	bash scripts/bench-media.sh
 	./target/release/sightline bench detect
 	./target/release/sightline bench pipeline .cache/media/vtest.avi
 	./target/release/sightline bench pipeline .cache/media/vtest_720p.mp4
 	./target/release/sightline bench pipeline .cache/media/vtest_x4.avi --pipeline-only
+	./target/release/sightline bench store
 
 clean:
 	$(CARGO) clean

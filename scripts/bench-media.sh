@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Inputs of the pipeline benchmarks, derived from vtest.avi (so only `make bench` pays for them):
+# Inputs of the pipeline benchmarks, derived from vtest.avi (once; later runs find them):
 #   vtest_720p.mp4  960x720 (720 lines, aspect kept), 30 fps, made with GStreamer
 #   vtest_x4.avi    vtest.avi four times over (318 s), to show memory does not grow with length
 source "$(dirname "$0")/lib.sh"
