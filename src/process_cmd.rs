@@ -13,7 +13,7 @@ use sightline_actors::detector_worker::spawn_local;
 use sightline_actors::probe::probe;
 use sightline_actors::render::RenderStyle;
 use sightline_actors::stats_aggregator::JobProgress;
-use sightline_actors::store::{Progress, Store, VideoId, VideoRecord, VideoStatus};
+use sightline_actors::store::{Store, VideoRecord, VideoStatus};
 use sightline_actors::track::TrackerConfig;
 use sightline_actors::video_supervisor::{run_job, JobSpec};
 
@@ -100,31 +100,20 @@ pub async fn run(args: ProcessArgs) -> anyhow::Result<ExitCode> {
     };
     info.class_mask(&params.classes)?;
 
-    let frames_total = (video.fps > 0.0).then(|| (video.duration_ms as f64 / 1000.0 * video.fps).round() as u64);
-    let record = store.create_video(VideoRecord {
-        id: VideoId::from_u64(0),
-        filename: args
-            .video
+    let record = store.create_video(VideoRecord::queued(
+        args.video
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default(),
-        size_bytes: std::fs::metadata(&args.video).map(|m| m.len()).unwrap_or(0),
-        duration_ms: video.duration_ms,
-        fps: video.fps,
-        width: video.width,
-        height: video.height,
-        model: info.path.display().to_string(),
-        class_names: info.names.clone(),
-        config: serde_json::json!({
+        std::fs::metadata(&args.video).map(|m| m.len()).unwrap_or(0),
+        &video,
+        info.path.display().to_string(),
+        info.names.clone(),
+        serde_json::json!({
             "confidence": args.conf, "iou": args.iou, "classes": args.classes, "every": args.every,
         }),
-        status: VideoStatus::Queued,
-        progress: Progress::new(0, frames_total),
-        error: None,
-        detections: 0,
-        created_at: 0,
-        updated_at: 0,
-    })?;
+    ))?;
+    let frames_total = record.progress.frames_total;
     let out = args
         .out
         .clone()

@@ -285,21 +285,7 @@ fn bad_input_is_refused_with_a_sentence() {
     let bytes = std::fs::read(media("bikes.mp4")).expect("read");
     std::fs::write(&truncated, &bytes[..bytes.len() / 2]).expect("write");
     let audio = dir.path().join("tone.ogg");
-    let made = run(Command::new("gst-launch-1.0").args([
-        "-q",
-        "audiotestsrc",
-        "num-buffers=50",
-        "!",
-        "audioconvert",
-        "!",
-        "vorbisenc",
-        "!",
-        "oggmux",
-        "!",
-        "filesink",
-        &format!("location={}", audio.display()),
-    ]));
-    assert!(made.status.success(), "{}", stderr(&made));
+    make_audio_only(&audio);
 
     assert!(refused(&dir.path().join("missing.mp4")).contains("no such file"));
     assert!(refused(&empty).contains("is empty"));

@@ -198,21 +198,7 @@ fn bad_input_is_refused_and_nothing_is_stored() {
     let truncated = write("truncated.mp4", &video[..video.len() / 2]);
     let big = write("big.mp4", &vec![7u8; 3 * 1024 * 1024]);
     let audio = files.path().join("tone.ogg");
-    let made = run(Command::new("gst-launch-1.0").args([
-        "-q",
-        "audiotestsrc",
-        "num-buffers=50",
-        "!",
-        "audioconvert",
-        "!",
-        "vorbisenc",
-        "!",
-        "oggmux",
-        "!",
-        "filesink",
-        &format!("location={}", audio.display()),
-    ]));
-    assert!(made.status.success());
+    make_audio_only(&audio);
 
     let expect = |(code, body): (u16, Value), want: u16, what: &str| {
         assert_eq!(code, want, "{what}: {body}");

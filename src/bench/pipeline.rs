@@ -24,7 +24,7 @@ use sightline_actors::probe::probe;
 use sightline_actors::render::{DrawItem, Painter, RenderStyle};
 use sightline_actors::renderer::label;
 use sightline_actors::stats_aggregator::JobProgress;
-use sightline_actors::store::{Progress, Store, VideoId, VideoRecord, VideoStatus};
+use sightline_actors::store::{Store, VideoRecord};
 use sightline_actors::track::TrackerConfig;
 use sightline_actors::video_supervisor::{run_job, JobSpec};
 
@@ -98,24 +98,14 @@ pub async fn run(args: PipelineBenchArgs) -> anyhow::Result<ExitCode> {
     // (b) The full pipeline.
     let scratch = tempfile::tempdir().context("temp dir")?;
     let store = Store::open(&scratch.path().join("store"))?;
-    let record = store.create_video(VideoRecord {
-        id: VideoId::from_u64(0),
-        filename: "bench".into(),
-        size_bytes: 0,
-        duration_ms: video.duration_ms,
-        fps: video.fps,
-        width: video.width,
-        height: video.height,
-        model: info.path.display().to_string(),
-        class_names: info.names.clone(),
-        config: serde_json::Value::Null,
-        status: VideoStatus::Queued,
-        progress: Progress::default(),
-        error: None,
-        detections: 0,
-        created_at: 0,
-        updated_at: 0,
-    })?;
+    let record = store.create_video(VideoRecord::queued(
+        "bench".into(),
+        0,
+        &video,
+        info.path.display().to_string(),
+        info.names.clone(),
+        serde_json::Value::Null,
+    ))?;
     let spec = JobSpec {
         video: record.id,
         input: args.video.clone(),

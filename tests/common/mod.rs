@@ -40,6 +40,26 @@ pub fn run(cmd: &mut Command) -> Output {
     cmd.output().expect("the command could not be started")
 }
 
+/// Writes a short audio-only Ogg file (a tone) to `path`, with GStreamer.
+pub fn make_audio_only(path: &std::path::Path) {
+    let location = format!("location={}", path.display());
+    let pipeline = [
+        "-q",
+        "audiotestsrc",
+        "num-buffers=50",
+        "!",
+        "audioconvert",
+        "!",
+        "vorbisenc",
+        "!",
+        "oggmux",
+    ];
+    let made = run(Command::new("gst-launch-1.0")
+        .args(pipeline)
+        .args(["!", "filesink", &location]));
+    assert!(made.status.success(), "gst-launch-1.0: {}", stderr(&made));
+}
+
 pub fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }

@@ -93,6 +93,38 @@ pub struct VideoRecord {
     pub updated_at: u64,
 }
 
+impl VideoRecord {
+    /// A new record for a probed video, queued; [`Store::create_video`] gives it its id and times.
+    pub fn queued(
+        filename: String,
+        size_bytes: u64,
+        video: &crate::probe::VideoProbe,
+        model: String,
+        class_names: Vec<String>,
+        config: serde_json::Value,
+    ) -> Self {
+        let frames_total = (video.fps > 0.0).then(|| (video.duration_ms as f64 / 1000.0 * video.fps).round() as u64);
+        VideoRecord {
+            id: VideoId::from_u64(0),
+            filename,
+            size_bytes,
+            duration_ms: video.duration_ms,
+            fps: video.fps,
+            width: video.width,
+            height: video.height,
+            model,
+            class_names,
+            config,
+            status: VideoStatus::Queued,
+            progress: Progress::new(0, frames_total),
+            error: None,
+            detections: 0,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+}
+
 /// One page of [`Store::list_videos`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct VideoPage {

@@ -458,25 +458,14 @@ pub(crate) fn register(
         ProbeError::Empty(_) => ApiError::bad_request("the uploaded file is empty"),
         other => ApiError::internal(other),
     })?;
-    let frames_total = (video.fps > 0.0).then(|| (video.duration_ms as f64 / 1000.0 * video.fps).round() as u64);
-    let record = st.store.create_video(VideoRecord {
-        id: VideoId::from_u64(0),
+    let record = st.store.create_video(VideoRecord::queued(
         filename,
-        size_bytes: size,
-        duration_ms: video.duration_ms,
-        fps: video.fps,
-        width: video.width,
-        height: video.height,
-        model: st.model_name(),
-        class_names: st.model.names.clone(),
-        config: options,
-        status: VideoStatus::Queued,
-        progress: Progress::new(0, frames_total),
-        error: None,
-        detections: 0,
-        created_at: 0,
-        updated_at: 0,
-    })?;
+        size,
+        &video,
+        st.model_name(),
+        st.model.names.clone(),
+        options,
+    ))?;
     if let Err(e) = incoming.persist(st.upload_path(record.id)) {
         let _ = st.store.delete_video(record.id);
         return Err(ApiError::internal(e));
