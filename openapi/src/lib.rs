@@ -72,7 +72,7 @@ fn ingest_sample(state: &state::SharedState) {
     }
     match api::ingest_file(state, &sample) {
         Ok(id) => tracing::info!(
-            "first start: processing the sample video {} as {id}; watch it at http://{}/api/videos/{id}",
+            "first start: processing the sample video {} as {id}; watch it at http://{}/ (API: /api/videos/{id})",
             sample.display(),
             state.config.bind
         ),
