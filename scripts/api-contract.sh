@@ -37,50 +37,19 @@ PY="$VENV/bin/python"
 ST="$VENV/bin/schemathesis"
 
 # --- the server ----------------------------------------------------------------------------------
+source "$ROOT/scripts/test-server.sh"
 TMP=$(mktemp -d)
-SERVER_PID=
 cleanup() {
-  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
+  stop_test_server
   rm -rf "$TMP"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-server_log() {
-  echo "--- last lines of the server's log ($1) ---" >&2
-  tail -n "${2:-40}" "$TMP/server.log" | sed 's/\x1b\[[0-9;]*m//g' >&2 || true
-}
-
-PORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-BASE="http://127.0.0.1:$PORT"
-# Our own config file, so neither a developer's sightline.toml nor SIGHTLINE_* variables (an
-# api_token, another model) change what is tested: defaults, but for the job queue, at its largest.
-# Jobs run one at a time and the run queues many (uploads schemathesis makes, renders); a full
-# queue's 503 is documented backpressure, not the failure looked for here. The model's default
-# path is relative to the repository root, hence the cd.
-echo 'queue_limit = 10000' > "$TMP/sightline.toml"
-unset_vars=()
-for v in $(compgen -e); do
-  case $v in SIGHTLINE_LOG) ;; SIGHTLINE_*) unset_vars+=(-u "$v") ;; esac
-done
-log "starting $BIN serve on $BASE"
-(cd "$ROOT" && exec env "${unset_vars[@]}" "$BIN" serve --bind "127.0.0.1:$PORT" --data "$TMP/data" \
-  --config "$TMP/sightline.toml") > "$TMP/server.log" 2>&1 &
-SERVER_PID=$!
-
-ready=0
-for _ in $(seq 600); do
-  kill -0 "$SERVER_PID" 2>/dev/null || { server_log "it exited"; die "the server did not start"; }
-  if [ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/readyz")" = 200 ]; then ready=1; break; fi
-  sleep 0.1
-done
-[ $ready = 1 ] || { server_log "not ready after 60 s"; die "the server was not ready within 60 s"; }
+# Defaults, but for the job queue, at its largest: jobs run one at a time and the run queues many
+# (the uploads and renders schemathesis makes); a full queue's 503 is documented backpressure,
+# not the failure looked for here.
+start_test_server "$BIN" "$TMP" 'queue_limit = 10000'
 
 # --- real data: the sample clip, processed --------------------------------------------------------
 json_field() { "$PY" -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }

@@ -35,49 +35,17 @@ mkdir -p "$ARTIFACTS"
 rm -f "$ARTIFACTS"/*.png "$ARTIFACTS"/server.log "$ARTIFACTS"/json-bytes.txt
 
 # --- the server ----------------------------------------------------------------------------------
+source "$ROOT/scripts/test-server.sh"
 TMP=$(mktemp -d)
-SERVER_PID=
 cleanup() {
-  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
+  stop_test_server
   cp "$TMP/server.log" "$ARTIFACTS/server.log" 2>/dev/null || true
   rm -rf "$TMP"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-server_log() {
-  echo "--- last lines of the server's log ($1) ---" >&2
-  tail -n "${2:-40}" "$TMP/server.log" >&2 || true
-}
-
-PORT=$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })')
-BASE="http://127.0.0.1:$PORT"
-# Our own config file, so neither a developer's sightline.toml nor SIGHTLINE_* variables (an
-# api_token, another model, a sample video) change what is tested. Paths are relative to the
-# repository root (the model, web/), hence the cd.
-echo 'queue_limit = 100' > "$TMP/sightline.toml"
-unset_vars=()
-for v in $(compgen -e); do
-  case $v in SIGHTLINE_LOG) ;; SIGHTLINE_*) unset_vars+=(-u "$v") ;; esac
-done
-log "starting $BIN serve on $BASE"
-(cd "$ROOT" && exec env "${unset_vars[@]}" "$BIN" serve --bind "127.0.0.1:$PORT" --data "$TMP/data" \
-  --config "$TMP/sightline.toml") > "$TMP/server.log" 2>&1 &
-SERVER_PID=$!
-
-ready=0
-for _ in $(seq 600); do
-  kill -0 "$SERVER_PID" 2>/dev/null || { server_log "it exited"; die "the server did not start"; }
-  if [ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/readyz")" = 200 ]; then ready=1; break; fi
-  sleep 0.1
-done
-[ $ready = 1 ] || { server_log "not ready after 60 s"; die "the server was not ready within 60 s"; }
+start_test_server "$BIN" "$TMP" 'queue_limit = 100'
 for u in / /ui/app.js /ui/style.css /ui/vendor/hls.min.js; do
   code=$(curl -s -o /dev/null -w '%{http_code}' "$BASE$u")
   [ "$code" = 200 ] || die "GET $u answered $code: the server does not serve the web UI"
