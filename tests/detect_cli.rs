@@ -42,44 +42,44 @@ fn find<'a>(dets: &'a [Det], class: &str) -> &'a Det {
         .unwrap_or_else(|| panic!("no {class} in {dets:?}"))
 }
 
-/// Boxes checked by eye on dog.jpg rendered with these boxes, and against the Python reference
-/// (tools/reference_detect.py, onnxruntime + numpy) on the same model.
-#[test]
-fn dog_photo_finds_dog_bicycle_and_car_where_they_are() {
-    let dets = detect("dog.jpg", &[]);
-    let expected = [
-        ("dog", [127.0, 209.3, 326.6, 528.3]),
-        ("bicycle", [185.7, 135.0, 576.6, 430.7]),
-        ("car", [467.0, 78.5, 693.3, 167.5]),
-    ];
+/// Each expected class is found with confidence > 0.5 and a box near the one given.
+fn expect_objects(image: &str, expected: &[(&str, [f64; 4])]) {
+    let dets = detect(image, &[]);
     for (class, bbox) in expected {
         let d = find(&dets, class);
-        assert!(d.confidence > 0.5, "{class} confidence {}", d.confidence);
+        assert!(d.confidence > 0.5, "{image}: {class} confidence {}", d.confidence);
         assert!(
-            iou(&d.bbox, &bbox) > 0.9,
-            "{class} box {:?} is not near {bbox:?}",
+            iou(&d.bbox, bbox) > 0.9,
+            "{image}: {class} box {:?} is not near {bbox:?}",
             d.bbox
         );
     }
 }
 
+/// Boxes checked by eye on the photos rendered with these boxes, and against the Python reference
+/// (tools/reference_detect.py, onnxruntime + numpy) on the same model.
+#[test]
+fn dog_photo_finds_dog_bicycle_and_car_where_they_are() {
+    expect_objects(
+        "dog.jpg",
+        &[
+            ("dog", [127.0, 209.3, 326.6, 528.3]),
+            ("bicycle", [185.7, 135.0, 576.6, 430.7]),
+            ("car", [467.0, 78.5, 693.3, 167.5]),
+        ],
+    );
+}
+
 #[test]
 fn person_photo_finds_person_dog_and_horse() {
-    let dets = detect("person.jpg", &[]);
-    let expected = [
-        ("person", [192.6, 114.0, 273.3, 376.2]),
-        ("dog", [63.5, 261.2, 202.0, 356.0]),
-        ("horse", [398.8, 131.8, 608.4, 338.2]),
-    ];
-    for (class, bbox) in expected {
-        let d = find(&dets, class);
-        assert!(d.confidence > 0.5, "{class} confidence {}", d.confidence);
-        assert!(
-            iou(&d.bbox, &bbox) > 0.9,
-            "{class} box {:?} is not near {bbox:?}",
-            d.bbox
-        );
-    }
+    expect_objects(
+        "person.jpg",
+        &[
+            ("person", [192.6, 114.0, 273.3, 376.2]),
+            ("dog", [63.5, 261.2, 202.0, 356.0]),
+            ("horse", [398.8, 131.8, 608.4, 338.2]),
+        ],
+    );
 }
 
 #[test]
