@@ -92,7 +92,7 @@ impl Actor for Renderer {
             RendererMsg::End { frames } => state.end = Some(frames),
         }
         while let Some((frame, boxes)) = state.waiting.remove(&state.next) {
-            let boxes = track(state, &frame, boxes)?;
+            let boxes = track(state, &frame, boxes).await?;
             let frame = draw(state, frame, &boxes)?;
             state.args.writer.cast(WriterMsg::Frame(frame))?;
             state.next += 1;
@@ -111,7 +111,11 @@ impl Actor for Renderer {
 
 /// Runs the tracker for one frame (in order), sends what is to be stored, and returns the boxes
 /// to draw: confirmed tracks only, so a one-frame false positive never flashes on screen.
-fn track(state: &mut RendererState, frame: &Frame, boxes: FrameBoxes) -> Result<Vec<TrackedBox>, ActorProcessingErr> {
+async fn track(
+    state: &mut RendererState,
+    frame: &Frame,
+    boxes: FrameBoxes,
+) -> Result<Vec<TrackedBox>, ActorProcessingErr> {
     let (drawn, stored) = match boxes {
         FrameBoxes::Stored(tracked) => return Ok(tracked),
         FrameBoxes::Detected(dets) => {
@@ -136,12 +140,14 @@ fn track(state: &mut RendererState, frame: &Frame, boxes: FrameBoxes) -> Result<
             (predicted, stored)
         }
     };
-    state.args.stats.cast(StatsMsg::Detections {
-        index: frame.index,
-        pts_ns: frame.pts_ns,
-        width: frame.layout.width,
-        height: frame.layout.height,
+    let (index, pts_ns, width, height) = (frame.index, frame.pts_ns, frame.layout.width, frame.layout.height);
+    ractor::call!(state.args.stats, |ack| StatsMsg::Detections {
+        index,
+        pts_ns,
+        width,
+        height,
         detections: stored,
+        ack,
     })?;
     Ok(drawn)
 }

@@ -47,9 +47,16 @@ pub enum StatsMsg {
         width: u32,
         height: u32,
         detections: Vec<FrameBox>,
+        /// Answered once the boxes are taken in: senders wait for it, so this mailbox never
+        /// holds more than one message per sender (backpressure, not an unbounded queue).
+        ack: RpcReplyPort<()>,
     },
     /// The writer has encoded `frames` frames and every rendition has `playable_segments`.
-    Encoded { frames: u64, playable_segments: usize },
+    Encoded {
+        frames: u64,
+        playable_segments: usize,
+        ack: RpcReplyPort<()>,
+    },
     /// Write out everything pending and answer with per-class totals.
     Flush(RpcReplyPort<Result<BTreeMap<u16, u64>, String>>),
 }
@@ -99,6 +106,7 @@ impl Actor for StatsAggregator {
                 width,
                 height,
                 detections,
+                ack,
             } => {
                 state.detections_total.increment(detections.len() as u64);
                 let pts_ms = pts_ns / 1_000_000;
@@ -124,15 +132,18 @@ impl Actor for StatsAggregator {
                 if state.batch_frames >= BATCH_FRAMES {
                     persist(state)?;
                 }
+                let _ = ack.send(());
             }
             StatsMsg::Encoded {
                 frames,
                 playable_segments,
+                ack,
             } => {
                 state.args.progress.send_modify(|p| {
                     p.frames_encoded = frames;
                     p.playable_segments = playable_segments;
                 });
+                let _ = ack.send(());
             }
             StatsMsg::Flush(reply) => {
                 let result = persist(state)

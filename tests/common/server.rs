@@ -102,7 +102,9 @@ pub fn curl_raw(method: &str, url: &str, args: &[&str]) -> (u16, Vec<u8>) {
         .current_dir(root())
         .args(["-s", "-X", method, "-o"])
         .arg(&body_path)
-        .args(["-w", "%{http_code}", "--max-time", "120"])
+        // Wait for the server's 100 Continue before sending a body: an early answer (401, 413)
+        // then arrives before any body is sent, instead of racing a half-sent upload.
+        .args(["-w", "%{http_code}", "--max-time", "120", "--expect100-timeout", "60"])
         .args(args)
         .arg(url));
     let code = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0);

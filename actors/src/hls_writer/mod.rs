@@ -109,9 +109,10 @@ impl Actor for HlsWriter {
                 .await??;
                 state.encoded.increment(1);
                 state.frames += 1;
-                state.args.stats.cast(StatsMsg::Encoded {
+                ractor::call!(state.args.stats, |ack| StatsMsg::Encoded {
                     frames: state.frames,
                     playable_segments: encoder.playable_segments(),
+                    ack,
                 })?;
                 state.encoder = Some(encoder);
                 state.args.extractor.cast(ExtractorMsg::Credit)?;
@@ -122,9 +123,10 @@ impl Actor for HlsWriter {
                     .take()
                     .ok_or("the video ended before any frame was encoded")?;
                 let summary = tokio::task::spawn_blocking(move || encoder.finish(FINISH_TIMEOUT)).await??;
-                state.args.stats.cast(StatsMsg::Encoded {
+                ractor::call!(state.args.stats, |ack| StatsMsg::Encoded {
                     frames: summary.frames,
                     playable_segments: summary.segments,
+                    ack,
                 })?;
                 state.args.supervisor.cast(SupervisorMsg::Encoded(summary))?;
             }
