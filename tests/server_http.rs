@@ -60,6 +60,7 @@ fn a_video_from_upload_to_delete() {
     assert_eq!(record["status"], "ready", "{record}");
     let (_, stream) = get(&stream_url);
     assert_eq!(stream["ended"], true);
+    assert_eq!(stream["playable_segments"], 40, "80 s in 2 s segments: {stream}");
 
     // Paging a window with a small limit returns each detection exactly once.
     let window = |extra: &str| server.url(&format!("/api/videos/{id}/detections?start=10&end=30{extra}"));

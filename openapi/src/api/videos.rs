@@ -139,7 +139,12 @@ impl VideosApi {
             .jobs
             .progress(JobKey::video(record.id))
             .map(|rx| rx.borrow().clone());
-        let playable_segments = live.as_ref().map_or(0, |p| p.playable_segments as u64);
+        let dir = self.state.stream_dir(record.id);
+        let playable_segments = match &live {
+            Some(p) => p.playable_segments as u64,
+            // No job running: count what the playlists on disk list.
+            None => segments_on_disk(&dir),
+        };
         let ended = record.status == VideoStatus::Ready;
         let state = StreamState {
             status: record.status.into(),
@@ -148,7 +153,7 @@ impl VideosApi {
             master: None,
             ended,
         };
-        let master_exists = self.state.stream_dir(record.id).join("master.m3u8").is_file();
+        let master_exists = dir.join("master.m3u8").is_file();
         if master_exists && (ended || playable_segments > 0) {
             Ok(StreamResponse::Playable(Json(StreamState {
                 master: Some(Links::of(&record.id.to_string()).master),
@@ -493,6 +498,22 @@ pub(crate) fn ingest_file(st: &SharedState, path: &std::path::Path) -> Result<Vi
     register(st, incoming, filename, size, options)
         .map(|r| r.id)
         .map_err(|e| format!("{e:?}"))
+}
+
+/// Segments every rendition lists: the fewest `#EXTINF` entries over the master's variants.
+fn segments_on_disk(dir: &std::path::Path) -> u64 {
+    let Ok(master) = std::fs::read_to_string(dir.join("master.m3u8")) else {
+        return 0;
+    };
+    master
+        .lines()
+        .filter(|l| l.ends_with(".m3u8") && !l.starts_with('#'))
+        .map(|uri| {
+            let text = std::fs::read_to_string(dir.join(uri)).unwrap_or_default();
+            text.matches("#EXTINF").count() as u64
+        })
+        .min()
+        .unwrap_or(0)
 }
 
 /// A job's options as stored with its record; thresholds rounded so 0.45 does not read 0.449999.
