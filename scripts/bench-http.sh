@@ -80,26 +80,14 @@ for url in "$detections_url" "$stats_url"; do
   echo "check: $url -> 200, $(wc -c <"$tmp/body") bytes"
 done
 
-cat >"$tmp/detections.lua" <<EOF
--- Each request asks for a 10 s window at a random whole second; each wrk thread has its own seed.
-local threads = 0
-function setup(thread)
-  threads = threads + 1
-  thread:set("seed", threads * 7919 + os.time())
-end
-function init(args)
-  math.randomseed(seed)
-end
-function request()
-  local s = math.random(0, $max_start)
-  return wrk.format("GET", "/api/videos/$id/detections?start=" .. s .. "&end=" .. (s + 10) .. "&limit=1000")
-end
-EOF
+# `bench store` wrote the wrk script (random 10 s windows of this video) next to the store.
+lua="$data/wrk-detections.lua"
+[ -f "$lua" ] || die "$lua is missing: bench store should have written it"
 
 echo
 echo "== (a) detections, 10 s window at a random start (0..$max_start s), limit 1000"
-echo "wrk -t2 -c16 -d$duration --latency --timeout 5s -s detections.lua $base"
-wrk -t2 -c16 -d"$duration" --latency --timeout 5s -s "$tmp/detections.lua" "$base"
+echo "wrk -t2 -c16 -d$duration --latency --timeout 5s -s $lua $base"
+wrk -t2 -c16 -d"$duration" --latency --timeout 5s -s "$lua" "$base"
 
 echo
 echo "== (b) stats, bin 10 s"

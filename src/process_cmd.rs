@@ -11,10 +11,8 @@ use serde::Serialize;
 use sightline_actors::detect::DetectParams;
 use sightline_actors::detector_worker::spawn_local;
 use sightline_actors::probe::probe;
-use sightline_actors::render::RenderStyle;
 use sightline_actors::stats_aggregator::JobProgress;
 use sightline_actors::store::{Store, VideoRecord, VideoStatus};
-use sightline_actors::track::TrackerConfig;
 use sightline_actors::video_supervisor::{run_job, JobSpec};
 
 use crate::model_args::ModelArgs;
@@ -121,24 +119,19 @@ pub async fn run(args: ProcessArgs) -> anyhow::Result<ExitCode> {
     prepare_out_dir(&out)?;
 
     let spec = JobSpec {
-        video: record.id,
-        input: args.video.clone(),
-        out_dir: out.clone(),
         params,
-        draw_classes: None,
         every: args.every,
         window: args.window.into(),
-        per_worker: 2,
-        request_timeout: Duration::from_secs(30),
         segment_seconds: args.segment_seconds,
         preset: args.preset.clone(),
-        style: RenderStyle::default(),
-        fps: video.fps,
-        duration_ms: video.duration_ms,
-        model_input: (info.input_width, info.input_height),
-        class_names: info.names.clone(),
-        render: None,
-        tracker: TrackerConfig::default(),
+        ..JobSpec::new(
+            record.id,
+            args.video.clone(),
+            out.clone(),
+            &info,
+            video.fps,
+            video.duration_ms,
+        )
     };
     let (progress_tx, progress_rx) = tokio::sync::watch::channel(JobProgress {
         frames_total,

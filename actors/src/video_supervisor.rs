@@ -13,7 +13,7 @@ use ractor::{Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, Supervisio
 use ractor_cluster::RactorMessage;
 use tokio::sync::{oneshot, watch};
 
-use crate::detect::DetectParams;
+use crate::detect::{DetectParams, ModelInfo};
 use crate::detector_pool::{DetectorPool, PoolArgs};
 use crate::extractor::{ExtractorArgs, ExtractorMsg, FrameExtractor};
 use crate::hls_writer::{EncodeSummary, HlsWriter, WriterArgs};
@@ -52,6 +52,40 @@ pub struct JobSpec {
     /// `Some(n)`: re-render the video as rendering `n` from its stored detections (no model
     /// runs, the video's own record and stats are left as they are).
     pub render: Option<u32>,
+}
+
+impl JobSpec {
+    /// A job on `input` with the engine's defaults (detection on every frame, a window of 8,
+    /// 2 requests per worker, 2 s segments, veryfast); callers override what they configure.
+    pub fn new(
+        video: VideoId,
+        input: PathBuf,
+        out_dir: PathBuf,
+        model: &ModelInfo,
+        fps: f64,
+        duration_ms: u64,
+    ) -> Self {
+        JobSpec {
+            video,
+            input,
+            out_dir,
+            params: DetectParams::default(),
+            draw_classes: None,
+            every: 1,
+            window: 8,
+            per_worker: 2,
+            request_timeout: Duration::from_secs(30),
+            segment_seconds: 2.0,
+            preset: "veryfast".into(),
+            style: RenderStyle::default(),
+            fps,
+            duration_ms,
+            model_input: (model.input_width, model.input_height),
+            class_names: model.names.clone(),
+            render: None,
+            tracker: TrackerConfig::default(),
+        }
+    }
 }
 
 /// How a job ended.

@@ -2,14 +2,12 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use sightline_actors::detect::{DetectParams, ModelInfo};
 use sightline_actors::detector_worker::spawn_local;
 use sightline_actors::job_queue::{JobQueue, JobRunner};
 use sightline_actors::render::RenderStyle;
 use sightline_actors::store::{Store, VideoId, VideoRecord};
-use sightline_actors::track::TrackerConfig;
 use sightline_actors::video_supervisor::{run_job, JobOutcome, JobSpec};
 
 use crate::config::ServerConfig;
@@ -184,28 +182,23 @@ impl RunnerContext {
             .map(|a| a.iter().filter_map(|c| c.as_str().map(String::from)).collect())
             .unwrap_or_default();
         JobSpec {
-            video: record.id,
-            input: self.uploads.join(format!("{}.video", record.id)),
-            out_dir,
             params: DetectParams {
                 confidence: opt["confidence"].as_f64().map_or(self.config.confidence, |c| c as f32),
                 iou: opt["iou"].as_f64().map_or(self.config.iou, |c| c as f32),
                 classes,
             },
-            draw_classes: None,
             every: opt["every"].as_u64().unwrap_or(self.config.every),
             window: self.config.window,
-            per_worker: 2,
-            request_timeout: Duration::from_secs(30),
             segment_seconds: self.config.segment_seconds,
             preset: self.config.preset.clone(),
-            style: RenderStyle::default(),
-            fps: record.fps,
-            duration_ms: record.duration_ms,
-            model_input: (self.model.input_width, self.model.input_height),
-            class_names: self.model.names.clone(),
-            render: None,
-            tracker: TrackerConfig::default(),
+            ..JobSpec::new(
+                record.id,
+                self.uploads.join(format!("{}.video", record.id)),
+                out_dir,
+                &self.model,
+                record.fps,
+                record.duration_ms,
+            )
         }
     }
 }

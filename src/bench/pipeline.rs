@@ -25,7 +25,6 @@ use sightline_actors::render::{DrawItem, Painter, RenderStyle};
 use sightline_actors::renderer::label;
 use sightline_actors::stats_aggregator::JobProgress;
 use sightline_actors::store::{Store, VideoRecord};
-use sightline_actors::track::TrackerConfig;
 use sightline_actors::video_supervisor::{run_job, JobSpec};
 
 use super::usage::{cpu_time, peak_rss_mib};
@@ -107,24 +106,17 @@ pub async fn run(args: PipelineBenchArgs) -> anyhow::Result<ExitCode> {
         serde_json::Value::Null,
     ))?;
     let spec = JobSpec {
-        video: record.id,
-        input: args.video.clone(),
-        out_dir: scratch.path().join("out"),
-        params: DetectParams::default(),
-        draw_classes: None,
-        every: 1,
         window: args.window.into(),
-        per_worker: 2,
         request_timeout: Duration::from_secs(60),
-        segment_seconds: 2.0,
         preset: args.preset.clone(),
-        style: RenderStyle::default(),
-        fps: video.fps,
-        duration_ms: video.duration_ms,
-        model_input: (info.input_width, info.input_height),
-        class_names: info.names.clone(),
-        render: None,
-        tracker: TrackerConfig::default(),
+        ..JobSpec::new(
+            record.id,
+            args.video.clone(),
+            scratch.path().join("out"),
+            &info,
+            video.fps,
+            video.duration_ms,
+        )
     };
     let (tx, _rx) = tokio::sync::watch::channel(JobProgress::default());
     let (cpu0, wall0) = (cpu_time(), Instant::now());
