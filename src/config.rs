@@ -7,7 +7,7 @@ use anyhow::{bail, Context};
 use sightline_openapi::ServerConfig;
 
 /// Keys that may also come from the environment as `SIGHTLINE_<KEY>` (upper case).
-const KEYS: [&str; 20] = [
+const KEYS: [&str; 27] = [
     "bind",
     "data_dir",
     "max_upload_mb",
@@ -28,6 +28,13 @@ const KEYS: [&str; 20] = [
     "preset",
     "sample_video",
     "web_dir",
+    "detect_deadline_s",
+    "cluster_enabled",
+    "cluster_listen",
+    "cluster_cookie",
+    "cluster_tls_cert",
+    "cluster_tls_key",
+    "cluster_heartbeat_ms",
 ];
 
 /// `SIGHTLINE_*` variables read elsewhere: the log filter, and the setup scripts' cache folder.

@@ -6,6 +6,7 @@ mod detect_cmd;
 mod model_args;
 mod process_cmd;
 mod serve_cmd;
+mod worker_cmd;
 
 use std::process::ExitCode;
 
@@ -30,16 +31,35 @@ enum Command {
     Process(process_cmd::ProcessArgs),
     /// Run the HTTP server: API, HLS streams, metrics, job queue, local detector workers.
     Serve(serve_cmd::ServeArgs),
+    /// Join a coordinator as a worker node, adding detection capacity to the cluster.
+    Worker(worker_cmd::WorkerArgs),
     /// Measure performance and print the figures.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+}
+
+/// Resolves on Ctrl-C or SIGTERM, so services stop cleanly under a terminal and a supervisor alike.
+pub async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+    tracing::info!("shutting down");
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     // The server tells operators what it is doing; the one-shot commands stay quiet.
-    let default_log = if matches!(cli.command, Command::Serve(_)) {
+    let default_log = if matches!(cli.command, Command::Serve(_) | Command::Worker(_)) {
         "info"
     } else {
         "warn"
@@ -54,6 +74,7 @@ async fn main() -> ExitCode {
         Command::Detect(args) => detect_cmd::run(args),
         Command::Process(args) => process_cmd::run(args).await,
         Command::Serve(args) => serve_cmd::run(args).await,
+        Command::Worker(args) => worker_cmd::run(args).await,
         Command::Bench(cmd) => bench::run(cmd).await,
     };
     match result {

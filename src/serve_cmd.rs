@@ -36,10 +36,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let config = crate::config::load(args.config.as_deref(), std::env::vars(), flags)?;
-    let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
-        tracing::info!("shutting down");
-    };
-    sightline_openapi::serve(config, shutdown).await?;
+    sightline_openapi::serve(config, crate::shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }

@@ -2,8 +2,11 @@
 //! workers of the process group `sightline.detectors`, at most K requests per worker in flight.
 //!
 //! Frames are letterboxed here, before dispatch, so a worker receives a compact model-sized image.
-//! Results are keyed by frame index: a request that times out or fails is sent again (to any
-//! worker), and whichever answer comes first is used once; late duplicates are ignored.
+//! Workers are picked through the process-wide [`WorkerLedger`]: local and remote alike, least busy
+//! first, skipping benched workers and those of remote nodes that are not (or no longer) admitted.
+//! Results are keyed by frame index: a request that fails, misses its deadline, or whose worker's
+//! node stops answering heartbeats is sent again (to any worker), and whichever answer comes first
+//! is used once; late duplicates are ignored.
 //!
 //! Metrics: `sightline_frames_total{stage="detected"}` per answer accepted,
 //! `sightline_detection_request_seconds` per request from dispatch to its outcome (an answer, an
@@ -14,17 +17,19 @@ use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use metrics::{Counter, Histogram};
-use ractor::rpc::CallResult;
 use ractor::{Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef};
 use ractor_cluster::RactorMessage;
 
 use crate::detect::{letterbox_i420, DetectParams, Detection, Letterbox, LetterboxedImage, YuvMatrix};
-use crate::detector_worker::{DetectorMsg, DETECTORS_GROUP};
+use crate::detector_worker::{detect, DetectRequest, DETECTORS_GROUP};
 use crate::frame::Frame;
 use crate::renderer::{FrameBoxes, RendererMsg};
+use crate::worker_ledger::WorkerLedger;
 
-/// Attempts per frame before the job fails: covers a timeout or two and a lost worker.
-const MAX_ATTEMPTS: u32 = 4;
+/// Attempts per frame before the job fails: covers timeouts, lost nodes and a failing worker.
+const MAX_ATTEMPTS: u32 = 6;
+/// ractor_cluster drops a whole session on an inbound frame over 16 MiB; larger requests stay local.
+const MAX_REMOTE_BYTES: usize = 15 << 20;
 /// How often to look again for workers when none has room.
 const RETRY_EVERY: Duration = Duration::from_millis(200);
 /// With no worker at all for this long, the job fails instead of waiting for ever.
@@ -59,17 +64,19 @@ struct Pending {
     letterbox: Letterbox,
     image: LetterboxedImage,
     attempts: u32,
+    /// The worker of the latest attempt, while it runs.
+    sent_to: Option<ActorId>,
 }
 
 pub struct PoolState {
     args: PoolArgs,
+    ledger: &'static WorkerLedger,
     pending: HashMap<u64, Pending>,
     waiting: VecDeque<u64>,
-    in_flight: HashMap<ActorId, usize>,
     frames_seen: u64,
     ended: bool,
     retry_scheduled: bool,
-    no_worker_since: Option<std::time::Instant>,
+    no_worker_since: Option<Instant>,
     detected: Counter,
     retries: Counter,
     request_seconds: Histogram,
@@ -93,9 +100,9 @@ impl Actor for DetectorPool {
         );
         Ok(PoolState {
             args,
+            ledger: WorkerLedger::global(),
             pending: HashMap::new(),
             waiting: VecDeque::new(),
-            in_flight: HashMap::new(),
             frames_seen: 0,
             ended: false,
             retry_scheduled: false,
@@ -137,20 +144,19 @@ impl Actor for DetectorPool {
                             letterbox: lb,
                             image,
                             attempts: 0,
+                            sent_to: None,
                         },
                     );
                 }
             }
             PoolMsg::End => state.ended = true,
             PoolMsg::Detected { index, worker, result } => {
-                if let Some(n) = state.in_flight.get_mut(&worker) {
-                    *n = n.saturating_sub(1);
-                }
                 match result {
                     Ok(dets) => {
                         // A duplicate answer to a re-sent request finds nothing pending: ignored.
                         if let Some(p) = state.pending.remove(&index) {
                             state.detected.increment(1);
+                            state.ledger.count_frame(worker);
                             state.waiting.retain(|i| *i != index);
                             let dets: Vec<Detection> = dets
                                 .into_iter()
@@ -166,22 +172,25 @@ impl Actor for DetectorPool {
                         }
                     }
                     Err(why) => {
-                        if let Some(p) = state.pending.get(&index) {
-                            tracing::warn!(frame = index, attempt = p.attempts, "detection failed: {why}");
+                        // Only the latest attempt's failure counts; an older one was already re-sent.
+                        if let Some(p) = state.pending.get_mut(&index).filter(|p| p.sent_to == Some(worker)) {
+                            tracing::warn!(frame = index, attempt = p.attempts, %worker, "detection failed: {why}");
                             if p.attempts >= MAX_ATTEMPTS {
                                 return Err(
                                     format!("detection of frame {index} failed {MAX_ATTEMPTS} times: {why}").into()
                                 );
                             }
-                            if !state.waiting.contains(&index) {
-                                state.retries.increment(1);
-                                state.waiting.push_front(index);
-                            }
+                            p.sent_to = None;
+                            state.retries.increment(1);
+                            state.waiting.push_front(index);
                         }
                     }
                 }
             }
-            PoolMsg::Retry => state.retry_scheduled = false,
+            PoolMsg::Retry => {
+                state.retry_scheduled = false;
+                resend_from_closed_nodes(state);
+            }
         }
         dispatch(&myself, state)?;
         if state.ended && state.pending.is_empty() {
@@ -194,80 +203,76 @@ impl Actor for DetectorPool {
     }
 }
 
+/// Puts back requests whose worker's node stopped answering heartbeats or left: a frozen node
+/// would otherwise hold them until their deadline.
+fn resend_from_closed_nodes(state: &mut PoolState) {
+    for (index, p) in state.pending.iter_mut() {
+        if p.sent_to.is_some_and(|w| !state.ledger.admits(w)) {
+            tracing::warn!(frame = index, worker = ?p.sent_to, "the worker's node is not answering; sending the frame elsewhere");
+            p.sent_to = None;
+            state.retries.increment(1);
+            state.waiting.push_front(*index);
+        }
+    }
+}
+
 /// Sends waiting frames to the least busy workers that have room.
 fn dispatch(myself: &ActorRef<PoolMsg>, state: &mut PoolState) -> Result<(), ActorProcessingErr> {
-    if state.waiting.is_empty() {
-        return Ok(());
-    }
-    let workers = ractor::pg::get_members(&DETECTORS_GROUP.to_string());
-    if workers.is_empty() {
-        let since = *state.no_worker_since.get_or_insert_with(std::time::Instant::now);
-        if since.elapsed() > NO_WORKER_LIMIT {
-            return Err(format!("no detector worker has been available for {NO_WORKER_LIMIT:?}").into());
+    if !state.waiting.is_empty() {
+        let workers = ractor::pg::get_members(&DETECTORS_GROUP.to_string());
+        if workers.iter().any(|w| state.ledger.admits(w.get_id())) {
+            state.no_worker_since = None;
+        } else {
+            let since = *state.no_worker_since.get_or_insert_with(Instant::now);
+            if since.elapsed() > NO_WORKER_LIMIT {
+                return Err(format!("no detector worker has been available for {NO_WORKER_LIMIT:?}").into());
+            }
         }
-    } else {
-        state.no_worker_since = None;
+        while let Some(&index) = state.waiting.front() {
+            let Some(p) = state.pending.get_mut(&index) else {
+                state.waiting.pop_front();
+                continue;
+            };
+            let remote_ok = p.image.rgb.len() <= MAX_REMOTE_BYTES;
+            let Some(worker) = state.ledger.acquire(&workers, state.args.per_worker, remote_ok) else {
+                break;
+            };
+            state.waiting.pop_front();
+            p.attempts += 1;
+            p.sent_to = Some(worker.get_id());
+            let request = DetectRequest {
+                image: p.image.clone(),
+                params: state.args.params.clone(),
+            };
+            send(myself.clone(), state.ledger, worker, index, request, state.args.request_timeout, state.request_seconds.clone());
+        }
     }
-    state
-        .in_flight
-        .retain(|id, n| *n > 0 || workers.iter().any(|w| w.get_id() == *id));
-    while let Some(&index) = state.waiting.front() {
-        let Some(worker) = least_busy(&workers, &state.in_flight, state.args.per_worker) else {
-            break;
-        };
-        state.waiting.pop_front();
-        let Some(p) = state.pending.get_mut(&index) else {
-            continue;
-        };
-        p.attempts += 1;
-        *state.in_flight.entry(worker.get_id()).or_default() += 1;
-        send(
-            myself.clone(),
-            worker,
-            index,
-            p.image.clone(),
-            state.args.params.clone(),
-            state.args.request_timeout,
-            state.request_seconds.clone(),
-        );
-    }
-    if !state.waiting.is_empty() && !state.retry_scheduled {
+    // While anything is waiting or in flight, look again now and then: workers free up or join,
+    // and nodes stop answering.
+    if !state.pending.is_empty() && !state.retry_scheduled {
         state.retry_scheduled = true;
         myself.send_after(RETRY_EVERY, || PoolMsg::Retry);
     }
     Ok(())
 }
 
-fn least_busy(workers: &[ActorCell], in_flight: &HashMap<ActorId, usize>, limit: usize) -> Option<ActorCell> {
-    workers
-        .iter()
-        .map(|w| (in_flight.get(&w.get_id()).copied().unwrap_or(0), w))
-        .filter(|(n, _)| *n < limit.max(1))
-        .min_by_key(|(n, _)| *n)
-        .map(|(_, w)| w.clone())
-}
-
 /// One request with a deadline, answered back to the pool as a message.
 fn send(
     pool: ActorRef<PoolMsg>,
+    ledger: &'static WorkerLedger,
     worker: ActorCell,
     index: u64,
-    image: LetterboxedImage,
-    params: DetectParams,
-    timeout: Duration,
+    request: DetectRequest,
+    deadline: Duration,
     latency: Histogram,
 ) {
     tokio::spawn(async move {
         let id = worker.get_id();
         let started = Instant::now();
-        let request = |reply| DetectorMsg::Detect { image, params, reply };
-        let result = match ractor::rpc::call(&worker, request, Some(timeout)).await {
-            Ok(CallResult::Success(reply)) => reply,
-            Ok(CallResult::Timeout) => Err(format!("no answer within {timeout:?}")),
-            Ok(CallResult::SenderError) => Err("the worker dropped the request".to_string()),
-            Err(e) => Err(format!("the worker is gone: {e}")),
-        };
-        latency.record(started.elapsed().as_secs_f64());
+        let result = detect(&worker, request, deadline).await;
+        let took = started.elapsed();
+        latency.record(took.as_secs_f64());
+        ledger.release(id, result.is_ok(), took);
         let _ = pool.cast(PoolMsg::Detected {
             index,
             worker: id,

@@ -5,33 +5,39 @@
 //! sharing the async worker threads; the actor itself handles one request at a time (the session
 //! is not shareable), so requests beyond the one running wait in the mailbox.
 //!
+//! Its messages cross nodes (a worker node's detectors are called by the coordinator's pools), so
+//! they derive `RactorClusterMessage` and carry [`Checked`] payloads: a malformed request gets an
+//! error reply, never a panic or silence.
+//!
 //! Metrics: `sightline_inference_seconds`, the time of each model run on the blocking pool
 //! (tensor fill, inference, decoding and NMS).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use metrics::Histogram;
-use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
-use ractor_cluster::RactorMessage;
+use ractor::rpc::CallResult;
+use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort};
+use ractor_cluster::RactorClusterMessage;
 
-use crate::detect::{DetectError, DetectParams, Detection, Detector, DetectorConfig, LetterboxedImage, ModelInfo};
+use crate::detect::{Detector, DetectorConfig, ModelInfo};
+pub use crate::detector_wire::{DetectReply, DetectRequest};
+use crate::wire::Checked;
 
 /// The process group of every detector worker, local or remote.
 pub const DETECTORS_GROUP: &str = "sightline.detectors";
 
-/// The answer to one request: detections in model-input pixels, or why there are none.
-pub type DetectReply = Result<Vec<Detection>, String>;
-
-#[derive(RactorMessage)]
+/// Variants are matched by name across nodes: renaming one breaks mixed-release clusters.
+#[derive(RactorClusterMessage)]
 pub enum DetectorMsg {
     /// Detect objects in an image letterboxed to the model's input size.
-    Detect {
-        image: LetterboxedImage,
-        params: DetectParams,
-        reply: RpcReplyPort<DetectReply>,
-    },
+    #[rpc]
+    Detect(Checked<DetectRequest>, RpcReplyPort<Checked<DetectReply>>),
     /// What the worker's model is (input size, layout, class names).
-    Info(RpcReplyPort<ModelInfo>),
+    #[rpc]
+    Info(RpcReplyPort<Checked<ModelInfo>>),
+    /// Answered once every request queued before it has been answered (used to drain on leave).
+    #[rpc]
+    Drain(RpcReplyPort<()>),
 }
 
 pub struct DetectorWorker;
@@ -73,7 +79,10 @@ impl Actor for DetectorWorker {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
-            DetectorMsg::Detect { image, params, reply } => {
+            DetectorMsg::Detect(Checked(Err(bad)), reply) => {
+                let _ = reply.send(Checked::new(Err(format!("malformed request: {bad}"))));
+            }
+            DetectorMsg::Detect(Checked(Ok(DetectRequest { image, params })), reply) => {
                 let mut detector = state
                     .detector
                     .take()
@@ -87,13 +96,30 @@ impl Actor for DetectorWorker {
                 state.detector = Some(detector);
                 state.inference_seconds.record(took.as_secs_f64());
                 // A bad request is the caller's problem, not a reason for the worker to die.
-                let _ = reply.send(result.map_err(|e: DetectError| e.to_string()));
+                let _ = reply.send(Checked::new(result.map_err(|e| e.to_string())));
             }
             DetectorMsg::Info(reply) => {
-                let _ = reply.send(state.info.clone());
+                let _ = reply.send(Checked::new(state.info.clone()));
+            }
+            DetectorMsg::Drain(reply) => {
+                let _ = reply.send(());
             }
         }
         Ok(())
+    }
+}
+
+/// One request to `worker`, local or remote, with a deadline. Every way of not getting a usable
+/// answer (an error reply, a malformed reply, the deadline, a worker gone) is an `Err` saying why.
+pub async fn detect(worker: &ActorCell, request: DetectRequest, deadline: Duration) -> DetectReply {
+    let message = |reply| DetectorMsg::Detect(Checked::new(request), reply);
+    match ractor::rpc::call(worker, message, Some(deadline)).await {
+        Ok(CallResult::Success(Checked(Ok(reply)))) => reply,
+        Ok(CallResult::Success(Checked(Err(bad)))) => Err(format!("malformed reply: {bad}")),
+        Ok(CallResult::Timeout) => Err(format!("no answer within {deadline:?}")),
+        // A remote call whose deadline passes may also end this way: either means no answer.
+        Ok(CallResult::SenderError) => Err("the worker dropped the request".to_string()),
+        Err(e) => Err(format!("the worker is gone: {e}")),
     }
 }
 
@@ -108,6 +134,6 @@ pub async fn spawn_local(
         let (worker, _) = Actor::spawn(None, DetectorWorker, config.clone()).await?;
         workers.push(worker);
     }
-    let info = ractor::call!(workers[0], DetectorMsg::Info)?;
+    let info = ractor::call!(workers[0], DetectorMsg::Info)?.0?;
     Ok((workers, info))
 }

@@ -3,6 +3,7 @@
 pub mod detect;
 pub mod detector_pool;
 pub mod detector_worker;
+mod detector_wire;
 pub mod extractor;
 pub mod frame;
 pub mod hls;
@@ -16,3 +17,5 @@ pub mod store;
 pub mod stored_detections;
 pub mod track;
 pub mod video_supervisor;
+pub mod wire;
+pub mod worker_ledger;

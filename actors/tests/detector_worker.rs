@@ -2,12 +2,13 @@
 //! and survives a bad one.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use ractor::{Actor, ActorRef};
 use sightline_actors::detect::{
     letterbox, DetectParams, DetectorConfig, FrameRef, Letterbox, LetterboxedImage, PixelFormat,
 };
-use sightline_actors::detector_worker::{DetectReply, DetectorMsg, DetectorWorker, DETECTORS_GROUP};
+use sightline_actors::detector_worker::{detect, DetectReply, DetectRequest, DetectorMsg, DetectorWorker, DETECTORS_GROUP};
 
 fn cache(rel: &str) -> PathBuf {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.cache").join(rel);
@@ -25,12 +26,11 @@ fn config() -> DetectorConfig {
 }
 
 async fn ask(worker: &ActorRef<DetectorMsg>, image: LetterboxedImage) -> DetectReply {
-    ractor::call!(worker, |reply| DetectorMsg::Detect {
+    let request = DetectRequest {
         image,
         params: DetectParams::default(),
-        reply
-    })
-    .expect("worker answers")
+    };
+    detect(&worker.get_cell(), request, Duration::from_secs(60)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,7 +9,7 @@ use poem::middleware::Cors;
 use poem::{get, Body, Endpoint, EndpointExt, IntoResponse, Request, Response, Route};
 use poem_openapi::OpenApiService;
 
-use crate::api::{ExportApi, MotApi, RendersApi, SystemApi, VideosApi};
+use crate::api::{ClusterApi, ExportApi, MotApi, RendersApi, SystemApi, VideosApi};
 use crate::state::SharedState;
 use crate::{json_error, metrics, streams, web_ui};
 
@@ -21,6 +21,7 @@ pub fn build(state: SharedState, prometheus: metrics_exporter_prometheus::Promet
             ExportApi { state: state.clone() },
             MotApi { state: state.clone() },
             SystemApi { state: state.clone() },
+            ClusterApi { state: state.clone() },
         ),
         "Sightline",
         env!("CARGO_PKG_VERSION"),

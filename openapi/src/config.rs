@@ -40,6 +40,19 @@ pub struct ServerConfig {
     pub sample_video: Option<PathBuf>,
     /// The web page's folder (index.html, app.js, style.css, node_modules/hls.js).
     pub web_dir: PathBuf,
+    /// Seconds a detection request may take (worker queueing included) before it is sent again.
+    pub detect_deadline_s: f64,
+    /// Whether worker nodes may join (`sightline worker --join <cluster_listen>`).
+    pub cluster_enabled: bool,
+    /// Address the cluster's node server listens on. Loopback by default.
+    pub cluster_listen: SocketAddr,
+    /// The shared cookie; when unset, one is generated into `<data_dir>/cluster.cookie`.
+    pub cluster_cookie: Option<String>,
+    /// TLS for cluster links: the coordinator's certificate chain and key (PEM), both or neither.
+    pub cluster_tls_cert: Option<PathBuf>,
+    pub cluster_tls_key: Option<PathBuf>,
+    /// How often worker nodes send a heartbeat; one silent for 3 intervals is suspect.
+    pub cluster_heartbeat_ms: u64,
 }
 
 impl Default for ServerConfig {
@@ -65,6 +78,13 @@ impl Default for ServerConfig {
             preset: "veryfast".into(),
             sample_video: None,
             web_dir: PathBuf::from("web"),
+            detect_deadline_s: 10.0,
+            cluster_enabled: true,
+            cluster_listen: SocketAddr::from(([127, 0, 0, 1], 4697)),
+            cluster_cookie: None,
+            cluster_tls_cert: None,
+            cluster_tls_key: None,
+            cluster_heartbeat_ms: 500,
         }
     }
 }
@@ -118,6 +138,30 @@ impl ServerConfig {
             return err(
                 "preset",
                 format!("'{}' is not one of {}", self.preset, PRESETS.join(", ")),
+            );
+        }
+        if !(0.5..=600.0).contains(&self.detect_deadline_s) {
+            return err(
+                "detect_deadline_s",
+                format!("{} is outside 0.5..600", self.detect_deadline_s),
+            );
+        }
+        if !(50..=10_000).contains(&self.cluster_heartbeat_ms) {
+            return err(
+                "cluster_heartbeat_ms",
+                format!("{} is outside 50..10000", self.cluster_heartbeat_ms),
+            );
+        }
+        if let Some(cookie) = &self.cluster_cookie {
+            sightline_cluster::cookie::validate(cookie).map_err(|message| ConfigError {
+                key: "cluster_cookie",
+                message,
+            })?;
+        }
+        if self.cluster_tls_cert.is_some() != self.cluster_tls_key.is_some() {
+            return err(
+                "cluster_tls_cert",
+                "cluster_tls_cert and cluster_tls_key are set together or not at all".into(),
             );
         }
         if self.api_token.as_ref().is_some_and(|t| t.len() < 16) {

@@ -30,6 +30,8 @@ pub enum ServeError {
     Engine(String),
     #[error("metrics: {0}")]
     Metrics(String),
+    #[error(transparent)]
+    Cluster(#[from] sightline_cluster::ClusterError),
     #[error("cannot listen on {0}: {1}")]
     Listen(std::net::SocketAddr, String),
 }
@@ -52,7 +54,7 @@ pub async fn serve(
     let app = app::build(state, prometheus);
     tracing::info!("listening on http://{}", config.bind);
     poem::Server::new(TcpListener::bind(config.bind))
-        .run_with_graceful_shutdown(app, shutdown, None)
+        .run_with_graceful_shutdown(app, shutdown, Some(std::time::Duration::from_secs(5)))
         .await
         .map_err(|e| ServeError::Listen(config.bind, e.to_string()))
 }

@@ -78,7 +78,7 @@ fn refresh_gauges(state: &SharedState) {
     ] {
         metrics::gauge!("sightline_jobs", "status" => s.as_str()).set(counts[status_index(s)] as f64);
     }
-    let workers = ractor::pg::get_members(&sightline_actors::detector_worker::DETECTORS_GROUP.to_string()).len();
+    let workers = sightline_actors::worker_ledger::WorkerLedger::global().available();
     metrics::gauge!("sightline_detector_workers").set(workers as f64);
     metrics::gauge!("sightline_jobs_waiting").set(state.jobs.waiting() as f64);
 }
@@ -122,6 +122,7 @@ fn route_family(path: &str) -> &'static str {
         ["api", "videos", _, "events"] => "/api/videos/{id}/events",
         ["api", "videos", _, _] => "/api/videos/{id}/other",
         ["streams", ..] => "/streams",
+        ["api", "cluster"] => "/api/cluster",
         ["metrics"] => "/metrics",
         ["healthz"] | ["readyz"] => "/health",
         [""] => "/",

@@ -9,6 +9,8 @@ use sightline_actors::job_queue::{JobQueue, JobRunner};
 use sightline_actors::render::RenderStyle;
 use sightline_actors::store::{Store, VideoId, VideoRecord};
 use sightline_actors::video_supervisor::{run_job, JobOutcome, JobSpec};
+use sightline_actors::worker_ledger::WorkerLedger;
+use sightline_cluster::{cookie, tls, Coordinator, CoordinatorConfig};
 
 use crate::config::ServerConfig;
 use crate::ServeError;
@@ -33,6 +35,8 @@ pub struct AppState {
     pub model: ModelInfo,
     pub uploads: PathBuf,
     pub streams: PathBuf,
+    /// `None` when `cluster_enabled` is off.
+    pub cluster: Option<Coordinator>,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -61,6 +65,12 @@ impl AppState {
         let (_workers, model) = spawn_local(&detector, config.workers)
             .await
             .map_err(|e| ServeError::Engine(e.to_string()))?;
+
+        let cluster = if config.cluster_enabled {
+            Some(start_cluster(&config).await?)
+        } else {
+            None
+        };
 
         let runner_ctx = Arc::new(RunnerContext {
             config: config.clone(),
@@ -96,6 +106,7 @@ impl AppState {
             model,
             uploads,
             streams,
+            cluster,
         }))
     }
 
@@ -115,6 +126,47 @@ impl AppState {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default()
     }
+}
+
+/// Starts the coordinator's side of the cluster and tells operators how a worker joins.
+async fn start_cluster(config: &ServerConfig) -> Result<Coordinator, ServeError> {
+    let cookie = match &config.cluster_cookie {
+        Some(c) => c.clone(),
+        None => {
+            let path = config.data_dir.join(cookie::COOKIE_FILE);
+            let (cookie, created) = cookie::load_or_create(&path)?;
+            if created {
+                tracing::info!("cluster: generated the cookie {cookie} into {}", path.display());
+            }
+            cookie
+        }
+    };
+    let tls = match (&config.cluster_tls_cert, &config.cluster_tls_key) {
+        (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
+        _ => None,
+    };
+    let coordinator = Coordinator::start(
+        CoordinatorConfig {
+            listen: config.cluster_listen,
+            cookie,
+            tls,
+            model: config.model.clone(),
+            heartbeat: std::time::Duration::from_millis(config.cluster_heartbeat_ms),
+        },
+        WorkerLedger::global(),
+    )
+    .await?;
+    let cookie_hint = match &config.cluster_cookie {
+        Some(_) => "--cookie <cluster_cookie>".to_string(),
+        None => format!("--cookie-file {}", config.data_dir.join(cookie::COOKIE_FILE).display()),
+    };
+    tracing::info!(
+        "cluster: listening on {}{}; add a worker node with `sightline worker --join {} {cookie_hint}`",
+        config.cluster_listen,
+        if config.cluster_tls_cert.is_some() { " (TLS)" } else { "" },
+        config.cluster_listen,
+    );
+    Ok(coordinator)
 }
 
 /// Builds and runs a job from its stored record.
@@ -191,6 +243,7 @@ impl RunnerContext {
             window: self.config.window,
             segment_seconds: self.config.segment_seconds,
             preset: self.config.preset.clone(),
+            request_timeout: std::time::Duration::from_secs_f64(self.config.detect_deadline_s),
             ..JobSpec::new(
                 record.id,
                 self.uploads.join(format!("{}.video", record.id)),

@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::Args;
 use ractor::{Actor, ActorRef};
 use sightline_actors::detect::{letterbox, DetectParams, Detector, FrameRef, Letterbox, LetterboxedImage, PixelFormat};
-use sightline_actors::detector_worker::{DetectorMsg, DetectorWorker};
+use sightline_actors::detector_worker::{detect, DetectRequest, DetectorMsg, DetectorWorker};
 
 use crate::model_args::ModelArgs;
 
@@ -144,13 +144,13 @@ async fn workers_fps(
 }
 
 async fn detect_via(actor: &ActorRef<DetectorMsg>, input: &LetterboxedImage) -> anyhow::Result<()> {
-    let image = input.clone();
-    ractor::call!(actor, |reply| DetectorMsg::Detect {
-        image,
+    let request = DetectRequest {
+        image: input.clone(),
         params: DetectParams::default(),
-        reply
-    })?
-    .map_err(anyhow::Error::msg)?;
+    };
+    detect(&actor.get_cell(), request, Duration::from_secs(60))
+        .await
+        .map_err(anyhow::Error::msg)?;
     Ok(())
 }
 

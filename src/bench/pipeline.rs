@@ -15,7 +15,7 @@ use anyhow::Context;
 use clap::Args;
 use ractor::ActorRef;
 use sightline_actors::detect::{letterbox_i420, DetectParams, Detection, Letterbox, YuvMatrix};
-use sightline_actors::detector_worker::{spawn_local, DetectorMsg};
+use sightline_actors::detector_worker::{detect, spawn_local, DetectRequest, DetectorMsg};
 use sightline_actors::extractor::{DecodedFrame, Decoder};
 use sightline_actors::frame::Frame;
 use sightline_actors::hls::ladder;
@@ -230,13 +230,13 @@ async fn detect_all(
             let mut out = Vec::new();
             for (i, lb, data, layout) in mine {
                 let image = letterbox_i420(&data, layout, &lb, YuvMatrix::for_height(layout.height));
-                let dets = ractor::call!(worker, |reply| DetectorMsg::Detect {
+                let request = DetectRequest {
                     image,
                     params: DetectParams::default(),
-                    reply
-                })
-                .map_err(|e| anyhow::anyhow!("{e}"))?
-                .map_err(anyhow::Error::msg)?;
+                };
+                let dets = detect(&worker.get_cell(), request, Duration::from_secs(60))
+                    .await
+                    .map_err(anyhow::Error::msg)?;
                 let dets = dets
                     .into_iter()
                     .map(|d| Detection {

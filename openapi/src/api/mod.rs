@@ -1,5 +1,6 @@
 //! The OpenAPI-documented part of the HTTP interface.
 
+mod cluster;
 mod error;
 mod events;
 mod export;
@@ -8,6 +9,7 @@ mod renders;
 mod system;
 mod videos;
 
+pub use cluster::ClusterApi;
 pub use export::{ExportApi, MotApi};
 pub use renders::RendersApi;
 pub use system::SystemApi;

@@ -38,7 +38,7 @@ impl SystemApi {
     #[oai(path = "/readyz", method = "get")]
     async fn readyz(&self) -> ReadyResponse {
         let st = &self.state;
-        let workers = ractor::pg::get_members(&sightline_actors::detector_worker::DETECTORS_GROUP.to_string()).len();
+        let workers = sightline_actors::worker_ledger::WorkerLedger::global().available();
         let waiting = st.jobs.waiting();
         let r = Readiness {
             ready: workers > 0 && waiting < st.config.queue_limit,

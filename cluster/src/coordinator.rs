@@ -1,0 +1,351 @@
+//! The coordinator's side of the cluster: ractor_cluster's NodeServer on the configured address,
+//! the gate actor that worker nodes join through, and a watchdog for heartbeats.
+//!
+//! ractor_cluster authenticates sessions with the cookie but does not notice a frozen peer (its
+//! socket stays open), so workers send a heartbeat every interval and a node silent for
+//! [`MISSED_BEATS`] intervals becomes suspect: its gate in the worker ledger closes, so pools stop
+//! sending it frames and re-send what it holds. A heartbeat reopens it.
+//!
+//! Logs say every change; metrics: `sightline_cluster_nodes{state}`,
+//! `sightline_cluster_events_total{event}`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use ractor_cluster::node::{NodeConnectionMode, NodeServerSessionInformation};
+use ractor_cluster::{IncomingEncryptionMode, NodeEventSubscription, NodeServer, NodeServerMessage};
+use sightline_actors::wire::Checked;
+use sightline_actors::worker_ledger::{WorkerLedger, WorkerView, LOCAL_NODE};
+use tokio_rustls::TlsAcceptor;
+
+use crate::membership::{Change, Event, Membership, NodeState, Requirements};
+use crate::protocol::{BeatReply, CoordinatorMsg, JoinReply, JoinRequest, COORDINATOR_GROUP};
+use crate::{model_sha256, ClusterError, RELEASE};
+
+/// Heartbeat intervals a node may miss before it is suspect.
+pub const MISSED_BEATS: u32 = 3;
+/// The coordinator's node name in the cluster.
+const NODE_NAME: &str = "coordinator";
+
+pub struct CoordinatorConfig {
+    pub listen: SocketAddr,
+    pub cookie: String,
+    pub tls: Option<TlsAcceptor>,
+    /// The model file a worker's must equal, byte for byte.
+    pub model: PathBuf,
+    /// How often workers send a heartbeat.
+    pub heartbeat: Duration,
+}
+
+struct Shared {
+    membership: Mutex<Membership>,
+    ledger: &'static WorkerLedger,
+}
+
+impl Shared {
+    fn membership(&self) -> MutexGuard<'_, Membership> {
+        self.membership.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Logs, counts and gates each change, then refreshes the per-state gauges.
+    fn apply(&self, changes: Vec<Change>) {
+        for c in &changes {
+            metrics::counter!("sightline_cluster_events_total", "event" => c.event.label()).increment(1);
+            match &c.event {
+                Event::Forgotten => self.ledger.forget_node(c.node_id),
+                event => self.ledger.set_node(c.node_id, &c.name, event.opens_gate()),
+            }
+            let (name, address) = (&c.name, &c.address);
+            match &c.event {
+                Event::AuthFailed => tracing::warn!(
+                    "cluster: the node at {address} failed authentication (wrong cookie, or a name already in use); refused"
+                ),
+                Event::Joined => tracing::info!("cluster: node {name} ({address}) joined; its workers get frames"),
+                Event::Refused(why) => tracing::warn!("cluster: node {name} ({address}) refused: {why}"),
+                Event::Suspect(silent) => tracing::warn!(
+                    "cluster: node {name} sent no heartbeat for {} ms; suspect, its frames go elsewhere",
+                    silent.as_millis()
+                ),
+                Event::Recovered => tracing::info!("cluster: node {name} answers heartbeats again; back up"),
+                Event::Lost => tracing::warn!("cluster: node {name} ({address}) lost: the connection closed"),
+                Event::Left => tracing::info!("cluster: node {name} left"),
+                Event::Forgotten => tracing::debug!("cluster: forgot node {name}"),
+            }
+        }
+        let membership = self.membership();
+        for state in NodeState::ALL {
+            metrics::gauge!("sightline_cluster_nodes", "state" => state.as_str()).set(membership.count(state) as f64);
+        }
+    }
+}
+
+/// A running coordinator. Dropping it stops the watchdog; the node server lives with the process.
+pub struct Coordinator {
+    shared: Arc<Shared>,
+    listen: SocketAddr,
+    tls: bool,
+    watchdog: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Coordinator {
+    fn drop(&mut self) {
+        self.watchdog.abort();
+    }
+}
+
+impl Coordinator {
+    pub async fn start(config: CoordinatorConfig, ledger: &'static WorkerLedger) -> Result<Coordinator, ClusterError> {
+        metrics::describe_gauge!("sightline_cluster_nodes", "Nodes known to the coordinator, by state.");
+        metrics::describe_counter!(
+            "sightline_cluster_events_total",
+            "Cluster membership changes: joined, refused, auth_failed, suspect, recovered, lost, left."
+        );
+        // The node server binds in the background and would only log a failure: check first.
+        std::net::TcpListener::bind(config.listen).map_err(|e| ClusterError::Listen(config.listen, e.to_string()))?;
+        let requirements = Requirements {
+            release: RELEASE.to_string(),
+            model_sha256: model_sha256(&config.model)?,
+            model_name: config.model.display().to_string(),
+        };
+        let shared = Arc::new(Shared {
+            membership: Mutex::new(Membership::new(config.heartbeat * MISSED_BEATS)),
+            ledger,
+        });
+        shared.apply(Vec::new());
+        let tls = config.tls.is_some();
+        let encryption = config.tls.map(IncomingEncryptionMode::Tls);
+        let server = NodeServer::new(
+            config.listen.port(),
+            config.cookie,
+            NODE_NAME.to_string(),
+            config.listen.ip().to_string(),
+            encryption,
+            Some(NodeConnectionMode::Isolated),
+        )
+        .with_listen_addr(config.listen.ip());
+        let (node_server, _) = Actor::spawn(None, server, ())
+            .await
+            .map_err(|e| ClusterError::Start(e.to_string()))?;
+        node_server
+            .cast(NodeServerMessage::SubscribeToEvents {
+                id: "sightline-membership".into(),
+                subscription: Box::new(Events(shared.clone())),
+            })
+            .map_err(|e| ClusterError::Start(e.to_string()))?;
+        let gate = Gate {
+            shared: shared.clone(),
+            node_server,
+            requirements,
+            heartbeat: config.heartbeat,
+        };
+        Actor::spawn(None, gate, ())
+            .await
+            .map_err(|e| ClusterError::Start(e.to_string()))?;
+        let watchdog = tokio::spawn(watch(shared.clone(), config.heartbeat / 2));
+        Ok(Coordinator {
+            shared,
+            listen: config.listen,
+            tls,
+            watchdog,
+        })
+    }
+
+    pub fn listen(&self) -> SocketAddr {
+        self.listen
+    }
+
+    /// Nodes with their workers, this one first.
+    pub fn view(&self) -> ClusterView {
+        let now = Instant::now();
+        let workers = self.shared.ledger.workers();
+        let mut nodes = vec![local_node(&workers, Some(self.listen))];
+        for n in self.shared.membership().nodes() {
+            nodes.push(NodeView {
+                name: n.name.clone().unwrap_or_else(|| format!("node-{}", n.node_id)),
+                address: n.address.clone(),
+                state: n.state.as_str(),
+                local: false,
+                seconds_in_state: Some(now.saturating_duration_since(n.since).as_secs_f64()),
+                last_heartbeat_ms_ago: n
+                    .last_heartbeat
+                    .map(|t| now.saturating_duration_since(t).as_millis() as u64),
+                reason: n.reason.clone(),
+                release: n.release.clone(),
+                workers: workers
+                    .iter()
+                    .filter(|w| !w.id.is_local() && w.id.node() == n.node_id)
+                    .cloned()
+                    .collect(),
+            });
+        }
+        ClusterView {
+            listen: Some(self.listen),
+            tls: self.tls,
+            nodes,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ClusterView {
+    /// `None` when this server takes no worker nodes.
+    pub listen: Option<SocketAddr>,
+    pub tls: bool,
+    pub nodes: Vec<NodeView>,
+}
+
+impl ClusterView {
+    /// A server that takes no worker nodes: just its own workers.
+    pub fn single(ledger: &WorkerLedger) -> ClusterView {
+        ClusterView {
+            listen: None,
+            tls: false,
+            nodes: vec![local_node(&ledger.workers(), None)],
+        }
+    }
+}
+
+fn local_node(workers: &[WorkerView], listen: Option<SocketAddr>) -> NodeView {
+    NodeView {
+        name: NODE_NAME.to_string(),
+        address: listen.map(|l| l.to_string()).unwrap_or_default(),
+        state: NodeState::Up.as_str(),
+        local: true,
+        seconds_in_state: None,
+        last_heartbeat_ms_ago: None,
+        reason: None,
+        release: Some(RELEASE.to_string()),
+        workers: workers.iter().filter(|w| w.node == LOCAL_NODE).cloned().collect(),
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NodeView {
+    pub name: String,
+    pub address: String,
+    pub state: &'static str,
+    /// The coordinator itself.
+    pub local: bool,
+    pub seconds_in_state: Option<f64>,
+    pub last_heartbeat_ms_ago: Option<u64>,
+    pub reason: Option<String>,
+    pub release: Option<String>,
+    pub workers: Vec<WorkerView>,
+}
+
+async fn watch(shared: Arc<Shared>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let changes = shared.membership().sweep(Instant::now());
+        if !changes.is_empty() {
+            shared.apply(changes);
+        }
+    }
+}
+
+/// Node events arrive inside the node server's actor: only quick bookkeeping here.
+struct Events(Arc<Shared>);
+
+impl NodeEventSubscription for Events {
+    fn node_session_opened(&self, ses: NodeServerSessionInformation) {
+        if ses.is_server {
+            self.0.membership().opened(ses.node_id, ses.peer_addr, Instant::now());
+        }
+    }
+
+    fn node_session_authenticated(&self, ses: NodeServerSessionInformation) {
+        let name = ses.peer_name.map(|p| node_name(&p.name).to_string());
+        self.0.membership().authenticated(ses.node_id, name, Instant::now());
+    }
+
+    fn node_session_disconnected(&self, ses: NodeServerSessionInformation) {
+        let changes = self.0.membership().closed(ses.node_id, Instant::now());
+        self.0.apply(changes);
+    }
+}
+
+/// ractor_cluster names a peer `name@host`.
+fn node_name(full: &str) -> &str {
+    full.split('@').next().unwrap_or(full)
+}
+
+/// The actor worker nodes talk to.
+struct Gate {
+    shared: Arc<Shared>,
+    node_server: ActorRef<NodeServerMessage>,
+    requirements: Requirements,
+    heartbeat: Duration,
+}
+
+impl Gate {
+    /// The session of the node called `name`, from the node server's list.
+    async fn session_of(&self, name: &str) -> Option<u64> {
+        let sessions = ractor::call_t!(self.node_server, NodeServerMessage::GetSessions, 2000).ok()?;
+        sessions
+            .into_iter()
+            .find(|(_, s)| s.peer_name.as_ref().is_some_and(|p| node_name(&p.name) == name))
+            .map(|(id, _)| id)
+    }
+
+    async fn join(&self, request: JoinRequest, reply: RpcReplyPort<Checked<JoinReply>>) {
+        let answer = match self.session_of(&request.name).await {
+            None => JoinReply::Refused(format!("no authenticated session carries the name {}", request.name)),
+            Some(node_id) => {
+                let change = self
+                    .shared
+                    .membership()
+                    .join(node_id, &request, &self.requirements, Instant::now());
+                let answer = match &change.event {
+                    Event::Refused(why) => JoinReply::Refused(why.clone()),
+                    _ => JoinReply::Accepted {
+                        heartbeat: self.heartbeat,
+                    },
+                };
+                self.shared.apply(vec![change]);
+                answer
+            }
+        };
+        let _ = reply.send(Checked::new(answer));
+    }
+}
+
+impl Actor for Gate {
+    type Msg = CoordinatorMsg;
+    type State = ();
+    type Arguments = ();
+
+    async fn pre_start(&self, myself: ActorRef<Self::Msg>, _: ()) -> Result<(), ActorProcessingErr> {
+        ractor::pg::join(COORDINATOR_GROUP.to_string(), vec![myself.get_cell()]);
+        Ok(())
+    }
+
+    async fn handle(&self, _: ActorRef<Self::Msg>, msg: Self::Msg, _: &mut ()) -> Result<(), ActorProcessingErr> {
+        match msg {
+            CoordinatorMsg::Join(Checked(Ok(request)), reply) => self.join(request, reply).await,
+            CoordinatorMsg::Join(Checked(Err(bad)), reply) => {
+                let _ = reply.send(Checked::new(JoinReply::Refused(format!("malformed join request: {bad}"))));
+            }
+            CoordinatorMsg::Heartbeat(Checked(Ok(beat)), reply) => {
+                let (known, change) = self.shared.membership().heartbeat(&beat.name, Instant::now());
+                self.shared.apply(change.into_iter().collect());
+                let _ = reply.send(Checked::new(BeatReply { known }));
+            }
+            CoordinatorMsg::Heartbeat(Checked(Err(_)), reply) => {
+                let _ = reply.send(Checked::new(BeatReply { known: false }));
+            }
+            CoordinatorMsg::Leave(leave, reply) => {
+                if let Checked(Ok(leave)) = leave {
+                    let changes = self.shared.membership().left(&leave.name, Instant::now());
+                    self.shared.apply(changes);
+                }
+                let _ = reply.send(());
+            }
+        }
+        Ok(())
+    }
+}
