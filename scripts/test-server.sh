@@ -8,6 +8,10 @@
 
 SERVER_PID=
 
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
 server_log() {
   echo "--- last lines of the server's log ($1) ---" >&2
   tail -n "${2:-40}" "$SERVER_DIR/server.log" | sed 's/\x1b\[[0-9;]*m//g' >&2 || true
@@ -16,8 +20,9 @@ server_log() {
 start_test_server() {
   local bin=$1
   SERVER_DIR=$2
-  printf '%s\n' "$3" > "$SERVER_DIR/sightline.toml"
-  PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  PORT=$(free_port)
+  # Its own cluster port too, so test servers never meet each other's worker nodes.
+  printf '%s\ncluster_listen = "127.0.0.1:%s"\n' "$3" "$(free_port)" > "$SERVER_DIR/sightline.toml"
   BASE="http://127.0.0.1:$PORT"
   local unset_vars=() v
   for v in $(compgen -e); do

@@ -15,7 +15,12 @@ pub struct WorkerArgs {
     #[arg(long)]
     join: String,
     /// The cluster cookie (the coordinator prints it, and keeps it in <data>/cluster.cookie).
-    #[arg(long, env = "SIGHTLINE_CLUSTER_COOKIE", hide_env_values = true, conflicts_with = "cookie_file")]
+    #[arg(
+        long,
+        env = "SIGHTLINE_CLUSTER_COOKIE",
+        hide_env_values = true,
+        conflicts_with = "cookie_file"
+    )]
     cookie: Option<String>,
     /// A file holding the cluster cookie, e.g. a copy of the coordinator's <data>/cluster.cookie.
     #[arg(long)]

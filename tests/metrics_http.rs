@@ -49,6 +49,7 @@ impl Server {
             .arg("--config")
             .arg(&config)
             .env("SIGHTLINE_LOG", "info")
+            .env("SIGHTLINE_CLUSTER_LISTEN", format!("127.0.0.1:{}", free_port()))
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log file"))
             .stderr(log)
@@ -238,6 +239,14 @@ fn processing_a_video_shows_in_the_metrics() {
     assert_eq!(value(&m, "sightline_jobs{status=\"failed\"}"), 0.0);
     assert_eq!(value(&m, "sightline_jobs_waiting"), 0.0);
     assert_eq!(value(&m, "sightline_detector_workers"), 2.0);
+    // Each detected frame is credited to exactly one worker; no node joined.
+    let credited: f64 = m
+        .iter()
+        .filter(|(k, _)| k.starts_with("sightline_worker_frames_total{"))
+        .map(|(_, v)| v)
+        .sum();
+    assert_eq!(credited, BIKES_FRAMES);
+    assert_eq!(value(&m, "sightline_cluster_nodes{state=\"up\"}"), 0.0);
     assert_eq!(value(&m, "sightline_uploads_total"), 1.0);
     assert_eq!(
         value(

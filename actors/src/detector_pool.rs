@@ -244,7 +244,15 @@ fn dispatch(myself: &ActorRef<PoolMsg>, state: &mut PoolState) -> Result<(), Act
                 image: p.image.clone(),
                 params: state.args.params.clone(),
             };
-            send(myself.clone(), state.ledger, worker, index, request, state.args.request_timeout, state.request_seconds.clone());
+            send(
+                myself.clone(),
+                state.ledger,
+                worker,
+                index,
+                request,
+                state.args.request_timeout,
+                state.request_seconds.clone(),
+            );
         }
     }
     // While anything is waiting or in flight, look again now and then: workers free up or join,

@@ -40,7 +40,9 @@ impl Wire for DetectRequest {
     fn decode(input: &mut Reader<'_>) -> Result<Self, WireError> {
         let (width, height) = (input.u32()?, input.u32()?);
         if width == 0 || height == 0 || width > MAX_SIDE || height > MAX_SIDE {
-            return Err(WireError(format!("image size {width}x{height} is outside 1..{MAX_SIDE}")));
+            return Err(WireError(format!(
+                "image size {width}x{height} is outside 1..{MAX_SIDE}"
+            )));
         }
         let expected = width as usize * height as usize * 3;
         let rgb = input.bytes(expected)?;
@@ -209,7 +211,9 @@ mod tests {
         assert!(Checked::<DetectRequest>::from_bytes(bytes).0.is_err());
         let mut r = request();
         r.params.confidence = 2.0;
-        assert!(Checked::<DetectRequest>::from_bytes(Checked::new(r).into_bytes()).0.is_err());
+        assert!(Checked::<DetectRequest>::from_bytes(Checked::new(r).into_bytes())
+            .0
+            .is_err());
     }
 
     #[test]

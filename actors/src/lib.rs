@@ -2,8 +2,8 @@
 
 pub mod detect;
 pub mod detector_pool;
-pub mod detector_worker;
 mod detector_wire;
+pub mod detector_worker;
 pub mod extractor;
 pub mod frame;
 pub mod hls;

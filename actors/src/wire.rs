@@ -101,7 +101,11 @@ impl<T: Wire> BytesConvertable for Checked<T> {
         let decoded = Self::decode_bytes(&bytes);
         if let Err(e) = &decoded {
             metrics::counter!("sightline_cluster_bad_messages_total", "message" => T::NAME).increment(1);
-            tracing::warn!(message = T::NAME, bytes = bytes.len(), "dropped a malformed cluster payload: {e}");
+            tracing::warn!(
+                message = T::NAME,
+                bytes = bytes.len(),
+                "dropped a malformed cluster payload: {e}"
+            );
         }
         Checked(decoded)
     }
@@ -251,14 +255,23 @@ mod tests {
     fn every_truncation_and_corruption_is_an_error_not_a_panic() {
         let bytes = Checked::new(sample()).into_bytes();
         for cut in 0..bytes.len() {
-            assert!(Checked::<Sample>::from_bytes(bytes[..cut].to_vec()).0.is_err(), "cut at {cut}");
+            assert!(
+                Checked::<Sample>::from_bytes(bytes[..cut].to_vec()).0.is_err(),
+                "cut at {cut}"
+            );
         }
         let mut extra = bytes.clone();
         extra.push(0);
-        assert!(Checked::<Sample>::decode_bytes(&extra).unwrap_err().0.contains("trailing"));
+        assert!(Checked::<Sample>::decode_bytes(&extra)
+            .unwrap_err()
+            .0
+            .contains("trailing"));
         let mut version = bytes.clone();
         version[2] = VERSION + 1;
-        assert!(Checked::<Sample>::decode_bytes(&version).unwrap_err().0.contains("version"));
+        assert!(Checked::<Sample>::decode_bytes(&version)
+            .unwrap_err()
+            .0
+            .contains("version"));
         let mut tag = bytes.clone();
         tag[3] = 1;
         assert!(Checked::<Sample>::decode_bytes(&tag).is_err());
@@ -277,12 +290,18 @@ mod tests {
         w.u32(u32::MAX); // a string "length" of 4 GiB
         let mut payload = vec![b'S', b'L', VERSION, Sample::TAG];
         payload.extend(w.0);
-        assert!(Checked::<Sample>::decode_bytes(&payload).unwrap_err().0.contains("limit"));
+        assert!(Checked::<Sample>::decode_bytes(&payload)
+            .unwrap_err()
+            .0
+            .contains("limit"));
     }
 
     #[test]
     fn non_finite_numbers_are_refused() {
-        let bad = Sample { f: f32::NAN, ..sample() };
+        let bad = Sample {
+            f: f32::NAN,
+            ..sample()
+        };
         let bytes = Checked::new(bad).into_bytes();
         assert!(Checked::<Sample>::decode_bytes(&bytes).is_err());
     }

@@ -8,7 +8,9 @@ use ractor::{Actor, ActorRef};
 use sightline_actors::detect::{
     letterbox, DetectParams, DetectorConfig, FrameRef, Letterbox, LetterboxedImage, PixelFormat,
 };
-use sightline_actors::detector_worker::{detect, DetectReply, DetectRequest, DetectorMsg, DetectorWorker, DETECTORS_GROUP};
+use sightline_actors::detector_worker::{
+    detect, DetectReply, DetectRequest, DetectorMsg, DetectorWorker, DETECTORS_GROUP,
+};
 
 fn cache(rel: &str) -> PathBuf {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.cache").join(rel);

@@ -14,7 +14,12 @@ pub const COOKIE_FILE: &str = "cluster.cookie";
 pub fn load_or_create(path: &Path) -> Result<(String, bool), ClusterError> {
     let err = |e: std::io::Error| ClusterError::Cookie(path.to_path_buf(), e.to_string());
     match std::fs::read_to_string(path) {
-        Ok(text) => return Ok((validate(text.trim()).map_err(|m| ClusterError::Cookie(path.to_path_buf(), m))?, false)),
+        Ok(text) => {
+            return Ok((
+                validate(text.trim()).map_err(|m| ClusterError::Cookie(path.to_path_buf(), m))?,
+                false,
+            ))
+        }
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(err(e)),
         Err(_) => {}
     }

@@ -115,6 +115,10 @@ impl Coordinator {
             ledger,
         });
         shared.apply(Vec::new());
+        // Exported from the start, so dashboards and alerts see zeros rather than nothing.
+        for event in Event::LABELS {
+            metrics::counter!("sightline_cluster_events_total", "event" => event).increment(0);
+        }
         let tls = config.tls.is_some();
         let encryption = config.tls.map(IncomingEncryptionMode::Tls);
         let server = NodeServer::new(
@@ -328,7 +332,9 @@ impl Actor for Gate {
         match msg {
             CoordinatorMsg::Join(Checked(Ok(request)), reply) => self.join(request, reply).await,
             CoordinatorMsg::Join(Checked(Err(bad)), reply) => {
-                let _ = reply.send(Checked::new(JoinReply::Refused(format!("malformed join request: {bad}"))));
+                let _ = reply.send(Checked::new(JoinReply::Refused(format!(
+                    "malformed join request: {bad}"
+                ))));
             }
             CoordinatorMsg::Heartbeat(Checked(Ok(beat)), reply) => {
                 let (known, change) = self.shared.membership().heartbeat(&beat.name, Instant::now());

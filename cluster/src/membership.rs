@@ -118,6 +118,17 @@ pub enum Event {
 }
 
 impl Event {
+    /// Every label [`Event::label`] gives but `forgotten` (bookkeeping, not a cluster event).
+    pub const LABELS: [&'static str; 7] = [
+        "auth_failed",
+        "joined",
+        "refused",
+        "suspect",
+        "recovered",
+        "lost",
+        "left",
+    ];
+
     pub fn label(&self) -> &'static str {
         match self {
             Event::AuthFailed => "auth_failed",
@@ -366,7 +377,12 @@ mod tests {
         let changes = m.closed(1, t);
         assert_eq!(changes[0].event, Event::AuthFailed);
         assert_eq!(state(&m, 1), NodeState::Refused);
-        assert!(m.nodes().next().and_then(|n| n.reason.clone()).unwrap_or_default().contains("cookie"));
+        assert!(m
+            .nodes()
+            .next()
+            .and_then(|n| n.reason.clone())
+            .unwrap_or_default()
+            .contains("cookie"));
     }
 
     #[test]
@@ -401,7 +417,7 @@ mod tests {
         let (known, change) = m.heartbeat("w1", t + Duration::from_millis(3100));
         assert!(known);
         assert_eq!(change.map(|c| c.event), Some(Event::Recovered));
-        assert_eq!(m.heartbeat("nobody", t).0, false);
+        assert!(!m.heartbeat("nobody", t).0);
     }
 
     #[test]
@@ -411,7 +427,7 @@ mod tests {
         m.opened(1, "a".into(), t);
         m.join(1, &request("w1", "aa"), &wanted(), t);
         assert_eq!(m.closed(1, t)[0].event, Event::Lost);
-        assert_eq!(m.heartbeat("w1", t).0, false, "a lost node is not known");
+        assert!(!m.heartbeat("w1", t).0, "a lost node is not known");
         m.opened(2, "b".into(), t);
         m.join(2, &request("w2", "aa"), &wanted(), t);
         assert_eq!(m.left("w2", t)[0].event, Event::Left);

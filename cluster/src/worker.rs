@@ -44,7 +44,9 @@ enum Link {
     Connecting,
     Authenticated,
     /// Closed; `authenticated` says whether the handshake had succeeded.
-    Closed { authenticated: bool },
+    Closed {
+        authenticated: bool,
+    },
 }
 
 struct LinkEvents(watch::Sender<Link>);
@@ -96,12 +98,17 @@ pub async fn run(options: WorkerOptions, shutdown: impl Future<Output = ()>) -> 
         Ok(Ok(Link::Authenticated)) => {}
         Ok(_) => {
             return Err(ClusterError::Refused(format!(
-                "authentication failed: the cookie differs from the coordinator's (or another node already uses \
-                 the name '{}')",
+                "authentication failed: the coordinator closed the connection during the handshake; check the \
+                 cookie, that no other node uses the name '{}', and whether the coordinator expects TLS (--tls-ca)",
                 options.name
             )))
         }
-        Err(_) => return Err(ClusterError::Connect(options.join.clone(), "no handshake within 15 s".into())),
+        Err(_) => {
+            return Err(ClusterError::Connect(
+                options.join.clone(),
+                "no handshake within 15 s".into(),
+            ))
+        }
     }
     let gate = find_gate().await?;
     let request = JoinRequest {
@@ -115,7 +122,12 @@ pub async fn run(options: WorkerOptions, shutdown: impl Future<Output = ()>) -> 
         Ok(Checked(Ok(JoinReply::Accepted { heartbeat }))) => heartbeat,
         Ok(Checked(Ok(JoinReply::Refused(why)))) => return Err(ClusterError::Refused(why)),
         Ok(Checked(Err(bad))) => return Err(ClusterError::Refused(format!("unreadable answer to the join: {bad}"))),
-        Err(e) => return Err(ClusterError::Connect(options.join.clone(), format!("the join went unanswered: {e}"))),
+        Err(e) => {
+            return Err(ClusterError::Connect(
+                options.join.clone(),
+                format!("the join went unanswered: {e}"),
+            ))
+        }
     };
     let (workers, _) = match spawn_local(&options.detector, options.workers).await {
         Ok(w) => w,
@@ -183,7 +195,11 @@ async fn beat(gate: &ActorRef<CoordinatorMsg>, name: &str, every: Duration) -> C
             seq,
         };
         let deadline = every.max(Duration::from_millis(200));
-        match ractor::call_t!(gate, |r| CoordinatorMsg::Heartbeat(Checked::new(beat), r), deadline.as_millis() as u64) {
+        match ractor::call_t!(
+            gate,
+            |r| CoordinatorMsg::Heartbeat(Checked::new(beat), r),
+            deadline.as_millis() as u64
+        ) {
             Ok(Checked(Ok(reply))) if reply.known => last_answer = Instant::now(),
             Ok(Checked(Ok(_))) => {
                 return ClusterError::Lost(

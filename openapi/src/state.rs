@@ -163,7 +163,11 @@ async fn start_cluster(config: &ServerConfig) -> Result<Coordinator, ServeError>
     tracing::info!(
         "cluster: listening on {}{}; add a worker node with `sightline worker --join {} {cookie_hint}`",
         config.cluster_listen,
-        if config.cluster_tls_cert.is_some() { " (TLS)" } else { "" },
+        if config.cluster_tls_cert.is_some() {
+            " (TLS)"
+        } else {
+            ""
+        },
         config.cluster_listen,
     );
     Ok(coordinator)

@@ -24,16 +24,21 @@ pub struct DetectBenchArgs {
     frames: u32,
 }
 
-pub async fn run(args: DetectBenchArgs) -> anyhow::Result<ExitCode> {
-    let img = image::open(&args.image)
-        .with_context(|| format!("cannot read {}", args.image.display()))?
+/// `image` letterboxed to the model's input size, as the pipeline sends it to a worker.
+pub(super) fn model_input(model: &ModelArgs, image: &std::path::Path) -> anyhow::Result<LetterboxedImage> {
+    let img = image::open(image)
+        .with_context(|| format!("cannot read {}", image.display()))?
         .to_rgb8();
-    let probe = Detector::load(&args.model.detector_config(1))?;
+    let probe = Detector::load(&model.detector_config(1))?;
     let (mw, mh) = (probe.info().input_width, probe.info().input_height);
-    drop(probe);
     let frame = FrameRef::packed(img.as_raw(), img.width(), img.height(), PixelFormat::Rgb)
         .context("decoded image buffer is smaller than its size")?;
-    let input = letterbox(&frame, &Letterbox::new(img.width(), img.height(), mw, mh));
+    Ok(letterbox(&frame, &Letterbox::new(img.width(), img.height(), mw, mh)))
+}
+
+pub async fn run(args: DetectBenchArgs) -> anyhow::Result<ExitCode> {
+    let input = model_input(&args.model, &args.image)?;
+    let (mw, mh) = (input.width, input.height);
     let n = args.frames as usize;
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
 
@@ -154,11 +159,11 @@ async fn detect_via(actor: &ActorRef<DetectorMsg>, input: &LetterboxedImage) -> 
     Ok(())
 }
 
-fn mean_ms(times: &[Duration]) -> f64 {
+pub(super) fn mean_ms(times: &[Duration]) -> f64 {
     times.iter().map(Duration::as_secs_f64).sum::<f64>() * 1000.0 / times.len() as f64
 }
 
-fn percentile_ms(times: &[Duration], q: f64) -> f64 {
+pub(super) fn percentile_ms(times: &[Duration], q: f64) -> f64 {
     let mut sorted: Vec<f64> = times.iter().map(|t| t.as_secs_f64() * 1000.0).collect();
     sorted.sort_by(f64::total_cmp);
     sorted[((sorted.len() - 1) as f64 * q).round() as usize]

@@ -2,6 +2,7 @@
 
 mod detect;
 mod pipeline;
+mod remote;
 mod store;
 mod usage;
 
@@ -17,6 +18,9 @@ pub enum BenchCommand {
     /// Pipeline efficiency: each stage alone (CPU-seconds per frame), the limit they allow on this
     /// machine, the full pipeline against it, and peak memory.
     Pipeline(pipeline::PipelineBenchArgs),
+    /// A detection's cost across nodes: the same request to a local worker and to a worker process
+    /// joined over loopback, one at a time (ms per frame, and the difference).
+    Remote(remote::RemoteBenchArgs),
     /// Detection store as the API uses it: window queries (plain and class-filtered) and stats on
     /// one long synthetic video, with the `wrk` commands to time the same over HTTP.
     Store(store::StoreBenchArgs),
@@ -26,6 +30,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         BenchCommand::Detect(args) => detect::run(args).await,
         BenchCommand::Pipeline(args) => pipeline::run(args).await,
+        BenchCommand::Remote(args) => remote::run(args).await,
         BenchCommand::Store(args) => store::run(args).await,
     }
 }

@@ -12,25 +12,33 @@ pub struct Server {
     pub child: Child,
     pub base: String,
     pub data: PathBuf,
+    /// Where worker nodes join.
+    pub cluster: String,
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     l.local_addr().expect("addr").port()
 }
 
 impl Server {
-    /// Starts a server on a free port with `data` as its data folder and extra environment.
+    /// Starts a server on free ports (HTTP and cluster) with `data` as its data folder and extra
+    /// environment; its log goes to `data/server.log`.
     pub fn start(data: &Path, env: &[(&str, &str)]) -> Server {
         let port = free_port();
+        let cluster = format!("127.0.0.1:{}", free_port());
+        std::fs::create_dir_all(data).expect("data dir");
+        let log = std::fs::File::create(data.join("server.log")).expect("server log");
         let mut cmd = sightline();
         cmd.arg("serve")
             .arg("--bind")
             .arg(format!("127.0.0.1:{port}"))
             .arg("--data")
             .arg(data)
+            .env("SIGHTLINE_CLUSTER_LISTEN", &cluster)
+            .env("SIGHTLINE_LOG", "info")
             .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .stderr(log);
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -39,6 +47,7 @@ impl Server {
             child,
             base: format!("http://127.0.0.1:{port}"),
             data: data.to_path_buf(),
+            cluster,
         };
         let started = Instant::now();
         while get(&server.url("/healthz")).0 != 200 {
@@ -46,6 +55,12 @@ impl Server {
             std::thread::sleep(Duration::from_millis(100));
         }
         server
+    }
+
+    /// What the server logged so far, colour codes removed.
+    pub fn log(&self) -> String {
+        let raw = std::fs::read_to_string(self.data.join("server.log")).unwrap_or_default();
+        strip_ansi(&raw)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -87,6 +102,23 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+pub fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// One request through curl: status code and body parsed as JSON (Null when it is not JSON).

@@ -1,0 +1,451 @@
+//! Two-node clusters of real processes on loopback: a `sightline serve` coordinator and
+//! `sightline worker` nodes joining it. Jobs use both nodes; a worker killed, frozen or joining
+//! mid-job loses no frame and counts none twice; wrong cookies, models and TLS are refused.
+//!
+//! The tests run one at a time: each runs two or three processes that share this machine's cores.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use common::server::{curl_raw, get, strip_ansi, Server};
+use common::{media, model, run, sightline};
+use serde_json::Value;
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+const BIKES_FRAMES: u64 = 250;
+const JOB_TIMEOUT: Duration = Duration::from_secs(300);
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A coordinator with one local detector worker, so a remote one visibly adds capacity.
+fn coordinator(data: &Path, env: &[(&str, &str)]) -> Server {
+    let mut all = vec![("SIGHTLINE_WORKERS", "1")];
+    all.extend_from_slice(env);
+    Server::start(data, &all)
+}
+
+struct Worker {
+    child: Child,
+    log: PathBuf,
+    name: String,
+}
+
+impl Worker {
+    /// `sightline worker` joining `server` with its cookie file, one detector, and `extra` flags.
+    fn start(server: &Server, name: &str, extra: &[&str]) -> Worker {
+        let log = server.data.join(format!("{name}.log"));
+        let mut cmd = sightline();
+        cmd.args(["worker", "--join", &server.cluster, "--name", name, "--workers", "1"])
+            .env("SIGHTLINE_LOG", "info")
+            .env_remove("SIGHTLINE_CLUSTER_COOKIE")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("worker log"));
+        if !extra.iter().any(|a| a.starts_with("--cookie")) {
+            cmd.arg("--cookie-file").arg(server.data.join("cluster.cookie"));
+        }
+        cmd.args(extra);
+        Worker {
+            child: cmd.spawn().expect("worker starts"),
+            log,
+            name: name.to_string(),
+        }
+    }
+
+    fn log(&self) -> String {
+        strip_ansi(&std::fs::read_to_string(&self.log).unwrap_or_default())
+    }
+
+    fn signal(&self, signal: &str) {
+        let sent = run(Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string()));
+        assert!(sent.status.success(), "kill -{signal} failed");
+    }
+
+    fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(
+                started.elapsed() < timeout,
+                "worker {} still runs:\n{}",
+                self.name,
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        // A stopped process must be continued to die cleanly under SIGKILL's reaper too.
+        let _ = Command::new("kill")
+            .arg("-CONT")
+            .arg(self.child.id().to_string())
+            .output();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn cluster(server: &Server) -> Value {
+    let (code, v) = get(&server.url("/api/cluster"));
+    assert_eq!(code, 200, "{v}");
+    v
+}
+
+/// The latest node called `name` (a name may come back in a new session).
+fn node(view: &Value, name: &str) -> Option<Value> {
+    view["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .rev()
+        .find(|n| n["name"] == name)
+        .cloned()
+}
+
+fn wait_node(server: &Server, name: &str, state: &str, timeout: Duration) -> Value {
+    let started = Instant::now();
+    loop {
+        let view = cluster(server);
+        if let Some(n) = node(&view, name).filter(|n| n["state"] == state) {
+            return n;
+        }
+        assert!(
+            started.elapsed() < timeout,
+            "node {name} not {state} after {timeout:?}: {view}\n{}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Frames credited per node name.
+fn frames_by_node(server: &Server) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    for n in cluster(server)["nodes"].as_array().expect("nodes") {
+        *out.entry(n["name"].as_str().unwrap_or_default().to_string())
+            .or_default() += n["frames"].as_u64().unwrap_or(0);
+    }
+    out
+}
+
+fn upload_bikes(server: &Server) -> String {
+    let (code, v) = server.upload(&media("bikes.mp4"), &[]);
+    assert_eq!(code, 202, "{v}");
+    v["id"].as_str().expect("id").to_string()
+}
+
+fn video(server: &Server, id: &str) -> Value {
+    get(&server.url(&format!("/api/videos/{id}"))).1
+}
+
+/// Waits until `id` is processing and `name`'s workers have detected at least `frames` frames;
+/// fails if the job finished first (the test would then prove nothing about "mid-job").
+fn wait_mid_job(server: &Server, id: &str, name: &str, frames: u64) {
+    let started = Instant::now();
+    loop {
+        let done = frames_by_node(server).get(name).copied().unwrap_or(0);
+        let v = video(server, id);
+        assert_ne!(
+            v["status"], "ready",
+            "the job finished before the test could act mid-job: {v}"
+        );
+        if v["status"] == "processing" && done >= frames {
+            return;
+        }
+        assert!(started.elapsed() < JOB_TIMEOUT, "no progress on {name}: {v}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Every stored detection of a video (JSON Lines export), as text lines.
+fn detections(server: &Server, id: &str) -> Vec<String> {
+    let (code, body) = curl_raw("GET", &server.url(&format!("/api/videos/{id}/detections.jsonl")), &[]);
+    assert_eq!(code, 200);
+    String::from_utf8(body)
+        .expect("utf-8")
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+/// The job's frames were all detected, each exactly once, and stored as a single-node run stores them.
+fn assert_exactly_once(server: &Server, id: &str, reference: &[String], frames_before: u64) {
+    let v = server.wait_status(id, &["ready", "failed"], JOB_TIMEOUT);
+    assert_eq!(v["status"], "ready", "{v}\n{}", server.log());
+    assert_eq!(v["frames_done"].as_u64(), Some(BIKES_FRAMES), "{v}");
+    let credited: u64 = frames_by_node(server).values().sum();
+    assert_eq!(credited - frames_before, BIKES_FRAMES, "frames credited to workers");
+    let got = detections(server, id);
+    assert!(!got.is_empty());
+    assert!(got == reference, "stored detections differ from the single-node run");
+}
+
+#[test]
+fn a_job_uses_both_nodes_and_stores_what_a_single_node_stores() {
+    let _one = serial();
+    let dir = tempfile::tempdir().expect("dir");
+    let server = coordinator(dir.path(), &[]);
+    let alone = upload_bikes(&server);
+    server.wait_status(&alone, &["ready"], JOB_TIMEOUT);
+    let reference = detections(&server, &alone);
+    let before = frames_by_node(&server);
+    assert_eq!(before.values().sum::<u64>(), BIKES_FRAMES);
+
+    let worker = Worker::start(&server, "w1", &[]);
+    let joined = wait_node(&server, "w1", "up", Duration::from_secs(60));
+    assert!(joined["last_heartbeat_ms_ago"].as_u64().is_some(), "{joined}");
+    let shared = upload_bikes(&server);
+    assert_exactly_once(&server, &shared, &reference, BIKES_FRAMES);
+    let after = frames_by_node(&server);
+    assert!(after["coordinator"] > before["coordinator"], "{after:?}");
+    assert!(after["w1"] > 0, "{after:?}");
+    let view = cluster(&server);
+    let w1 = node(&view, "w1").expect("w1");
+    assert_eq!(w1["workers"].as_array().map(Vec::len), Some(1), "{w1}");
+    assert!(w1["workers"][0]["mean_latency_ms"].as_f64().is_some(), "{w1}");
+    assert_eq!(view["nodes_up"], 2);
+    assert!(server.log().contains("node w1 (127.0.0.1:"), "{}", server.log());
+    drop(worker);
+}
+
+#[test]
+fn a_worker_killed_mid_job_loses_no_frame() {
+    let _one = serial();
+    let dir = tempfile::tempdir().expect("dir");
+    let server = coordinator(dir.path(), &[]);
+    let worker = Worker::start(&server, "w1", &[]);
+    wait_node(&server, "w1", "up", Duration::from_secs(60));
+    let id = upload_bikes(&server);
+    wait_mid_job(&server, &id, "w1", 10);
+    worker.signal("KILL");
+    let lost = wait_node(&server, "w1", "lost", Duration::from_secs(10));
+    assert!(lost["reason"].as_str().unwrap_or_default().contains("closed"), "{lost}");
+
+    let v = server.wait_status(&id, &["ready", "failed"], JOB_TIMEOUT);
+    assert_eq!(v["status"], "ready", "{v}");
+    // The reference: the same video on the coordinator alone, after the worker is gone.
+    let alone = upload_bikes(&server);
+    server.wait_status(&alone, &["ready"], JOB_TIMEOUT);
+    let reference = detections(&server, &alone);
+    assert_exactly_once(&server, &id, &reference, BIKES_FRAMES);
+    assert!(server.log().contains("node w1 (127.0.0.1:") && server.log().contains("lost"));
+}
+
+#[test]
+fn a_frozen_worker_is_suspected_its_frames_resent_and_it_comes_back() {
+    let _one = serial();
+    let dir = tempfile::tempdir().expect("dir");
+    let server = coordinator(dir.path(), &[]);
+    let worker = Worker::start(&server, "w1", &[]);
+    wait_node(&server, "w1", "up", Duration::from_secs(60));
+    let id = upload_bikes(&server);
+    wait_mid_job(&server, &id, "w1", 10);
+    worker.signal("STOP");
+    let stopped = Instant::now();
+    let suspect = wait_node(&server, "w1", "suspect", Duration::from_secs(10));
+    // 3 heartbeat intervals of 500 ms, plus the watchdog's tick and this machine's noise.
+    assert!(
+        stopped.elapsed() < Duration::from_secs(6),
+        "suspected after {:?}",
+        stopped.elapsed()
+    );
+    assert!(
+        suspect["reason"].as_str().unwrap_or_default().contains("heartbeat"),
+        "{suspect}"
+    );
+
+    let v = server.wait_status(&id, &["ready", "failed"], JOB_TIMEOUT);
+    assert_eq!(v["status"], "ready", "{v}\n{}", server.log());
+    assert_eq!(v["frames_done"].as_u64(), Some(BIKES_FRAMES));
+    // The job finished while the worker was frozen: nothing waited for it.
+    assert_eq!(node(&cluster(&server), "w1").expect("w1")["state"], "suspect");
+    let credited: u64 = frames_by_node(&server).values().sum();
+    assert_eq!(credited, BIKES_FRAMES, "each frame credited once");
+
+    worker.signal("CONT");
+    wait_node(&server, "w1", "up", Duration::from_secs(10));
+    assert!(server.log().contains("answers heartbeats again"));
+    // Back up, it takes frames again, and the frames it answered late were not counted twice.
+    let again = upload_bikes(&server);
+    let before = frames_by_node(&server)["w1"];
+    server.wait_status(&again, &["ready"], JOB_TIMEOUT);
+    let after = frames_by_node(&server);
+    assert!(after["w1"] > before, "{after:?}");
+    assert_eq!(after.values().sum::<u64>(), 2 * BIKES_FRAMES);
+}
+
+#[test]
+fn a_worker_joining_mid_job_gets_frames_of_that_job() {
+    let _one = serial();
+    let dir = tempfile::tempdir().expect("dir");
+    let server = coordinator(dir.path(), &[]);
+    let id = upload_bikes(&server);
+    wait_mid_job(&server, &id, "coordinator", 10);
+    let _worker = Worker::start(&server, "late", &[]);
+    wait_node(&server, "late", "up", Duration::from_secs(60));
+    let v = server.wait_status(&id, &["ready", "failed"], JOB_TIMEOUT);
+    assert_eq!(v["status"], "ready", "{v}");
+    let frames = frames_by_node(&server);
+    assert!(frames["late"] > 0, "the late worker got no frame: {frames:?}");
+    assert_eq!(frames.values().sum::<u64>(), BIKES_FRAMES);
+}
+
+#[test]
+fn a_wrong_cookie_or_another_model_is_refused_on_both_sides() {
+    let _one = serial();
+    let dir = tempfile::tempdir().expect("dir");
+    let server = coordinator(dir.path(), &[]);
+
+    let mut impostor = Worker::start(&server, "impostor", &["--cookie", "not-the-cluster-cookie"]);
+    let status = impostor.wait_exit(Duration::from_secs(30));
+    assert!(!status.success());
+    assert!(impostor.log().contains("authentication failed"), "{}", impostor.log());
+    let view = cluster(&server);
+    let refused: Vec<&Value> = view["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .filter(|n| n["state"] == "refused")
+        .collect();
+    assert_eq!(refused.len(), 1, "{view}");
+    assert!(
+        refused[0]["reason"].as_str().unwrap_or_default().contains("cookie"),
+        "{view}"
+    );
+    assert_eq!(refused[0]["workers"].as_array().map(Vec::len), Some(0));
+    assert!(server.log().contains("failed authentication"), "{}", server.log());
+
+    let other_model = model("yolov4-tiny-v8.onnx");
+    let mut mismatched = Worker::start(
+        &server,
+        "other-model",
+        &["--model", other_model.to_str().expect("path")],
+    );
+    let status = mismatched.wait_exit(Duration::from_secs(30));
+    assert!(!status.success());
+    assert!(mismatched.log().contains("model mismatch"), "{}", mismatched.log());
+    let n = node(&cluster(&server), "other-model").expect("listed");
+    assert_eq!(n["state"], "refused", "{n}");
+    assert!(n["reason"].as_str().unwrap_or_default().contains("sha256"), "{n}");
+    assert_eq!(
+        n["workers"].as_array().map(Vec::len),
+        Some(0),
+        "no detector of it is used: {n}"
+    );
+    assert!(server.log().contains("node other-model"), "{}", server.log());
+    assert_eq!(cluster(&server)["workers_available"], 1);
+
+    let (code, metrics) = curl_raw("GET", &server.url("/metrics"), &[]);
+    assert_eq!(code, 200);
+    let metrics = String::from_utf8_lossy(&metrics);
+    assert!(
+        metrics.contains("sightline_cluster_events_total{event=\"auth_failed\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("sightline_cluster_events_total{event=\"refused\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("sightline_cluster_nodes{state=\"refused\"} 2"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn tls_links_carry_jobs_and_plain_workers_are_refused() {
+    let _one = serial();
+    let dir = tempfile::tempdir().expect("dir");
+    let (ca, cert, key) = test_ca(dir.path());
+    let server = coordinator(
+        &dir.path().join("data"),
+        &[
+            ("SIGHTLINE_CLUSTER_TLS_CERT", cert.to_str().expect("path")),
+            ("SIGHTLINE_CLUSTER_TLS_KEY", key.to_str().expect("path")),
+        ],
+    );
+    assert_eq!(cluster(&server)["tls"], true);
+    let mut plain = Worker::start(&server, "plain", &[]);
+    assert!(!plain.wait_exit(Duration::from_secs(30)).success());
+    assert!(plain.log().contains("expects TLS"), "{}", plain.log());
+    let mut untrusting = Worker::start(&server, "untrusting", &["--tls-ca", cert.to_str().expect("path")]);
+    assert!(!untrusting.wait_exit(Duration::from_secs(30)).success());
+    assert!(
+        untrusting.log().contains("TLS handshake failed"),
+        "{}",
+        untrusting.log()
+    );
+    let _secure = Worker::start(&server, "secure", &["--tls-ca", ca.to_str().expect("path")]);
+    wait_node(&server, "secure", "up", Duration::from_secs(60));
+    let id = upload_bikes(&server);
+    let v = server.wait_status(&id, &["ready", "failed"], JOB_TIMEOUT);
+    assert_eq!(v["status"], "ready", "{v}");
+    assert!(frames_by_node(&server)["secure"] > 0);
+}
+
+/// A test CA and a certificate it signed for 127.0.0.1 and localhost: (CA, certificate, key).
+fn test_ca(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let (ca, ca_key) = (dir.join("ca.pem"), dir.join("ca.key"));
+    let (cert, key, csr, ext) = (
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+        dir.join("req.csr"),
+        dir.join("ext"),
+    );
+    std::fs::write(&ext, "subjectAltName=DNS:localhost,IP:127.0.0.1\n").expect("ext file");
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    openssl(
+        Command::new("openssl")
+            .args(["req", "-x509", "-days", "2", "-subj", "/CN=sightline test CA"])
+            .args(ec)
+            .arg("-keyout")
+            .arg(&ca_key)
+            .arg("-out")
+            .arg(&ca),
+    );
+    openssl(
+        Command::new("openssl")
+            .args(["req", "-subj", "/CN=localhost"])
+            .args(ec)
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&csr),
+    );
+    openssl(
+        Command::new("openssl")
+            .args(["x509", "-req", "-days", "2", "-CAcreateserial", "-in"])
+            .arg(&csr)
+            .arg("-CA")
+            .arg(&ca)
+            .arg("-CAkey")
+            .arg(&ca_key)
+            .arg("-extfile")
+            .arg(&ext)
+            .arg("-out")
+            .arg(&cert),
+    );
+    (ca, cert, key)
+}
+
+fn openssl(cmd: &mut Command) {
+    let made = run(cmd);
+    assert!(
+        made.status.success(),
+        "openssl: {}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+}
