@@ -29,13 +29,15 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 ## Benchmarks: the detector alone, then the pipeline on vtest.avi and on a 720p version of it,
-## and the pipeline's peak memory on a 4x longer input.
+## the pipeline's peak memory on a 4x longer input, the store, a detection across nodes, and scale-out.
 bench: build
 	./target/release/sightline bench detect
 	./target/release/sightline bench pipeline .cache/media/vtest.avi
 	./target/release/sightline bench pipeline .cache/media/vtest_720p.mp4
 	./target/release/sightline bench pipeline .cache/media/vtest_x4.avi --pipeline-only
 	./target/release/sightline bench store
+	./target/release/sightline bench remote
+	bash scripts/bench-cluster.sh target/release/sightline .cache/media/vtest.avi
 
 clean:
 	$(CARGO) clean

@@ -1,5 +1,5 @@
 # A `sightline serve` for the scripted tests (API contract, browser). Sourced after lib.sh.
-#   start_test_server BINARY DIR CONFIG-TEXT   sets PORT, BASE and SERVER_PID; waits for /readyz
+#   start_test_server BINARY DIR CONFIG-TEXT   sets PORT, BASE, CLUSTER_PORT and SERVER_PID; waits for /readyz
 #   stop_test_server                           TERM, then KILL after 5 s
 #   server_log WHY [LINES]                     the end of its log, on stderr
 # The server gets its own config file and no SIGHTLINE_* variables (but the log filter), so a
@@ -22,7 +22,8 @@ start_test_server() {
   SERVER_DIR=$2
   PORT=$(free_port)
   # Its own cluster port too, so test servers never meet each other's worker nodes.
-  printf '%s\ncluster_listen = "127.0.0.1:%s"\n' "$3" "$(free_port)" > "$SERVER_DIR/sightline.toml"
+  CLUSTER_PORT=$(free_port)
+  printf '%s\ncluster_listen = "127.0.0.1:%s"\n' "$3" "$CLUSTER_PORT" > "$SERVER_DIR/sightline.toml"
   BASE="http://127.0.0.1:$PORT"
   local unset_vars=() v
   for v in $(compgen -e); do

@@ -245,6 +245,27 @@ fn a_worker_killed_mid_job_loses_no_frame() {
 }
 
 #[test]
+fn a_worker_interrupted_mid_job_drains_and_leaves() {
+    let _one = serial();
+    let dir = tempfile::tempdir().expect("dir");
+    let server = coordinator(dir.path(), &[]);
+    let mut worker = Worker::start(&server, "w1", &[]);
+    wait_node(&server, "w1", "up", Duration::from_secs(60));
+    let id = upload_bikes(&server);
+    wait_mid_job(&server, &id, "w1", 10);
+    worker.signal("INT");
+    let status = worker.wait_exit(Duration::from_secs(30));
+    assert!(status.success(), "Ctrl-C is a clean exit: {status}\n{}", worker.log());
+    assert!(worker.log().contains("left the cluster"), "{}", worker.log());
+    let left = wait_node(&server, "w1", "left", Duration::from_secs(10));
+    assert_eq!(left["errors"], 0, "every request it held was answered: {left}");
+    let v = server.wait_status(&id, &["ready", "failed"], JOB_TIMEOUT);
+    assert_eq!(v["status"], "ready", "{v}");
+    let credited: u64 = frames_by_node(&server).values().sum();
+    assert_eq!(credited, BIKES_FRAMES, "each frame credited once");
+}
+
+#[test]
 fn a_frozen_worker_is_suspected_its_frames_resent_and_it_comes_back() {
     let _one = serial();
     let dir = tempfile::tempdir().expect("dir");

@@ -2,7 +2,10 @@
 //!
 //! Every job's DetectorPool dispatches through it, so the limit of K requests in flight holds per
 //! worker across all jobs, and a worker that keeps failing is benched for every job at once. The
-//! cluster side opens and closes the gate of a remote node: a remote worker is used only while its
+//! Among workers with room, remote ones come first: this node's cores also decode, letterbox, draw
+//! and encode, so a frame detected elsewhere leaves them to the pipeline. Then the least busy, then
+//! the one answering fastest lately.
+//! The cluster side opens and closes the gate of a remote node: a remote worker is used only while its
 //! node has joined (cookie, model and version checked) and answers its heartbeats. Workers on this
 //! node are always admitted.
 //!
@@ -20,6 +23,8 @@ use ractor::{ActorCell, ActorId};
 pub const LOCAL_NODE: &str = "local";
 /// Failures in a row that bench a worker.
 const BENCH_AFTER: u32 = 3;
+/// Weight of the newest answer time in a worker's recent figure.
+const RECENT_WEIGHT: f64 = 0.2;
 /// How long a benched worker sits out.
 const BENCH_FOR: Duration = Duration::from_secs(10);
 
@@ -39,6 +44,8 @@ struct WorkerEntry {
     benched_until: Option<Instant>,
     latency_total: Duration,
     answers: u64,
+    /// Recent answer time in ms (exponentially weighted); `None` until the first answer.
+    recent_ms: Option<f64>,
     frames_metric: Counter,
     latency_metric: Histogram,
 }
@@ -109,24 +116,25 @@ impl WorkerLedger {
         members.iter().filter(|m| admits(&book, m.get_id())).count()
     }
 
-    /// Picks the least busy usable worker with room (fewer than `limit` in flight) and counts the
-    /// request against it. `remote_ok` is false when the request is too large to cross nodes.
+    /// Picks a usable worker with room (fewer than `limit` in flight) — remote before local, then
+    /// least busy, then fastest lately — and counts the request against it. `remote_ok` is false
+    /// when the request is too large to cross nodes.
     pub fn acquire(&self, candidates: &[ActorCell], limit: usize, remote_ok: bool) -> Option<ActorCell> {
         let mut book = self.book();
         let now = Instant::now();
-        let mut best: Option<(usize, &ActorCell)> = None;
+        let mut best: Option<((bool, usize, f64), &ActorCell)> = None;
         for cell in candidates {
             let id = cell.get_id();
             if !admits(&book, id) || (!remote_ok && !id.is_local()) {
                 continue;
             }
             let entry = entry(&mut book, id);
-            if entry.benched_until.is_some_and(|t| t > now) {
+            if entry.benched_until.is_some_and(|t| t > now) || entry.in_flight >= limit.max(1) {
                 continue;
             }
-            let busy = entry.in_flight;
-            if busy < limit.max(1) && best.is_none_or(|(b, _)| busy < b) {
-                best = Some((busy, cell));
+            let key = (id.is_local(), entry.in_flight, entry.recent_ms.unwrap_or(0.0));
+            if best.is_none_or(|(b, _)| key < b) {
+                best = Some((key, cell));
             }
         }
         let (_, cell) = best?;
@@ -145,6 +153,8 @@ impl WorkerLedger {
             entry.failures_in_row = 0;
             entry.latency_total += took;
             entry.answers += 1;
+            let ms = took.as_secs_f64() * 1000.0;
+            entry.recent_ms = Some(entry.recent_ms.map_or(ms, |r| r + RECENT_WEIGHT * (ms - r)));
         } else {
             entry.errors += 1;
             entry.failures_in_row += 1;
@@ -228,6 +238,7 @@ fn entry(book: &mut Book, id: ActorId) -> &mut WorkerEntry {
             benched_until: None,
             latency_total: Duration::ZERO,
             answers: 0,
+            recent_ms: None,
         }
     })
 }

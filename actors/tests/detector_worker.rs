@@ -4,13 +4,14 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ractor::{Actor, ActorRef};
+use ractor::{Actor, ActorRef, BytesConvertable};
 use sightline_actors::detect::{
     letterbox, DetectParams, DetectorConfig, FrameRef, Letterbox, LetterboxedImage, PixelFormat,
 };
 use sightline_actors::detector_worker::{
     detect, DetectReply, DetectRequest, DetectorMsg, DetectorWorker, DETECTORS_GROUP,
 };
+use sightline_actors::wire::Checked;
 
 fn cache(rel: &str) -> PathBuf {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.cache").join(rel);
@@ -56,6 +57,13 @@ async fn worker_detects_joins_the_group_and_survives_bad_requests() {
     };
     let err = ask(&worker, wrong_size).await.expect_err("a 10x10 image is refused");
     assert!(err.contains("the model takes (416, 416)"), "{err}");
+
+    // A payload that did not decode (as a corrupt cross-node message arrives) is answered with an
+    // error, and the worker goes on.
+    let garbage = Checked::<DetectRequest>::from_bytes(b"SL\x01\x01 not an image".to_vec());
+    let answer = ractor::call!(worker, |reply| DetectorMsg::Detect(garbage, reply)).expect("an answer");
+    let err = answer.0.expect("a well-formed reply").expect_err("an error reply");
+    assert!(err.contains("malformed request"), "{err}");
 
     let dets = ask(&worker, input).await.expect("detections");
     let classes: Vec<u16> = dets.iter().map(|d| d.class_id).collect();

@@ -24,6 +24,8 @@ use crate::{ClusterError, RELEASE};
 
 /// How long to wait for the handshake and for the coordinator's gate to show up.
 const HANDSHAKE: Duration = Duration::from_secs(15);
+/// Time for requests already sent to arrive once the coordinator knows this node is leaving.
+const IN_TRANSIT: Duration = Duration::from_millis(250);
 /// With no heartbeat answered for this long, the coordinator is taken as gone.
 const COORDINATOR_SILENCE: Duration = Duration::from_secs(10);
 
@@ -229,6 +231,9 @@ async fn drain_and_leave(gate: &ActorRef<CoordinatorMsg>, name: &str, workers: &
     let cells: Vec<ActorCell> = workers.iter().map(|w| w.get_cell()).collect();
     ractor::pg::leave(DETECTORS_GROUP.to_string(), cells);
     leave(gate, name).await;
+    // A request the coordinator dispatched just before our leave closed its gate may still be on
+    // the wire; let it land in a mailbox before the drain marker goes in behind it.
+    tokio::time::sleep(IN_TRANSIT).await;
     for w in workers {
         // The mailbox is first in, first out: the answer comes after every earlier request's.
         let _ = ractor::call_t!(w, DetectorMsg::Drain, 60_000);
