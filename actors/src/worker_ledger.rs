@@ -78,7 +78,25 @@ impl WorkerLedger {
     /// The ledger every pool of this process shares.
     pub fn global() -> &'static WorkerLedger {
         static LEDGER: OnceLock<WorkerLedger> = OnceLock::new();
-        LEDGER.get_or_init(WorkerLedger::default)
+        LEDGER.get_or_init(|| {
+            metrics::describe_counter!(
+                "sightline_worker_frames_total",
+                "Frames a detector worker detected for jobs (re-sent duplicates not counted)."
+            );
+            metrics::describe_histogram!(
+                "sightline_worker_request_seconds",
+                "Detection request per worker, dispatch to answer, error or deadline."
+            );
+            metrics::describe_counter!(
+                "sightline_worker_benched_total",
+                "Times a worker was benched after failing several requests in a row."
+            );
+            metrics::describe_counter!(
+                "sightline_cluster_bad_messages_total",
+                "Cross-node payloads that did not decode, by message; answered with an error."
+            );
+            WorkerLedger::default()
+        })
     }
 
     fn book(&self) -> MutexGuard<'_, Book> {
@@ -263,6 +281,49 @@ mod tests {
         ledger.forget_node(7);
         assert!(!ledger.admits(REMOTE));
         assert!(ledger.workers().iter().all(|w| w.id != REMOTE));
+    }
+
+    struct Idle;
+
+    impl ractor::Actor for Idle {
+        type Msg = ();
+        type State = ();
+        type Arguments = ();
+        async fn pre_start(&self, _: ractor::ActorRef<()>, _: ()) -> Result<(), ractor::ActorProcessingErr> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn acquire_picks_the_least_busy_with_room_and_skips_the_benched() {
+        let ledger = WorkerLedger::default();
+        let (a, _) = ractor::Actor::spawn(None, Idle, ()).await.expect("a");
+        let (b, _) = ractor::Actor::spawn(None, Idle, ()).await.expect("b");
+        let cells = [a.get_cell(), b.get_cell()];
+        let picks: Vec<ActorId> = (0..4)
+            .filter_map(|_| ledger.acquire(&cells, 2, true))
+            .map(|c| c.get_id())
+            .collect();
+        assert_eq!(picks, [a.get_id(), b.get_id(), a.get_id(), b.get_id()]);
+        assert!(ledger.acquire(&cells, 2, true).is_none(), "both are full");
+        for _ in 0..2 {
+            ledger.release(a.get_id(), true, Duration::from_millis(40));
+        }
+        ledger.release(b.get_id(), true, Duration::from_millis(10));
+        // a is idle, b has one in flight: a goes first although b answered faster.
+        assert_eq!(ledger.acquire(&cells, 2, true).map(|c| c.get_id()), Some(a.get_id()));
+        // Three failures bench b: only a is used, until it is full.
+        ledger.release(b.get_id(), false, Duration::ZERO);
+        for _ in 0..3 {
+            ledger.acquire(&cells, 2, true);
+            ledger.release(b.get_id(), false, Duration::ZERO);
+        }
+        assert!(ledger.workers().iter().any(|w| w.id == b.get_id() && w.benched));
+        while let Some(c) = ledger.acquire(&cells, 2, true) {
+            assert_eq!(c.get_id(), a.get_id());
+        }
+        a.stop(None);
+        b.stop(None);
     }
 
     #[test]
