@@ -170,6 +170,16 @@ fn wait_mid_job(server: &Server, id: &str, name: &str, frames: u64) {
     }
 }
 
+/// A coordinator and a worker node "w1" working on bikes.mp4, w1 having detected 10 frames of it.
+fn job_under_way_with_w1(data: &Path) -> (Server, Worker, String) {
+    let server = coordinator(data, &[]);
+    let worker = Worker::start(&server, "w1", &[]);
+    wait_node(&server, "w1", "up", Duration::from_secs(60));
+    let id = upload_bikes(&server);
+    wait_mid_job(&server, &id, "w1", 10);
+    (server, worker, id)
+}
+
 /// Every stored detection of a video (JSON Lines export), as text lines.
 fn detections(server: &Server, id: &str) -> Vec<String> {
     let (code, body) = curl_raw("GET", &server.url(&format!("/api/videos/{id}/detections.jsonl")), &[]);
@@ -225,11 +235,7 @@ fn a_job_uses_both_nodes_and_stores_what_a_single_node_stores() {
 fn a_worker_killed_mid_job_loses_no_frame() {
     let _one = serial();
     let dir = tempfile::tempdir().expect("dir");
-    let server = coordinator(dir.path(), &[]);
-    let worker = Worker::start(&server, "w1", &[]);
-    wait_node(&server, "w1", "up", Duration::from_secs(60));
-    let id = upload_bikes(&server);
-    wait_mid_job(&server, &id, "w1", 10);
+    let (server, worker, id) = job_under_way_with_w1(dir.path());
     worker.signal("KILL");
     let lost = wait_node(&server, "w1", "lost", Duration::from_secs(10));
     assert!(lost["reason"].as_str().unwrap_or_default().contains("closed"), "{lost}");
@@ -248,11 +254,7 @@ fn a_worker_killed_mid_job_loses_no_frame() {
 fn a_worker_interrupted_mid_job_drains_and_leaves() {
     let _one = serial();
     let dir = tempfile::tempdir().expect("dir");
-    let server = coordinator(dir.path(), &[]);
-    let mut worker = Worker::start(&server, "w1", &[]);
-    wait_node(&server, "w1", "up", Duration::from_secs(60));
-    let id = upload_bikes(&server);
-    wait_mid_job(&server, &id, "w1", 10);
+    let (server, mut worker, id) = job_under_way_with_w1(dir.path());
     worker.signal("INT");
     let status = worker.wait_exit(Duration::from_secs(30));
     assert!(status.success(), "Ctrl-C is a clean exit: {status}\n{}", worker.log());
@@ -269,11 +271,7 @@ fn a_worker_interrupted_mid_job_drains_and_leaves() {
 fn a_frozen_worker_is_suspected_its_frames_resent_and_it_comes_back() {
     let _one = serial();
     let dir = tempfile::tempdir().expect("dir");
-    let server = coordinator(dir.path(), &[]);
-    let worker = Worker::start(&server, "w1", &[]);
-    wait_node(&server, "w1", "up", Duration::from_secs(60));
-    let id = upload_bikes(&server);
-    wait_mid_job(&server, &id, "w1", 10);
+    let (server, worker, id) = job_under_way_with_w1(dir.path());
     worker.signal("STOP");
     let stopped = Instant::now();
     let suspect = wait_node(&server, "w1", "suspect", Duration::from_secs(10));
