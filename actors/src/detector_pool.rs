@@ -2,8 +2,9 @@
 //! workers of the process group `sightline.detectors`, at most K requests per worker in flight.
 //!
 //! Frames are letterboxed here, before dispatch, so a worker receives a compact model-sized image.
-//! Workers are picked through the process-wide [`WorkerLedger`]: local and remote alike, least busy
-//! first, skipping benched workers and those of remote nodes that are not (or no longer) admitted.
+//! Workers are picked through the process-wide [`WorkerLedger`]: remote ones first (this node's
+//! cores carry the rest of the pipeline), then the least busy, skipping benched workers and those
+//! of remote nodes that are not (or no longer) admitted.
 //! Results are keyed by frame index: a request that fails, misses its deadline, or whose worker's
 //! node stops answering heartbeats is sent again (to any worker), and whichever answer comes first
 //! is used once; late duplicates are ignored.

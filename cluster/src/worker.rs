@@ -45,10 +45,7 @@ pub struct WorkerOptions {
 enum Link {
     Connecting,
     Authenticated,
-    /// Closed; `authenticated` says whether the handshake had succeeded.
-    Closed {
-        authenticated: bool,
-    },
+    Closed,
 }
 
 struct LinkEvents(watch::Sender<Link>);
@@ -59,14 +56,44 @@ impl NodeEventSubscription for LinkEvents {
         self.0.send_replace(Link::Authenticated);
     }
     fn node_session_disconnected(&self, _: NodeServerSessionInformation) {
-        let authenticated = *self.0.borrow() == Link::Authenticated;
-        self.0.send_replace(Link::Closed { authenticated });
+        self.0.send_replace(Link::Closed);
     }
 }
 
 /// Runs the worker node until `shutdown` resolves (then drains and leaves) or the coordinator goes.
 pub async fn run(options: WorkerOptions, shutdown: impl Future<Output = ()>) -> Result<(), ClusterError> {
     let sha = model_sha256(&options.detector.model)?;
+    let mut link = connect(&options).await?;
+    let gate = find_gate().await?;
+    let heartbeat = join(&gate, &options, sha).await?;
+    let (workers, _) = match spawn_local(&options.detector, options.workers).await {
+        Ok(w) => w,
+        Err(e) => {
+            leave(&gate, &options.name).await;
+            return Err(ClusterError::Start(format!("cannot start the detectors: {e}")));
+        }
+    };
+    tracing::info!(
+        "joined the cluster at {} as {} with {} detector worker(s)",
+        options.join,
+        options.name,
+        workers.len()
+    );
+
+    let outcome = tokio::select! {
+        _ = shutdown => Ok(()),
+        gone = beat(&gate, &options.name, heartbeat) => Err(gone),
+        _ = link.wait_for(|l| *l == Link::Closed) => {
+            Err(ClusterError::Lost("the connection to the coordinator closed".into()))
+        }
+    };
+    drain_and_leave(&gate, &options.name, &workers).await;
+    outcome
+}
+
+/// Starts this node's server, connects to the coordinator and waits for the handshake; the link's
+/// state keeps coming through the returned receiver.
+async fn connect(options: &WorkerOptions) -> Result<watch::Receiver<Link>, ClusterError> {
     let server = NodeServer::new(
         0,
         options.cookie.clone(),
@@ -95,24 +122,24 @@ pub async fn run(options: WorkerOptions, shutdown: impl Future<Output = ()>) -> 
     };
     connected.map_err(|e| ClusterError::Connect(options.join.clone(), connect_reason(&e)))?;
 
-    let authenticated = tokio::time::timeout(HANDSHAKE, link.wait_for(|l| *l != Link::Connecting)).await;
-    match authenticated.map(|r| r.map(|l| *l)) {
-        Ok(Ok(Link::Authenticated)) => {}
-        Ok(_) => {
-            return Err(ClusterError::Refused(format!(
-                "authentication failed: the coordinator closed the connection during the handshake; check the \
-                 cookie, that no other node uses the name '{}', and whether the coordinator expects TLS (--tls-ca)",
-                options.name
-            )))
-        }
-        Err(_) => {
-            return Err(ClusterError::Connect(
-                options.join.clone(),
-                "no handshake within 15 s".into(),
-            ))
-        }
+    // ractor_cluster's connect succeeds before the handshake: a refused cookie shows as a close.
+    let handshake = tokio::time::timeout(HANDSHAKE, link.wait_for(|l| *l != Link::Connecting)).await;
+    match handshake.map(|r| r.map(|l| *l)) {
+        Ok(Ok(Link::Authenticated)) => Ok(link),
+        Ok(_) => Err(ClusterError::Refused(format!(
+            "authentication failed: the coordinator closed the connection during the handshake; check the \
+             cookie, that no other node uses the name '{}', and whether the coordinator expects TLS (--tls-ca)",
+            options.name
+        ))),
+        Err(_) => Err(ClusterError::Connect(
+            options.join.clone(),
+            "no handshake within 15 s".into(),
+        )),
     }
-    let gate = find_gate().await?;
+}
+
+/// Asks to join; returns the heartbeat interval the coordinator wants.
+async fn join(gate: &ActorRef<CoordinatorMsg>, options: &WorkerOptions, sha: String) -> Result<Duration, ClusterError> {
     let request = JoinRequest {
         name: options.name.clone(),
         release: RELEASE.to_string(),
@@ -120,40 +147,15 @@ pub async fn run(options: WorkerOptions, shutdown: impl Future<Output = ()>) -> 
         workers: options.workers as u32,
         threads: options.detector.threads as u32,
     };
-    let heartbeat = match ractor::call_t!(gate, |r| CoordinatorMsg::Join(Checked::new(request), r), 10_000) {
-        Ok(Checked(Ok(JoinReply::Accepted { heartbeat }))) => heartbeat,
-        Ok(Checked(Ok(JoinReply::Refused(why)))) => return Err(ClusterError::Refused(why)),
-        Ok(Checked(Err(bad))) => return Err(ClusterError::Refused(format!("unreadable answer to the join: {bad}"))),
-        Err(e) => {
-            return Err(ClusterError::Connect(
-                options.join.clone(),
-                format!("the join went unanswered: {e}"),
-            ))
-        }
-    };
-    let (workers, _) = match spawn_local(&options.detector, options.workers).await {
-        Ok(w) => w,
-        Err(e) => {
-            leave(&gate, &options.name).await;
-            return Err(ClusterError::Start(format!("cannot start the detectors: {e}")));
-        }
-    };
-    tracing::info!(
-        "joined the cluster at {} as {} with {} detector worker(s)",
-        options.join,
-        options.name,
-        workers.len()
-    );
-
-    let outcome = tokio::select! {
-        _ = shutdown => Ok(()),
-        gone = beat(&gate, &options.name, heartbeat) => Err(gone),
-        _ = link.wait_for(|l| matches!(l, Link::Closed { .. })) => {
-            Err(ClusterError::Lost("the connection to the coordinator closed".into()))
-        }
-    };
-    drain_and_leave(&gate, &options.name, &workers).await;
-    outcome
+    match ractor::call_t!(gate, |r| CoordinatorMsg::Join(Checked::new(request), r), 10_000) {
+        Ok(Checked(Ok(JoinReply::Accepted { heartbeat }))) => Ok(heartbeat),
+        Ok(Checked(Ok(JoinReply::Refused(why)))) => Err(ClusterError::Refused(why)),
+        Ok(Checked(Err(bad))) => Err(ClusterError::Refused(format!("unreadable answer to the join: {bad}"))),
+        Err(e) => Err(ClusterError::Connect(
+            options.join.clone(),
+            format!("the join went unanswered: {e}"),
+        )),
+    }
 }
 
 fn connect_reason(e: &ractor_cluster::ClientConnectErr) -> String {
