@@ -53,10 +53,13 @@ impl Shared {
     /// Logs, counts and gates each change, then refreshes the per-state gauges.
     fn apply(&self, changes: Vec<Change>) {
         for c in &changes {
-            metrics::counter!("sightline_cluster_events_total", "event" => c.event.label()).increment(1);
             match &c.event {
+                // Bookkeeping, not a cluster event: no count, no log above debug.
                 Event::Forgotten => self.ledger.forget_node(c.node_id),
-                event => self.ledger.set_node(c.node_id, &c.name, event.opens_gate()),
+                event => {
+                    metrics::counter!("sightline_cluster_events_total", "event" => event.label()).increment(1);
+                    self.ledger.set_node(c.node_id, &c.name, event.opens_gate());
+                }
             }
             let (name, address) = (&c.name, &c.address);
             match &c.event {
