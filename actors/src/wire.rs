@@ -55,7 +55,7 @@ impl<T: fmt::Debug> fmt::Debug for Checked<T> {
 }
 
 impl<T: Wire> Checked<T> {
-    /// The payload's size on the wire.
+    /// The payload as it goes on the wire (its length is what crosses nodes).
     pub fn encoded(value: &T) -> Vec<u8> {
         let mut out = Writer(Vec::with_capacity(64));
         out.0.extend_from_slice(&MAGIC);

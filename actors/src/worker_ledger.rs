@@ -20,7 +20,7 @@ use metrics::{Counter, Histogram};
 use ractor::{ActorCell, ActorId};
 
 /// The name this node's own workers are listed under.
-pub const LOCAL_NODE: &str = "local";
+const LOCAL_NODE: &str = "local";
 /// Failures in a row that bench a worker.
 const BENCH_AFTER: u32 = 3;
 /// Weight of the newest answer time in a worker's recent figure.

@@ -18,7 +18,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use ractor_cluster::node::{NodeConnectionMode, NodeServerSessionInformation};
 use ractor_cluster::{IncomingEncryptionMode, NodeEventSubscription, NodeServer, NodeServerMessage};
 use sightline_actors::wire::Checked;
-use sightline_actors::worker_ledger::{WorkerLedger, WorkerView, LOCAL_NODE};
+use sightline_actors::worker_ledger::{WorkerLedger, WorkerView};
 use tokio_rustls::TlsAcceptor;
 
 use crate::membership::{Change, Event, Membership, NodeState, Requirements};
@@ -26,7 +26,7 @@ use crate::protocol::{BeatReply, CoordinatorMsg, JoinReply, JoinRequest, COORDIN
 use crate::{model_sha256, ClusterError, RELEASE};
 
 /// Heartbeat intervals a node may miss before it is suspect.
-pub const MISSED_BEATS: u32 = 3;
+const MISSED_BEATS: u32 = 3;
 /// The coordinator's node name in the cluster.
 const NODE_NAME: &str = "coordinator";
 
@@ -225,7 +225,7 @@ fn local_node(workers: &[WorkerView], listen: Option<SocketAddr>) -> NodeView {
         last_heartbeat_ms_ago: None,
         reason: None,
         release: Some(RELEASE.to_string()),
-        workers: workers.iter().filter(|w| w.node == LOCAL_NODE).cloned().collect(),
+        workers: workers.iter().filter(|w| w.id.is_local()).cloned().collect(),
     }
 }
 

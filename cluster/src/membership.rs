@@ -71,8 +71,6 @@ pub struct NodeRecord {
     pub state: NodeState,
     pub since: Instant,
     pub last_heartbeat: Option<Instant>,
-    pub workers: u32,
-    pub threads: u32,
     pub release: Option<String>,
     /// Why it was refused, lost or suspected.
     pub reason: Option<String>,
@@ -87,8 +85,6 @@ impl NodeRecord {
             state,
             since: now,
             last_heartbeat: None,
-            workers: 0,
-            threads: 0,
             release: None,
             reason: None,
         }
@@ -221,8 +217,6 @@ impl Membership {
             .entry(node_id)
             .or_insert_with(|| NodeRecord::new(node_id, String::new(), NodeState::Authenticated, now));
         n.name = Some(request.name.clone());
-        n.workers = request.workers;
-        n.threads = request.threads;
         n.release = Some(request.release.clone());
         let refusal = if request.release != wanted.release {
             Some(format!(
@@ -361,8 +355,13 @@ mod tests {
             release: "1.0".into(),
             model_sha256: sha.into(),
             workers: 1,
-            threads: 1,
         }
+    }
+
+    /// A node that connected on session `id` and joined as `name` at `t`.
+    fn joined(m: &mut Membership, id: u64, name: &str, t: Instant) {
+        m.opened(id, format!("127.0.0.1:{id}"), t);
+        assert_eq!(m.join(id, &request(name, "aa"), &wanted(), t).event, Event::Joined);
     }
 
     fn state(m: &Membership, id: u64) -> NodeState {
@@ -398,8 +397,7 @@ mod tests {
         let mut old = request("w2", "aa");
         old.release = "0.9".into();
         assert!(matches!(m.join(2, &old, &wanted(), t).event, Event::Refused(why) if why.contains("release")));
-        m.opened(3, "c".into(), t);
-        assert_eq!(m.join(3, &request("w3", "aa"), &wanted(), t).event, Event::Joined);
+        joined(&mut m, 3, "w3", t);
         assert_eq!(m.count(NodeState::Up), 1);
     }
 
@@ -407,8 +405,7 @@ mod tests {
     fn silence_makes_a_node_suspect_and_a_heartbeat_brings_it_back() {
         let mut m = Membership::new(Duration::from_millis(1500));
         let t = Instant::now();
-        m.opened(1, "a".into(), t);
-        m.join(1, &request("w1", "aa"), &wanted(), t);
+        joined(&mut m, 1, "w1", t);
         assert!(m.sweep(t + Duration::from_millis(1000)).is_empty());
         let changes = m.sweep(t + Duration::from_millis(1600));
         assert!(matches!(changes[0].event, Event::Suspect(_)));
@@ -424,12 +421,10 @@ mod tests {
     fn closing_and_leaving_end_a_node() {
         let mut m = Membership::new(Duration::from_millis(1500));
         let t = Instant::now();
-        m.opened(1, "a".into(), t);
-        m.join(1, &request("w1", "aa"), &wanted(), t);
+        joined(&mut m, 1, "w1", t);
         assert_eq!(m.closed(1, t)[0].event, Event::Lost);
         assert!(!m.heartbeat("w1", t).0, "a lost node is not known");
-        m.opened(2, "b".into(), t);
-        m.join(2, &request("w2", "aa"), &wanted(), t);
+        joined(&mut m, 2, "w2", t);
         assert_eq!(m.left("w2", t)[0].event, Event::Left);
         assert!(m.closed(2, t).is_empty(), "closing after leaving changes nothing");
     }

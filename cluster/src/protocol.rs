@@ -23,8 +23,8 @@ pub struct JoinRequest {
     pub release: String,
     /// sha256 of the worker's model file, hex.
     pub model_sha256: String,
+    /// Detector workers it will run; a node offering none is refused.
     pub workers: u32,
-    pub threads: u32,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -69,7 +69,6 @@ impl Wire for JoinRequest {
         out.str(&self.release);
         out.str(&self.model_sha256);
         out.u32(self.workers);
-        out.u32(self.threads);
     }
     fn decode(input: &mut Reader<'_>) -> Result<Self, WireError> {
         Ok(JoinRequest {
@@ -77,7 +76,6 @@ impl Wire for JoinRequest {
             release: input.string(MAX_TEXT)?,
             model_sha256: input.string(MAX_TEXT)?,
             workers: input.u32()?,
-            threads: input.u32()?,
         })
     }
 }
@@ -174,7 +172,6 @@ mod tests {
             release: "0.1.0".into(),
             model_sha256: "ab".repeat(32),
             workers: 2,
-            threads: 1,
         });
         round_trip(JoinReply::Accepted {
             heartbeat: Duration::from_millis(500),

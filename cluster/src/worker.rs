@@ -145,7 +145,6 @@ async fn join(gate: &ActorRef<CoordinatorMsg>, options: &WorkerOptions, sha: Str
         release: RELEASE.to_string(),
         model_sha256: sha,
         workers: options.workers as u32,
-        threads: options.detector.threads as u32,
     };
     match ractor::call_t!(gate, |r| CoordinatorMsg::Join(Checked::new(request), r), 10_000) {
         Ok(Checked(Ok(JoinReply::Accepted { heartbeat }))) => Ok(heartbeat),

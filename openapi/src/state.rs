@@ -130,15 +130,16 @@ impl AppState {
 
 /// Starts the coordinator's side of the cluster and tells operators how a worker joins.
 async fn start_cluster(config: &ServerConfig) -> Result<Coordinator, ServeError> {
-    let cookie = match &config.cluster_cookie {
-        Some(c) => c.clone(),
+    // The cookie, and how a worker's operator passes it.
+    let (cookie, cookie_hint) = match &config.cluster_cookie {
+        Some(c) => (c.clone(), "--cookie <cluster_cookie>".to_string()),
         None => {
             let path = config.data_dir.join(cookie::COOKIE_FILE);
             let (cookie, created) = cookie::load_or_create(&path)?;
             if created {
                 tracing::info!("cluster: generated the cookie {cookie} into {}", path.display());
             }
-            cookie
+            (cookie, format!("--cookie-file {}", path.display()))
         }
     };
     let tls = match (&config.cluster_tls_cert, &config.cluster_tls_key) {
@@ -156,10 +157,6 @@ async fn start_cluster(config: &ServerConfig) -> Result<Coordinator, ServeError>
         WorkerLedger::global(),
     )
     .await?;
-    let cookie_hint = match &config.cluster_cookie {
-        Some(_) => "--cookie <cluster_cookie>".to_string(),
-        None => format!("--cookie-file {}", config.data_dir.join(cookie::COOKIE_FILE).display()),
-    };
     tracing::info!(
         "cluster: listening on {}{}; add a worker node with `sightline worker --join {} {cookie_hint}`",
         config.cluster_listen,
