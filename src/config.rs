@@ -7,7 +7,7 @@ use anyhow::{bail, Context};
 use sightline_openapi::ServerConfig;
 
 /// Keys that may also come from the environment as `SIGHTLINE_<KEY>` (upper case).
-const KEYS: [&str; 27] = [
+const KEYS: [&str; 28] = [
     "bind",
     "data_dir",
     "max_upload_mb",
@@ -35,6 +35,7 @@ const KEYS: [&str; 27] = [
     "cluster_tls_cert",
     "cluster_tls_key",
     "cluster_heartbeat_ms",
+    "cluster_drop_after_s",
 ];
 
 /// `SIGHTLINE_*` variables read elsewhere: the log filter, and the setup scripts' cache folder.

@@ -4,7 +4,9 @@
 //! ractor_cluster authenticates sessions with the cookie but does not notice a frozen peer (its
 //! socket stays open), so workers send a heartbeat every interval and a node silent for
 //! [`MISSED_BEATS`] intervals becomes suspect: its gate in the worker ledger closes, so pools stop
-//! sending it frames and re-send what it holds. A heartbeat reopens it.
+//! sending it frames and re-send what it holds. A heartbeat reopens it. A node still silent after
+//! the drop deadline, or a session that has not joined by then, is disconnected: a frozen node does
+//! not stay suspect for ever, and a woken one reconnects and joins again.
 //!
 //! Logs say every change; metrics: `sightline_cluster_nodes{state}`,
 //! `sightline_cluster_events_total{event}`.
@@ -38,6 +40,8 @@ pub struct CoordinatorConfig {
     pub model: PathBuf,
     /// How often workers send a heartbeat.
     pub heartbeat: Duration,
+    /// How long a silent node stays suspect before it is disconnected.
+    pub drop_after: Duration,
 }
 
 struct Shared {
@@ -75,6 +79,7 @@ impl Shared {
                 Event::Recovered => tracing::info!("cluster: node {name} answers heartbeats again; back up"),
                 Event::Lost => tracing::warn!("cluster: node {name} ({address}) lost: the connection closed"),
                 Event::Left => tracing::info!("cluster: node {name} left"),
+                Event::Dropped(why) => tracing::warn!("cluster: node {name} ({address}) dropped: {why}"),
                 Event::Forgotten => tracing::debug!("cluster: forgot node {name}"),
             }
         }
@@ -104,7 +109,7 @@ impl Coordinator {
         metrics::describe_gauge!("sightline_cluster_nodes", "Nodes known to the coordinator, by state.");
         metrics::describe_counter!(
             "sightline_cluster_events_total",
-            "Cluster membership changes: joined, refused, auth_failed, suspect, recovered, lost, left."
+            "Cluster membership changes: joined, refused, auth_failed, suspect, recovered, lost, left, dropped."
         );
         // The node server binds in the background and would only log a failure: check first.
         std::net::TcpListener::bind(config.listen).map_err(|e| ClusterError::Listen(config.listen, e.to_string()))?;
@@ -114,7 +119,7 @@ impl Coordinator {
             model_name: config.model.display().to_string(),
         };
         let shared = Arc::new(Shared {
-            membership: Mutex::new(Membership::new(config.heartbeat * MISSED_BEATS)),
+            membership: Mutex::new(Membership::new(config.heartbeat * MISSED_BEATS, config.drop_after)),
             ledger,
         });
         shared.apply(Vec::new());
@@ -144,14 +149,14 @@ impl Coordinator {
             .map_err(|e| ClusterError::Start(e.to_string()))?;
         let gate = Gate {
             shared: shared.clone(),
-            node_server,
+            node_server: node_server.clone(),
             requirements,
             heartbeat: config.heartbeat,
         };
         Actor::spawn(None, gate, ())
             .await
             .map_err(|e| ClusterError::Start(e.to_string()))?;
-        let watchdog = tokio::spawn(watch(shared.clone(), config.heartbeat / 2));
+        let watchdog = tokio::spawn(watch(shared.clone(), node_server, config.heartbeat / 2));
         Ok(Coordinator {
             shared,
             listen: config.listen,
@@ -243,14 +248,37 @@ pub struct NodeView {
     pub workers: Vec<WorkerView>,
 }
 
-async fn watch(shared: Arc<Shared>, every: Duration) {
+async fn watch(shared: Arc<Shared>, node_server: ActorRef<NodeServerMessage>, every: Duration) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
         let changes = shared.membership().sweep(Instant::now());
+        let dropped: Vec<(u64, String)> = changes
+            .iter()
+            .filter_map(|c| match &c.event {
+                Event::Dropped(why) => Some((c.node_id, why.clone())),
+                _ => None,
+            })
+            .collect();
         if !changes.is_empty() {
             shared.apply(changes);
+        }
+        if !dropped.is_empty() {
+            disconnect(&node_server, &dropped).await;
+        }
+    }
+}
+
+/// Closes the sessions of dropped nodes; their requests were already sent elsewhere.
+async fn disconnect(node_server: &ActorRef<NodeServerMessage>, dropped: &[(u64, String)]) {
+    let Ok(sessions) = ractor::call_t!(node_server, NodeServerMessage::GetSessions, 2000) else {
+        tracing::warn!("cluster: the node server did not list its sessions; dropped nodes stay connected");
+        return;
+    };
+    for (node_id, why) in dropped {
+        if let Some(session) = sessions.get(node_id) {
+            session.actor.stop(Some(why.clone()));
         }
     }
 }

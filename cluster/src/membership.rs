@@ -6,6 +6,8 @@
 //!     │                              │    └──join refused──> refused         │ ▲
 //!     └─closed: authentication failed─┘ (refused)        up ──deadline──────┘ │
 //! up / suspect ──closed──> lost        up / suspect ──leave──> left          (heartbeat)
+//! suspect ──silent past the drop deadline──> lost (dropped: the driver closes its session)
+//! connecting / authenticated ──not joined by the drop deadline──> refused (dropped)
 //! ```
 //!
 //! Every change is returned as a [`Change`], so the driver can log it, count it and open or close
@@ -109,13 +111,15 @@ pub enum Event {
     Recovered,
     Lost,
     Left,
+    /// Silent (or not joined) too long, and why: the driver must close the node's session.
+    Dropped(String),
     /// Forgotten to bound memory: its figures can be dropped.
     Forgotten,
 }
 
 impl Event {
     /// Every label [`Event::label`] gives but `forgotten` (bookkeeping, not a cluster event).
-    pub const LABELS: [&'static str; 7] = [
+    pub const LABELS: [&'static str; 8] = [
         "auth_failed",
         "joined",
         "refused",
@@ -123,6 +127,7 @@ impl Event {
         "recovered",
         "lost",
         "left",
+        "dropped",
     ];
 
     pub fn label(&self) -> &'static str {
@@ -134,6 +139,7 @@ impl Event {
             Event::Recovered => "recovered",
             Event::Lost => "lost",
             Event::Left => "left",
+            Event::Dropped(_) => "dropped",
             Event::Forgotten => "forgotten",
         }
     }
@@ -155,15 +161,18 @@ pub struct Requirements {
 #[derive(Debug)]
 pub struct Membership {
     nodes: BTreeMap<u64, NodeRecord>,
-    deadline: Duration,
+    suspect_after: Duration,
+    drop_after: Duration,
 }
 
 impl Membership {
-    /// `deadline`: how long a node may go without a heartbeat before it is suspect.
-    pub fn new(deadline: Duration) -> Self {
+    /// `suspect_after`: how long a node may go without a heartbeat before it is suspect;
+    /// `drop_after`: how long before it is dropped, and how long a session may take to join.
+    pub fn new(suspect_after: Duration, drop_after: Duration) -> Self {
         Membership {
             nodes: BTreeMap::new(),
-            deadline,
+            suspect_after,
+            drop_after,
         }
     }
 
@@ -284,18 +293,39 @@ impl Membership {
         changes
     }
 
-    /// Nodes up whose last heartbeat is older than the deadline become suspect.
+    /// Nodes up whose last heartbeat is older than the suspect deadline become suspect; suspect
+    /// nodes silent past the drop deadline, and sessions that have not joined by then, are dropped.
     pub fn sweep(&mut self, now: Instant) -> Vec<Change> {
-        let deadline = self.deadline;
+        let (suspect_after, drop_after) = (self.suspect_after, self.drop_after);
         let mut changes = Vec::new();
         for n in self.nodes.values_mut() {
-            let silent = n.last_heartbeat.map(|t| now.saturating_duration_since(t));
-            if n.state == NodeState::Up && silent.is_some_and(|s| s > deadline) {
-                let silent = silent.unwrap_or_default();
-                n.reason = Some(format!("no heartbeat for {} ms", silent.as_millis()));
-                set(n, NodeState::Suspect, now);
-                changes.push(change(n, Event::Suspect(silent)));
+            let silent = n
+                .last_heartbeat
+                .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
+            let waiting = now.saturating_duration_since(n.since);
+            match n.state {
+                NodeState::Up if silent > suspect_after => {
+                    n.reason = Some(format!("no heartbeat for {} ms", silent.as_millis()));
+                    set(n, NodeState::Suspect, now);
+                    changes.push(change(n, Event::Suspect(silent)));
+                }
+                NodeState::Suspect if silent > drop_after => {
+                    let why = format!("no heartbeat for {} s; disconnected", silent.as_secs());
+                    n.reason = Some(why.clone());
+                    set(n, NodeState::Lost, now);
+                    changes.push(change(n, Event::Dropped(why)));
+                }
+                NodeState::Connecting | NodeState::Authenticated if waiting > drop_after => {
+                    let why = format!("did not join within {} s; disconnected", drop_after.as_secs());
+                    n.reason = Some(why.clone());
+                    set(n, NodeState::Refused, now);
+                    changes.push(change(n, Event::Dropped(why)));
+                }
+                _ => {}
             }
+        }
+        if !changes.is_empty() {
+            changes.extend(self.forget_oldest_gone());
         }
         changes
     }
@@ -370,7 +400,7 @@ mod tests {
 
     #[test]
     fn a_session_closed_before_authentication_is_a_refused_cookie() {
-        let mut m = Membership::new(Duration::from_millis(1500));
+        let mut m = Membership::new(Duration::from_millis(1500), Duration::from_secs(10));
         let t = Instant::now();
         m.opened(1, "127.0.0.1:5000".into(), t);
         let changes = m.closed(1, t);
@@ -386,7 +416,7 @@ mod tests {
 
     #[test]
     fn join_checks_the_model_and_the_release() {
-        let mut m = Membership::new(Duration::from_millis(1500));
+        let mut m = Membership::new(Duration::from_millis(1500), Duration::from_secs(10));
         let t = Instant::now();
         m.opened(1, "a".into(), t);
         m.authenticated(1, Some("w1".into()), t);
@@ -403,7 +433,7 @@ mod tests {
 
     #[test]
     fn silence_makes_a_node_suspect_and_a_heartbeat_brings_it_back() {
-        let mut m = Membership::new(Duration::from_millis(1500));
+        let mut m = Membership::new(Duration::from_millis(1500), Duration::from_secs(10));
         let t = Instant::now();
         joined(&mut m, 1, "w1", t);
         assert!(m.sweep(t + Duration::from_millis(1000)).is_empty());
@@ -418,8 +448,37 @@ mod tests {
     }
 
     #[test]
+    fn a_node_silent_past_the_drop_deadline_or_never_joining_is_dropped() {
+        let mut m = Membership::new(Duration::from_millis(1500), Duration::from_secs(10));
+        let t = Instant::now();
+        joined(&mut m, 1, "w1", t);
+        m.opened(2, "127.0.0.1:2".into(), t);
+        m.authenticated(2, Some("idle".into()), t);
+        assert!(matches!(
+            m.sweep(t + Duration::from_secs(2))[0].event,
+            Event::Suspect(_)
+        ));
+        assert!(m.sweep(t + Duration::from_secs(9)).is_empty());
+        let changes = m.sweep(t + Duration::from_secs(11));
+        let events: Vec<(&str, &str)> = changes.iter().map(|c| (c.name.as_str(), c.event.label())).collect();
+        assert_eq!(events, [("w1", "dropped"), ("idle", "dropped")]);
+        assert!(matches!(&changes[0].event, Event::Dropped(why) if why.contains("no heartbeat for 11 s")));
+        assert!(matches!(&changes[1].event, Event::Dropped(why) if why.contains("did not join")));
+        assert_eq!((state(&m, 1), state(&m, 2)), (NodeState::Lost, NodeState::Refused));
+        assert!(
+            !m.heartbeat("w1", t + Duration::from_secs(12)).0,
+            "a dropped node must join again"
+        );
+        assert!(
+            m.closed(1, t + Duration::from_secs(12)).is_empty(),
+            "its session closing changes nothing"
+        );
+        assert!(m.sweep(t + Duration::from_secs(60)).is_empty(), "dropped once");
+    }
+
+    #[test]
     fn closing_and_leaving_end_a_node() {
-        let mut m = Membership::new(Duration::from_millis(1500));
+        let mut m = Membership::new(Duration::from_millis(1500), Duration::from_secs(10));
         let t = Instant::now();
         joined(&mut m, 1, "w1", t);
         assert_eq!(m.closed(1, t)[0].event, Event::Lost);
@@ -431,7 +490,7 @@ mod tests {
 
     #[test]
     fn gone_nodes_are_bounded() {
-        let mut m = Membership::new(Duration::from_millis(1500));
+        let mut m = Membership::new(Duration::from_millis(1500), Duration::from_secs(10));
         let t = Instant::now();
         let mut forgotten = 0;
         for id in 0..(KEEP_GONE as u64 + 5) {

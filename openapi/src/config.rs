@@ -53,6 +53,9 @@ pub struct ServerConfig {
     pub cluster_tls_key: Option<PathBuf>,
     /// How often worker nodes send a heartbeat; one silent for 3 intervals is suspect.
     pub cluster_heartbeat_ms: u64,
+    /// Seconds a silent node stays suspect (and a new session may take to join) before it is
+    /// disconnected; it may then reconnect and join again.
+    pub cluster_drop_after_s: u64,
 }
 
 impl Default for ServerConfig {
@@ -85,6 +88,7 @@ impl Default for ServerConfig {
             cluster_tls_cert: None,
             cluster_tls_key: None,
             cluster_heartbeat_ms: 500,
+            cluster_drop_after_s: 30,
         }
     }
 }
@@ -152,6 +156,18 @@ impl ServerConfig {
                 format!("{} is outside 50..10000", self.cluster_heartbeat_ms),
             );
         }
+        if !(1..=86_400).contains(&self.cluster_drop_after_s)
+            || self.cluster_drop_after_s * 1000 <= 3 * self.cluster_heartbeat_ms
+        {
+            return err(
+                "cluster_drop_after_s",
+                format!(
+                    "{} must be in 1..86400 and longer than 3 heartbeat intervals ({} ms)",
+                    self.cluster_drop_after_s,
+                    3 * self.cluster_heartbeat_ms
+                ),
+            );
+        }
         if let Some(cookie) = &self.cluster_cookie {
             sightline_cluster::cookie::validate(cookie).map_err(|message| ConfigError {
                 key: "cluster_cookie",
@@ -198,6 +214,13 @@ mod tests {
             ..ServerConfig::default()
         };
         assert!(c.validate().unwrap_err().to_string().contains("api_token"));
+        // A node may not be dropped before it could even be suspect.
+        let c = ServerConfig {
+            cluster_heartbeat_ms: 1000,
+            cluster_drop_after_s: 3,
+            ..ServerConfig::default()
+        };
+        assert_eq!(c.validate().map_err(|e| e.key), Err("cluster_drop_after_s"));
     }
 
     #[test]

@@ -153,6 +153,7 @@ async fn start_cluster(config: &ServerConfig) -> Result<Coordinator, ServeError>
             tls,
             model: config.model.clone(),
             heartbeat: std::time::Duration::from_millis(config.cluster_heartbeat_ms),
+            drop_after: std::time::Duration::from_secs(config.cluster_drop_after_s),
         },
         WorkerLedger::global(),
     )

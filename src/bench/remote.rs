@@ -45,6 +45,7 @@ pub async fn run(args: RemoteBenchArgs) -> anyhow::Result<ExitCode> {
             tls: None,
             model: args.model.model.clone(),
             heartbeat: Duration::from_millis(500),
+            drop_after: Duration::from_secs(30),
         },
         WorkerLedger::global(),
     )
