@@ -40,6 +40,9 @@ pub enum ClusterError {
     Connect(String, String),
     #[error("the coordinator refused this worker: {0}")]
     Refused(String),
+    /// The handshake failed: a wrong cookie or TLS setting, or the name still in use.
+    #[error("the coordinator refused this worker: {0}")]
+    AuthFailed(String),
     #[error("lost the coordinator: {0}")]
     Lost(String),
 }

@@ -3,9 +3,12 @@
 //!
 //! The worker fetches nothing: its model is a local file, and the coordinator refuses it unless the
 //! file's sha256 is the coordinator's. A refusal (cookie, model, release) ends the worker with the
-//! coordinator's reason.
+//! coordinator's reason. Once joined, a lost coordinator (closed connection, unanswered heartbeats,
+//! or a restart that forgot this node) is reconnected to until it takes the node back; only a
+//! refusal of the model or release then ends the worker.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ractor::{Actor, ActorCell, ActorRef};
@@ -28,6 +31,9 @@ const HANDSHAKE: Duration = Duration::from_secs(15);
 const IN_TRANSIT: Duration = Duration::from_millis(250);
 /// With no heartbeat answered for this long, the coordinator is taken as gone.
 const COORDINATOR_SILENCE: Duration = Duration::from_secs(10);
+/// The first pause before joining a lost coordinator again; it doubles after each failure.
+const RECONNECT_FIRST: Duration = Duration::from_millis(500);
+const RECONNECT_MAX: Duration = Duration::from_secs(10);
 
 pub struct WorkerOptions {
     /// The coordinator's cluster address, `host:port`.
@@ -42,30 +48,38 @@ pub struct WorkerOptions {
 
 /// The link to the coordinator as node events tell it.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Link {
+enum LinkState {
     Connecting,
     Authenticated,
     Closed,
 }
 
-struct LinkEvents(watch::Sender<Link>);
+struct LinkEvents(Arc<watch::Sender<LinkState>>);
 
 impl NodeEventSubscription for LinkEvents {
     fn node_session_opened(&self, _: NodeServerSessionInformation) {}
     fn node_session_authenticated(&self, _: NodeServerSessionInformation) {
-        self.0.send_replace(Link::Authenticated);
+        self.0.send_replace(LinkState::Authenticated);
     }
     fn node_session_disconnected(&self, _: NodeServerSessionInformation) {
-        self.0.send_replace(Link::Closed);
+        self.0.send_replace(LinkState::Closed);
     }
 }
 
-/// Runs the worker node until `shutdown` resolves (then drains and leaves) or the coordinator goes.
+/// This node's server and the state of its one session, to the coordinator.
+struct Link {
+    node_server: ActorRef<NodeServerMessage>,
+    state: watch::Receiver<LinkState>,
+    set: Arc<watch::Sender<LinkState>>,
+}
+
+/// Runs the worker node until `shutdown` resolves (then drains and leaves). A coordinator lost
+/// after the first join is reconnected to, with growing pauses, keeping the loaded detectors; a
+/// first connection that fails, or a refusal of the model or release, ends the worker.
 pub async fn run(options: WorkerOptions, shutdown: impl Future<Output = ()>) -> Result<(), ClusterError> {
     let sha = model_sha256(&options.detector.model)?;
-    let mut link = connect(&options).await?;
-    let gate = find_gate().await?;
-    let heartbeat = join(&gate, &options, sha).await?;
+    let mut link = Link::start(&options).await?;
+    let (mut gate, mut heartbeat) = link.join(&options, &sha).await?;
     let (workers, _) = match spawn_local(&options.detector, options.workers).await {
         Ok(w) => w,
         Err(e) => {
@@ -80,70 +94,159 @@ pub async fn run(options: WorkerOptions, shutdown: impl Future<Output = ()>) -> 
         workers.len()
     );
 
-    let outcome = tokio::select! {
-        _ = shutdown => Ok(()),
-        gone = beat(&gate, &options.name, heartbeat) => Err(gone),
-        _ = link.wait_for(|l| *l == Link::Closed) => {
-            Err(ClusterError::Lost("the connection to the coordinator closed".into()))
+    tokio::pin!(shutdown);
+    loop {
+        let lost = tokio::select! {
+            _ = &mut shutdown => break,
+            gone = beat(&gate, &options.name, heartbeat) => gone,
+            _ = link.closed() => ClusterError::Lost("the connection to the coordinator closed".into()),
+        };
+        tracing::warn!("{lost}; reconnecting");
+        let rejoined = tokio::select! {
+            _ = &mut shutdown => None,
+            rejoined = link.rejoin(&options, &sha) => Some(rejoined),
+        };
+        match rejoined {
+            Some(Ok(joined)) => {
+                (gate, heartbeat) = joined;
+                tracing::info!("joined the cluster at {} again as {}", options.join, options.name);
+            }
+            Some(Err(refused)) => {
+                stop(&workers);
+                return Err(refused);
+            }
+            None => {
+                stop(&workers);
+                tracing::info!("stopped while reconnecting");
+                return Ok(());
+            }
         }
-    };
+    }
     drain_and_leave(&gate, &options.name, &workers).await;
-    outcome
+    Ok(())
 }
 
-/// Starts this node's server, connects to the coordinator and waits for the handshake; the link's
-/// state keeps coming through the returned receiver.
-async fn connect(options: &WorkerOptions) -> Result<watch::Receiver<Link>, ClusterError> {
-    let server = NodeServer::new(
-        0,
-        options.cookie.clone(),
-        options.name.clone(),
-        "localhost".into(),
-        None,
-        Some(NodeConnectionMode::Isolated),
-    )
-    .with_listen_addr(std::net::Ipv4Addr::LOCALHOST.into());
-    let (node_server, _) = Actor::spawn(None, server, ())
-        .await
-        .map_err(|e| ClusterError::Start(e.to_string()))?;
-    let (link_tx, mut link) = watch::channel(Link::Connecting);
-    node_server
-        .cast(NodeServerMessage::SubscribeToEvents {
-            id: "sightline-worker".into(),
-            subscription: Box::new(LinkEvents(link_tx)),
+impl Link {
+    /// Starts this node's server, subscribed to its session events.
+    async fn start(options: &WorkerOptions) -> Result<Link, ClusterError> {
+        let server = NodeServer::new(
+            0,
+            options.cookie.clone(),
+            options.name.clone(),
+            "localhost".into(),
+            None,
+            Some(NodeConnectionMode::Isolated),
+        )
+        .with_listen_addr(std::net::Ipv4Addr::LOCALHOST.into());
+        let (node_server, _) = Actor::spawn(None, server, ())
+            .await
+            .map_err(|e| ClusterError::Start(e.to_string()))?;
+        let (tx, state) = watch::channel(LinkState::Closed);
+        let set = Arc::new(tx);
+        node_server
+            .cast(NodeServerMessage::SubscribeToEvents {
+                id: "sightline-worker".into(),
+                subscription: Box::new(LinkEvents(set.clone())),
+            })
+            .map_err(|e| ClusterError::Start(e.to_string()))?;
+        Ok(Link {
+            node_server,
+            state,
+            set,
         })
-        .map_err(|e| ClusterError::Start(e.to_string()))?;
+    }
 
-    let connected = match options.tls.clone() {
-        None => ractor_cluster::client_connect(&node_server, options.join.as_str()).await,
-        Some((connector, name)) => {
-            ractor_cluster::client_connect_enc(&node_server, options.join.as_str(), connector, name).await
+    /// Connects, waits for the coordinator's gate and joins; returns the gate and the heartbeat
+    /// interval the coordinator wants.
+    async fn join(
+        &mut self,
+        options: &WorkerOptions,
+        sha: &str,
+    ) -> Result<(ActorRef<CoordinatorMsg>, Duration), ClusterError> {
+        self.connect(options).await?;
+        let gate = find_gate().await?;
+        let heartbeat = join(&gate, options, sha).await?;
+        Ok((gate, heartbeat))
+    }
+
+    /// After losing the coordinator: closes what is left of the session, then joins again,
+    /// pausing longer after each failure. Only a refusal of this node (model, release) ends it:
+    /// a coordinator that restarts may be unreachable, or still hold the old session, for a while.
+    async fn rejoin(
+        &mut self,
+        options: &WorkerOptions,
+        sha: &str,
+    ) -> Result<(ActorRef<CoordinatorMsg>, Duration), ClusterError> {
+        let mut pause = RECONNECT_FIRST;
+        loop {
+            self.disconnect().await;
+            tokio::time::sleep(pause).await;
+            match self.join(options, sha).await {
+                Err(ClusterError::Refused(why)) => return Err(ClusterError::Refused(why)),
+                Err(e) => tracing::warn!(
+                    "{e}; trying again in {} s",
+                    (pause * 2).min(RECONNECT_MAX).as_secs_f32()
+                ),
+                joined => return joined,
+            }
+            pause = (pause * 2).min(RECONNECT_MAX);
         }
-    };
-    connected.map_err(|e| ClusterError::Connect(options.join.clone(), connect_reason(&e)))?;
+    }
 
-    // ractor_cluster's connect succeeds before the handshake: a refused cookie shows as a close.
-    let handshake = tokio::time::timeout(HANDSHAKE, link.wait_for(|l| *l != Link::Connecting)).await;
-    match handshake.map(|r| r.map(|l| *l)) {
-        Ok(Ok(Link::Authenticated)) => Ok(link),
-        Ok(_) => Err(ClusterError::Refused(format!(
-            "authentication failed: the coordinator closed the connection during the handshake; check the \
-             cookie, that no other node uses the name '{}', and whether the coordinator expects TLS (--tls-ca)",
-            options.name
-        ))),
-        Err(_) => Err(ClusterError::Connect(
-            options.join.clone(),
-            "no handshake within 15 s".into(),
-        )),
+    /// Resolves once the session to the coordinator has closed.
+    async fn closed(&mut self) {
+        let _ = self.state.wait_for(|s| *s == LinkState::Closed).await;
+    }
+
+    /// Closes the session if it is still open (a coordinator that stopped answering).
+    async fn disconnect(&mut self) {
+        if *self.state.borrow() == LinkState::Closed {
+            return;
+        }
+        if let Ok(sessions) = ractor::call_t!(self.node_server, NodeServerMessage::GetSessions, 2000) {
+            for session in sessions.values() {
+                session.actor.stop(Some("reconnecting".into()));
+            }
+        }
+        let _ = tokio::time::timeout(HANDSHAKE, self.closed()).await;
+    }
+
+    /// Connects to the coordinator and waits for the handshake.
+    async fn connect(&mut self, options: &WorkerOptions) -> Result<(), ClusterError> {
+        self.set.send_replace(LinkState::Connecting);
+        let connected = match options.tls.clone() {
+            None => ractor_cluster::client_connect(&self.node_server, options.join.as_str()).await,
+            Some((connector, name)) => {
+                ractor_cluster::client_connect_enc(&self.node_server, options.join.as_str(), connector, name).await
+            }
+        };
+        if let Err(e) = connected {
+            self.set.send_replace(LinkState::Closed);
+            return Err(ClusterError::Connect(options.join.clone(), connect_reason(&e)));
+        }
+        // ractor_cluster's connect succeeds before the handshake: a refused cookie shows as a close.
+        let handshake = tokio::time::timeout(HANDSHAKE, self.state.wait_for(|s| *s != LinkState::Connecting)).await;
+        match handshake.map(|r| r.map(|s| *s)) {
+            Ok(Ok(LinkState::Authenticated)) => Ok(()),
+            Ok(_) => Err(ClusterError::AuthFailed(format!(
+                "authentication failed: the coordinator closed the connection during the handshake; check the \
+                 cookie, that no other node uses the name '{}', and whether the coordinator expects TLS (--tls-ca)",
+                options.name
+            ))),
+            Err(_) => Err(ClusterError::Connect(
+                options.join.clone(),
+                "no handshake within 15 s".into(),
+            )),
+        }
     }
 }
 
 /// Asks to join; returns the heartbeat interval the coordinator wants.
-async fn join(gate: &ActorRef<CoordinatorMsg>, options: &WorkerOptions, sha: String) -> Result<Duration, ClusterError> {
+async fn join(gate: &ActorRef<CoordinatorMsg>, options: &WorkerOptions, sha: &str) -> Result<Duration, ClusterError> {
     let request = JoinRequest {
         name: options.name.clone(),
         release: RELEASE.to_string(),
-        model_sha256: sha,
+        model_sha256: sha.to_string(),
         workers: options.workers as u32,
     };
     match ractor::call_t!(gate, |r| CoordinatorMsg::Join(Checked::new(request), r), 10_000) {
@@ -238,7 +341,13 @@ async fn drain_and_leave(gate: &ActorRef<CoordinatorMsg>, name: &str, workers: &
     for w in workers {
         // The mailbox is first in, first out: the answer comes after every earlier request's.
         let _ = ractor::call_t!(w, DetectorMsg::Drain, 60_000);
+    }
+    stop(workers);
+    tracing::info!("left the cluster");
+}
+
+fn stop(workers: &[ActorRef<DetectorMsg>]) {
+    for w in workers {
         w.stop(None);
     }
-    tracing::info!("left the cluster");
 }
