@@ -1,6 +1,8 @@
 //! Two-node clusters of real processes on loopback: a `sightline serve` coordinator and
 //! `sightline worker` nodes joining it. Jobs use both nodes; a worker killed, frozen or joining
-//! mid-job loses no frame and counts none twice; wrong cookies, models and TLS are refused.
+//! mid-job loses no frame and counts none twice; a node frozen too long is dropped and joins again
+//! when it wakes, as it does when its coordinator restarts; wrong cookies, models and TLS are
+//! refused.
 //!
 //! The tests run one at a time: each runs two or three processes that share this machine's cores.
 
@@ -171,8 +173,8 @@ fn wait_mid_job(server: &Server, id: &str, name: &str, frames: u64) {
 }
 
 /// A coordinator and a worker node "w1" working on bikes.mp4, w1 having detected 10 frames of it.
-fn job_under_way_with_w1(data: &Path) -> (Server, Worker, String) {
-    let server = coordinator(data, &[]);
+fn job_under_way_with_w1(data: &Path, env: &[(&str, &str)]) -> (Server, Worker, String) {
+    let server = coordinator(data, env);
     let worker = Worker::start(&server, "w1", &[]);
     wait_node(&server, "w1", "up", Duration::from_secs(60));
     let id = upload_bikes(&server);
@@ -235,7 +237,7 @@ fn a_job_uses_both_nodes_and_stores_what_a_single_node_stores() {
 fn a_worker_killed_mid_job_loses_no_frame() {
     let _one = serial();
     let dir = tempfile::tempdir().expect("dir");
-    let (server, worker, id) = job_under_way_with_w1(dir.path());
+    let (server, worker, id) = job_under_way_with_w1(dir.path(), &[]);
     worker.signal("KILL");
     let lost = wait_node(&server, "w1", "lost", Duration::from_secs(10));
     assert!(lost["reason"].as_str().unwrap_or_default().contains("closed"), "{lost}");
@@ -254,7 +256,7 @@ fn a_worker_killed_mid_job_loses_no_frame() {
 fn a_worker_interrupted_mid_job_drains_and_leaves() {
     let _one = serial();
     let dir = tempfile::tempdir().expect("dir");
-    let (server, mut worker, id) = job_under_way_with_w1(dir.path());
+    let (server, mut worker, id) = job_under_way_with_w1(dir.path(), &[]);
     worker.signal("INT");
     let status = worker.wait_exit(Duration::from_secs(30));
     assert!(status.success(), "Ctrl-C is a clean exit: {status}\n{}", worker.log());
@@ -271,7 +273,8 @@ fn a_worker_interrupted_mid_job_drains_and_leaves() {
 fn a_frozen_worker_is_suspected_its_frames_resent_and_it_comes_back() {
     let _one = serial();
     let dir = tempfile::tempdir().expect("dir");
-    let (server, worker, id) = job_under_way_with_w1(dir.path());
+    // Suspect, not dropped, for as long as the job runs, however slow this machine is.
+    let (server, worker, id) = job_under_way_with_w1(dir.path(), &[("SIGHTLINE_CLUSTER_DROP_AFTER_S", "600")]);
     worker.signal("STOP");
     let stopped = Instant::now();
     let suspect = wait_node(&server, "w1", "suspect", Duration::from_secs(10));
@@ -304,6 +307,70 @@ fn a_frozen_worker_is_suspected_its_frames_resent_and_it_comes_back() {
     let after = frames_by_node(&server);
     assert!(after["w1"] > before, "{after:?}");
     assert_eq!(after.values().sum::<u64>(), 2 * BIKES_FRAMES);
+}
+
+#[test]
+fn a_worker_frozen_past_the_drop_deadline_is_disconnected_and_joins_again() {
+    let _one = serial();
+    let dir = tempfile::tempdir().expect("dir");
+    let fast = [
+        ("SIGHTLINE_CLUSTER_HEARTBEAT_MS", "200"),
+        ("SIGHTLINE_CLUSTER_DROP_AFTER_S", "2"),
+    ];
+    let server = coordinator(dir.path(), &fast);
+    let worker = Worker::start(&server, "w1", &[]);
+    wait_node(&server, "w1", "up", Duration::from_secs(60));
+    worker.signal("STOP");
+    let dropped = wait_node(&server, "w1", "lost", Duration::from_secs(20));
+    let reason = dropped["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("no heartbeat") && reason.contains("disconnected"),
+        "{dropped}"
+    );
+    assert!(server.log().contains("dropped"), "{}", server.log());
+
+    worker.signal("CONT");
+    // A new session under the same name, with its detectors (kept loaded) used by the next job.
+    wait_node(&server, "w1", "up", Duration::from_secs(30));
+    assert!(worker.log().contains("again as w1"), "{}", worker.log());
+    let id = upload_bikes(&server);
+    let v = server.wait_status(&id, &["ready", "failed"], JOB_TIMEOUT);
+    assert_eq!(v["status"], "ready", "{v}");
+    let frames = frames_by_node(&server);
+    assert!(frames["w1"] > 0, "the rejoined worker got no frame: {frames:?}");
+    assert_eq!(frames.values().sum::<u64>(), BIKES_FRAMES);
+}
+
+#[test]
+fn a_worker_rejoins_a_restarted_coordinator() {
+    let _one = serial();
+    let dir = tempfile::tempdir().expect("dir");
+    let mut server = coordinator(dir.path(), &[]);
+    let mut worker = Worker::start(&server, "w1", &[]);
+    wait_node(&server, "w1", "up", Duration::from_secs(60));
+    let cluster_addr = server.cluster.clone();
+    server.kill();
+    // The worker outlives its coordinator and keeps trying.
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(worker.child.try_wait().expect("try_wait").is_none(), "{}", worker.log());
+    assert!(worker.log().contains("reconnecting"), "{}", worker.log());
+
+    // Same data folder (so the same cookie) and cluster address: the worker is back without help.
+    let server = Server::start_with_cluster(dir.path(), &cluster_addr, &[("SIGHTLINE_WORKERS", "1")]);
+    wait_node(&server, "w1", "up", Duration::from_secs(60));
+    let id = upload_bikes(&server);
+    let v = server.wait_status(&id, &["ready", "failed"], JOB_TIMEOUT);
+    assert_eq!(v["status"], "ready", "{v}");
+    let frames = frames_by_node(&server);
+    assert!(
+        frames["w1"] > 0,
+        "the worker got no frame after the restart: {frames:?}"
+    );
+    assert_eq!(frames.values().sum::<u64>(), BIKES_FRAMES);
+
+    // And it still leaves cleanly.
+    worker.signal("INT");
+    assert!(worker.wait_exit(Duration::from_secs(30)).success(), "{}", worker.log());
 }
 
 #[test]

@@ -25,8 +25,12 @@ impl Server {
     /// Starts a server on free ports (HTTP and cluster) with `data` as its data folder and extra
     /// environment; its log goes to `data/server.log`.
     pub fn start(data: &Path, env: &[(&str, &str)]) -> Server {
+        Server::start_with_cluster(data, &format!("127.0.0.1:{}", free_port()), env)
+    }
+
+    /// Like [`Server::start`], with the cluster's node server on `cluster` (a restart keeps it).
+    pub fn start_with_cluster(data: &Path, cluster: &str, env: &[(&str, &str)]) -> Server {
         let port = free_port();
-        let cluster = format!("127.0.0.1:{}", free_port());
         std::fs::create_dir_all(data).expect("data dir");
         let log = std::fs::File::create(data.join("server.log")).expect("server log");
         let mut cmd = sightline();
@@ -35,7 +39,7 @@ impl Server {
             .arg(format!("127.0.0.1:{port}"))
             .arg("--data")
             .arg(data)
-            .env("SIGHTLINE_CLUSTER_LISTEN", &cluster)
+            .env("SIGHTLINE_CLUSTER_LISTEN", cluster)
             .env("SIGHTLINE_LOG", "info")
             .stdout(Stdio::null())
             .stderr(log);
@@ -47,7 +51,7 @@ impl Server {
             child,
             base: format!("http://127.0.0.1:{port}"),
             data: data.to_path_buf(),
-            cluster,
+            cluster: cluster.to_string(),
         };
         let started = Instant::now();
         while get(&server.url("/healthz")).0 != 200 {
