@@ -9,113 +9,17 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use common::{media, root, sightline};
+use common::server::{curl_raw, Server};
+use common::{media, root};
 use serde_json::Value;
 
 /// bikes.mp4: 10 s at 25 fps.
 const BIKES_FRAMES: f64 = 250.0;
 const READY_TIMEOUT: Duration = Duration::from_secs(300);
-
-/// A running `sightline serve`, killed when dropped (also when the test panics).
-struct Server {
-    child: Child,
-    base: String,
-    data: tempfile::TempDir,
-}
-
-impl Server {
-    fn start() -> Server {
-        let data = tempfile::tempdir().expect("temp dir");
-        let port = free_port();
-        let base = format!("http://127.0.0.1:{port}");
-        // An empty config file keeps a developer's ./sightline.toml out of the test.
-        let config = data.path().join("empty.toml");
-        std::fs::write(&config, "").expect("write config");
-        let log = std::fs::File::create(data.path().join("server.log")).expect("log file");
-        let mut cmd = sightline();
-        for (key, _) in std::env::vars() {
-            if key.starts_with("SIGHTLINE_") {
-                cmd.env_remove(key);
-            }
-        }
-        let child = cmd
-            .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--data"])
-            .arg(data.path().join("data"))
-            .arg("--config")
-            .arg(&config)
-            .env("SIGHTLINE_LOG", "info")
-            .env("SIGHTLINE_CLUSTER_LISTEN", format!("127.0.0.1:{}", free_port()))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log file"))
-            .stderr(log)
-            .spawn()
-            .expect("the server could not be started");
-        let mut server = Server { child, base, data };
-        server.wait_healthy();
-        server
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.data.path().join("server.log")).unwrap_or_default()
-    }
-
-    fn wait_healthy(&mut self) {
-        let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(60) {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("the server exited ({status}) before it was healthy:\n{}", self.log());
-            }
-            if let Some((200, _)) = http(&["--max-time", "2"], &self.url("/healthz")) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        panic!("the server was not healthy within 60 s:\n{}", self.log());
-    }
-
-    fn get_json(&self, path: &str) -> Value {
-        let (status, body) = http(&[], &self.url(path)).unwrap_or_else(|| panic!("GET {path} failed"));
-        assert_eq!(status, 200, "GET {path}: {body}");
-        serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: not JSON ({e}): {body}"))
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    listener.local_addr().expect("local address").port()
-}
-
-/// Runs curl; the status code and the body, or None when curl itself failed (no connection).
-fn http(args: &[&str], url: &str) -> Option<(u16, String)> {
-    let out = Command::new("curl")
-        .args(["-s", "-S", "--max-time", "30", "-w", "\n%{http_code}"])
-        .args(args)
-        .arg(url)
-        .output()
-        .expect("curl could not be started");
-    if !out.status.success() {
-        return None;
-    }
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, code) = text.rsplit_once('\n')?;
-    Some((code.trim().parse().ok()?, body.to_string()))
-}
 
 /// The samples of a Prometheus text exposition, keyed by series (`name{labels}` as written).
 fn samples(exposition: &str) -> BTreeMap<String, f64> {
@@ -162,46 +66,19 @@ fn processing_a_video_shows_in_the_metrics() {
         has_promtool(),
         "promtool is missing: install the Debian package `prometheus` (make setup does)"
     );
-    let server = Server::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(&dir.path().join("data"), &[]);
 
-    // Upload, then wait for the job to end.
-    let out = Command::new("curl")
-        .args(["-s", "-S", "--max-time", "60", "-F"])
-        .arg(format!("file=@{}", media("bikes.mp4").display()))
-        .arg(server.url("/api/videos"))
-        .output()
-        .expect("curl could not be started");
-    let body = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "upload failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let accepted: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("upload answer ({e}): {body}"));
-    let id = accepted["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no id in {body}"))
-        .to_string();
-
-    let started = Instant::now();
-    let video = loop {
-        let v = server.get_json(&format!("/api/videos/{id}"));
-        match v["status"].as_str() {
-            Some("ready") => break v,
-            Some("failed") | Some("interrupted") => panic!("the job ended as {v}\n{}", server.log()),
-            _ => {}
-        }
-        assert!(
-            started.elapsed() < READY_TIMEOUT,
-            "not ready after {READY_TIMEOUT:?}: {v}\n{}",
-            server.log()
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    };
+    let (code, accepted) = server.upload(&media("bikes.mp4"), &[]);
+    assert_eq!(code, 202, "upload: {accepted}");
+    let id = accepted["id"].as_str().unwrap_or_else(|| panic!("no id in {accepted}"));
+    let video = server.wait_status(id, &["ready", "failed", "interrupted"], READY_TIMEOUT);
+    assert_eq!(video["status"], "ready", "{video}\n{}", server.log());
     assert_eq!(video["frames_done"].as_f64(), Some(BIKES_FRAMES), "{video}");
 
-    let (status, exposition) = http(&[], &server.url("/metrics")).expect("GET /metrics");
+    let (status, body) = curl_raw("GET", &server.url("/metrics"), &[]);
     assert_eq!(status, 200);
+    let exposition = String::from_utf8(body).expect("UTF-8 exposition");
     let m = samples(&exposition);
 
     // Every stage saw every frame (every = 1: every frame is detected).
@@ -256,7 +133,7 @@ fn processing_a_video_shows_in_the_metrics() {
         1.0
     );
     // No video id ever becomes a label value.
-    assert!(!exposition.contains(&id), "a video id leaked into the labels");
+    assert!(!exposition.contains(id), "a video id leaked into the labels");
 
     // promtool accepts the exposition.
     let check = Command::new("bash")
@@ -279,7 +156,7 @@ fn processing_a_video_shows_in_the_metrics() {
         .filter_map(|l| l.split(' ').next())
         .map(String::from)
         .collect();
-    check_dashboard(&exported, server.data.path());
+    check_dashboard(&exported, dir.path());
 }
 
 /// Every query of the dashboard names only exported metrics and passes `promtool check rules`.

@@ -33,12 +33,23 @@ impl Server {
         let port = free_port();
         std::fs::create_dir_all(data).expect("data dir");
         let log = std::fs::File::create(data.join("server.log")).expect("server log");
+        // An empty config file and no inherited SIGHTLINE_* variables: a developer's own settings
+        // stay out of the test; only `env` configures the server.
+        let config = data.join("test-config.toml");
+        std::fs::write(&config, "").expect("config file");
         let mut cmd = sightline();
+        for (key, _) in std::env::vars() {
+            if key.starts_with("SIGHTLINE_") {
+                cmd.env_remove(key);
+            }
+        }
         cmd.arg("serve")
             .arg("--bind")
             .arg(format!("127.0.0.1:{port}"))
             .arg("--data")
             .arg(data)
+            .arg("--config")
+            .arg(&config)
             .env("SIGHTLINE_CLUSTER_LISTEN", cluster)
             .env("SIGHTLINE_LOG", "info")
             .stdout(Stdio::null())
