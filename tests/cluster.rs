@@ -182,6 +182,16 @@ fn job_under_way_with_w1(data: &Path, env: &[(&str, &str)]) -> (Server, Worker, 
     (server, worker, id)
 }
 
+/// The job (the server's only one) ends ready, worker node `name` detected some of its frames,
+/// and every frame was credited once.
+fn assert_shared_with(server: &Server, id: &str, name: &str) {
+    let v = server.wait_status(id, &["ready", "failed"], JOB_TIMEOUT);
+    assert_eq!(v["status"], "ready", "{v}\n{}", server.log());
+    let frames = frames_by_node(server);
+    assert!(frames[name] > 0, "node {name} got no frame: {frames:?}");
+    assert_eq!(frames.values().sum::<u64>(), BIKES_FRAMES);
+}
+
 /// Every stored detection of a video (JSON Lines export), as text lines.
 fn detections(server: &Server, id: &str) -> Vec<String> {
     let (code, body) = curl_raw("GET", &server.url(&format!("/api/videos/{id}/detections.jsonl")), &[]);
@@ -333,12 +343,7 @@ fn a_worker_frozen_past_the_drop_deadline_is_disconnected_and_joins_again() {
     // A new session under the same name, with its detectors (kept loaded) used by the next job.
     wait_node(&server, "w1", "up", Duration::from_secs(30));
     assert!(worker.log().contains("again as w1"), "{}", worker.log());
-    let id = upload_bikes(&server);
-    let v = server.wait_status(&id, &["ready", "failed"], JOB_TIMEOUT);
-    assert_eq!(v["status"], "ready", "{v}");
-    let frames = frames_by_node(&server);
-    assert!(frames["w1"] > 0, "the rejoined worker got no frame: {frames:?}");
-    assert_eq!(frames.values().sum::<u64>(), BIKES_FRAMES);
+    assert_shared_with(&server, &upload_bikes(&server), "w1");
 }
 
 #[test]
@@ -358,15 +363,7 @@ fn a_worker_rejoins_a_restarted_coordinator() {
     // Same data folder (so the same cookie) and cluster address: the worker is back without help.
     let server = Server::start_with_cluster(dir.path(), &cluster_addr, &[("SIGHTLINE_WORKERS", "1")]);
     wait_node(&server, "w1", "up", Duration::from_secs(60));
-    let id = upload_bikes(&server);
-    let v = server.wait_status(&id, &["ready", "failed"], JOB_TIMEOUT);
-    assert_eq!(v["status"], "ready", "{v}");
-    let frames = frames_by_node(&server);
-    assert!(
-        frames["w1"] > 0,
-        "the worker got no frame after the restart: {frames:?}"
-    );
-    assert_eq!(frames.values().sum::<u64>(), BIKES_FRAMES);
+    assert_shared_with(&server, &upload_bikes(&server), "w1");
 
     // And it still leaves cleanly.
     worker.signal("INT");
@@ -382,11 +379,7 @@ fn a_worker_joining_mid_job_gets_frames_of_that_job() {
     wait_mid_job(&server, &id, "coordinator", 10);
     let _worker = Worker::start(&server, "late", &[]);
     wait_node(&server, "late", "up", Duration::from_secs(60));
-    let v = server.wait_status(&id, &["ready", "failed"], JOB_TIMEOUT);
-    assert_eq!(v["status"], "ready", "{v}");
-    let frames = frames_by_node(&server);
-    assert!(frames["late"] > 0, "the late worker got no frame: {frames:?}");
-    assert_eq!(frames.values().sum::<u64>(), BIKES_FRAMES);
+    assert_shared_with(&server, &id, "late");
 }
 
 #[test]
@@ -476,10 +469,7 @@ fn tls_links_carry_jobs_and_plain_workers_are_refused() {
     );
     let _secure = Worker::start(&server, "secure", &["--tls-ca", ca.to_str().expect("path")]);
     wait_node(&server, "secure", "up", Duration::from_secs(60));
-    let id = upload_bikes(&server);
-    let v = server.wait_status(&id, &["ready", "failed"], JOB_TIMEOUT);
-    assert_eq!(v["status"], "ready", "{v}");
-    assert!(frames_by_node(&server)["secure"] > 0);
+    assert_shared_with(&server, &upload_bikes(&server), "secure");
 }
 
 /// A test CA and a certificate it signed for 127.0.0.1 and localhost: (CA, certificate, key).
