@@ -371,6 +371,31 @@ fn a_worker_rejoins_a_restarted_coordinator() {
 }
 
 #[test]
+fn a_coordinator_without_local_workers_detects_on_worker_nodes() {
+    let _one = serial();
+    let dir = tempfile::tempdir().expect("dir");
+    let server = Server::start(dir.path(), &[("SIGHTLINE_WORKERS", "0")]);
+    let (code, ready) = get(&server.url("/readyz"));
+    assert_eq!((code, ready["workers"].as_u64()), (503, Some(0)), "{ready}");
+
+    let _worker = Worker::start(&server, "w1", &[]);
+    let started = Instant::now();
+    while get(&server.url("/readyz")).0 != 200 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "not ready with a worker node"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_shared_with(&server, &upload_bikes(&server), "w1");
+    assert_eq!(
+        frames_by_node(&server)["w1"],
+        BIKES_FRAMES,
+        "every frame detected on the node"
+    );
+}
+
+#[test]
 fn a_worker_joining_mid_job_gets_frames_of_that_job() {
     let _one = serial();
     let dir = tempfile::tempdir().expect("dir");

@@ -26,7 +26,7 @@ pub struct ServerConfig {
     pub model: PathBuf,
     pub names: Option<PathBuf>,
     pub ort_lib: PathBuf,
-    /// Local detector workers and intra-op threads each.
+    /// Local detector workers and intra-op threads each; 0 workers leaves detection to worker nodes.
     pub workers: usize,
     pub threads: usize,
     /// Defaults of an upload's options.
@@ -114,8 +114,14 @@ impl ServerConfig {
         if !(1..=10_000).contains(&self.queue_limit) {
             return err("queue_limit", format!("{} is outside 1..10000", self.queue_limit));
         }
-        if !(1..=64).contains(&self.workers) {
-            return err("workers", format!("{} is outside 1..64", self.workers));
+        if self.workers > 64 {
+            return err("workers", format!("{} is outside 0..64", self.workers));
+        }
+        if self.workers == 0 && !self.cluster_enabled {
+            return err(
+                "workers",
+                "0 local workers needs cluster_enabled = true: only worker nodes would detect".into(),
+            );
         }
         if !(1..=64).contains(&self.threads) {
             return err("threads", format!("{} is outside 1..64", self.threads));
@@ -221,6 +227,18 @@ mod tests {
             ..ServerConfig::default()
         };
         assert_eq!(c.validate().map_err(|e| e.key), Err("cluster_drop_after_s"));
+        // Without local workers, only worker nodes detect: the cluster must be on.
+        let c = ServerConfig {
+            workers: 0,
+            cluster_enabled: false,
+            ..ServerConfig::default()
+        };
+        assert_eq!(c.validate().map_err(|e| e.key), Err("workers"));
+        let c = ServerConfig {
+            workers: 0,
+            ..ServerConfig::default()
+        };
+        assert_eq!(c.validate(), Ok(()));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use sightline_actors::detect::{DetectParams, ModelInfo};
+use sightline_actors::detect::{DetectParams, Detector, DetectorConfig, ModelInfo};
 use sightline_actors::detector_worker::spawn_local;
 use sightline_actors::job_queue::{JobQueue, JobRunner};
 use sightline_actors::render::RenderStyle;
@@ -61,10 +61,7 @@ impl AppState {
             ort_library: config.ort_lib.clone(),
             threads: config.threads,
         };
-        // Workers live as actors in the `sightline.detectors` group; no handle is needed here.
-        let (_workers, model) = spawn_local(&detector, config.workers)
-            .await
-            .map_err(|e| ServeError::Engine(e.to_string()))?;
+        let model = start_detectors(&detector, config.workers).await?;
 
         let cluster = if config.cluster_enabled {
             Some(start_cluster(&config).await?)
@@ -126,6 +123,27 @@ impl AppState {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default()
     }
+}
+
+/// Starts this node's detector workers (actors in the `sightline.detectors` group: no handle is
+/// kept) and returns the model's description. With none, detection is left to worker nodes, but
+/// the model is still loaded once: its input size and class names drive every job, and a model
+/// that does not load should stop the start, not the first job.
+async fn start_detectors(detector: &DetectorConfig, workers: usize) -> Result<ModelInfo, ServeError> {
+    let engine = |e: &dyn std::fmt::Display| ServeError::Engine(e.to_string());
+    if workers > 0 {
+        return spawn_local(detector, workers)
+            .await
+            .map(|(_, model)| model)
+            .map_err(|e| engine(&e));
+    }
+    let detector = detector.clone();
+    let model = tokio::task::spawn_blocking(move || Detector::load(&detector).map(|d| d.info().clone()))
+        .await
+        .map_err(|e| engine(&e))?
+        .map_err(|e| engine(&e))?;
+    tracing::info!("no local detector workers (workers = 0): jobs are detected by worker nodes once they join");
+    Ok(model)
 }
 
 /// Starts the coordinator's side of the cluster and tells operators how a worker joins.
