@@ -482,6 +482,9 @@ fn tls_links_carry_jobs_and_plain_workers_are_refused() {
         ],
     );
     assert_eq!(cluster(&server)["tls"], true);
+    // A peer that connects and says nothing holds up no one (its handshake has a deadline of
+    // its own, and runs beside the others).
+    let _silent = std::net::TcpStream::connect(&server.cluster).expect("connect");
     let mut plain = Worker::start(&server, "plain", &[]);
     assert!(!plain.wait_exit(Duration::from_secs(30)).success());
     assert!(plain.log().contains("expects TLS"), "{}", plain.log());
@@ -492,6 +495,7 @@ fn tls_links_carry_jobs_and_plain_workers_are_refused() {
         "{}",
         untrusting.log()
     );
+    assert!(server.log().contains("TLS handshake failed"), "{}", server.log());
     let _secure = Worker::start(&server, "secure", &["--tls-ca", ca.to_str().expect("path")]);
     wait_node(&server, "secure", "up", Duration::from_secs(60));
     assert_shared_with(&server, &upload_bikes(&server), "secure");

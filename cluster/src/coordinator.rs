@@ -1,5 +1,5 @@
-//! The coordinator's side of the cluster: ractor_cluster's NodeServer on the configured address,
-//! the gate actor that worker nodes join through, and a watchdog for heartbeats.
+//! The coordinator's side of the cluster: ractor_cluster's NodeServer, fed by our listener on the
+//! configured address, the gate actor that worker nodes join through, and a heartbeat watchdog.
 //!
 //! ractor_cluster authenticates sessions with the cookie but does not notice a frozen peer (its
 //! socket stays open), so workers send a heartbeat every interval and a node silent for
@@ -18,11 +18,12 @@ use std::time::{Duration, Instant};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use ractor_cluster::node::{NodeConnectionMode, NodeServerSessionInformation};
-use ractor_cluster::{IncomingEncryptionMode, NodeEventSubscription, NodeServer, NodeServerMessage};
+use ractor_cluster::{NodeEventSubscription, NodeServer, NodeServerMessage};
 use sightline_actors::wire::Checked;
 use sightline_actors::worker_ledger::{WorkerLedger, WorkerView};
 use tokio_rustls::TlsAcceptor;
 
+use crate::listener;
 use crate::membership::{Change, Event, Membership, NodeState, Requirements};
 use crate::protocol::{BeatReply, CoordinatorMsg, JoinReply, JoinRequest, COORDINATOR_GROUP};
 use crate::{model_sha256, ClusterError, RELEASE};
@@ -90,17 +91,21 @@ impl Shared {
     }
 }
 
-/// A running coordinator. Dropping it stops the watchdog; the node server lives with the process.
+/// A running coordinator. Dropping it closes the cluster port and stops the watchdog; the node
+/// server, and the sessions already open, live with the process.
 pub struct Coordinator {
     shared: Arc<Shared>,
     listen: SocketAddr,
     tls: bool,
-    watchdog: tokio::task::JoinHandle<()>,
+    /// Accepting connections, and the heartbeat watchdog.
+    tasks: [tokio::task::JoinHandle<()>; 2],
 }
 
 impl Drop for Coordinator {
     fn drop(&mut self) {
-        self.watchdog.abort();
+        for task in &self.tasks {
+            task.abort();
+        }
     }
 }
 
@@ -111,8 +116,9 @@ impl Coordinator {
             "sightline_cluster_events_total",
             "Cluster membership changes: joined, refused, auth_failed, suspect, recovered, lost, left, dropped."
         );
-        // The node server binds in the background and would only log a failure: check first.
-        std::net::TcpListener::bind(config.listen).map_err(|e| ClusterError::Listen(config.listen, e.to_string()))?;
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| ClusterError::Listen(config.listen, e.to_string()))?;
         let requirements = Requirements {
             release: RELEASE.to_string(),
             model_sha256: model_sha256(&config.model)?,
@@ -124,20 +130,21 @@ impl Coordinator {
         });
         shared.apply(Vec::new());
         // Exported from the start, so dashboards and alerts see zeros rather than nothing.
-        for event in Event::LABELS {
+        for event in Event::LABELS.into_iter().chain(["tls_failed"]) {
             metrics::counter!("sightline_cluster_events_total", "event" => event).increment(0);
         }
         let tls = config.tls.is_some();
-        let encryption = config.tls.map(IncomingEncryptionMode::Tls);
+        // Nodes connect through our listener (see `listener`); the node server's own one, which
+        // it always opens, gets an ephemeral loopback port that nobody is told about.
         let server = NodeServer::new(
-            config.listen.port(),
+            0,
             config.cookie,
             NODE_NAME.to_string(),
             config.listen.ip().to_string(),
-            encryption,
+            None,
             Some(NodeConnectionMode::Isolated),
         )
-        .with_listen_addr(config.listen.ip());
+        .with_listen_addr(std::net::Ipv4Addr::LOCALHOST.into());
         let (node_server, _) = Actor::spawn(None, server, ())
             .await
             .map_err(|e| ClusterError::Start(e.to_string()))?;
@@ -156,12 +163,13 @@ impl Coordinator {
         Actor::spawn(None, gate, ())
             .await
             .map_err(|e| ClusterError::Start(e.to_string()))?;
+        let accepting = tokio::spawn(listener::serve(listener, config.tls, node_server.clone()));
         let watchdog = tokio::spawn(watch(shared.clone(), node_server, config.heartbeat / 2));
         Ok(Coordinator {
             shared,
             listen: config.listen,
             tls,
-            watchdog,
+            tasks: [accepting, watchdog],
         })
     }
 

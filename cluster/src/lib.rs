@@ -9,6 +9,7 @@
 pub mod cookie;
 pub mod coordinator;
 mod digest;
+mod listener;
 mod membership;
 mod protocol;
 pub mod tls;
