@@ -7,7 +7,7 @@ use anyhow::{bail, Context};
 use sightline_openapi::ServerConfig;
 
 /// Keys that may also come from the environment as `SIGHTLINE_<KEY>` (upper case).
-const KEYS: [&str; 28] = [
+const KEYS: [&str; 29] = [
     "bind",
     "data_dir",
     "max_upload_mb",
@@ -34,6 +34,7 @@ const KEYS: [&str; 28] = [
     "cluster_cookie",
     "cluster_tls_cert",
     "cluster_tls_key",
+    "cluster_tls_client_ca",
     "cluster_heartbeat_ms",
     "cluster_drop_after_s",
 ];

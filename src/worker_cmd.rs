@@ -40,6 +40,13 @@ pub struct WorkerArgs {
     /// The name the coordinator's certificate carries [default: the host of --join].
     #[arg(long, requires = "tls_ca")]
     tls_server_name: Option<String>,
+    /// This worker's certificate chain (PEM), for a coordinator that requires client certificates
+    /// (its cluster_tls_client_ca).
+    #[arg(long, requires_all = ["tls_ca", "tls_key"])]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     #[command(flatten)]
     model: ModelArgs,
 }
@@ -60,7 +67,14 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     }
     let tls = match &args.tls_ca {
         None => None,
-        Some(ca) => Some(tls::connector(ca, args.tls_server_name.as_deref().unwrap_or(host))?),
+        Some(ca) => {
+            let client = args.tls_cert.as_deref().zip(args.tls_key.as_deref());
+            Some(tls::connector(
+                ca,
+                args.tls_server_name.as_deref().unwrap_or(host),
+                client,
+            )?)
+        }
     };
     let name = args.name.clone().unwrap_or_else(default_name);
     let options = WorkerOptions {

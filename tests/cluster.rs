@@ -1,8 +1,8 @@
 //! Two-node clusters of real processes on loopback: a `sightline serve` coordinator and
 //! `sightline worker` nodes joining it. Jobs use both nodes; a worker killed, frozen or joining
 //! mid-job loses no frame and counts none twice; a node frozen too long is dropped and joins again
-//! when it wakes, as it does when its coordinator restarts; wrong cookies, models and TLS are
-//! refused.
+//! when it wakes, as it does when its coordinator restarts; wrong cookies, models, TLS settings and
+//! missing or foreign client certificates are refused.
 //!
 //! The tests run one at a time: each runs two or three processes that share this machine's cores.
 
@@ -473,7 +473,8 @@ fn a_wrong_cookie_or_another_model_is_refused_on_both_sides() {
 fn tls_links_carry_jobs_and_plain_workers_are_refused() {
     let _one = serial();
     let dir = tempfile::tempdir().expect("dir");
-    let (ca, cert, key) = test_ca(dir.path());
+    let test_ca = TestCa::new(dir.path(), "sightline test CA");
+    let (ca, (cert, key)) = (&test_ca.cert, test_ca.issue("coordinator"));
     let server = coordinator(
         &dir.path().join("data"),
         &[
@@ -501,49 +502,120 @@ fn tls_links_carry_jobs_and_plain_workers_are_refused() {
     assert_shared_with(&server, &upload_bikes(&server), "secure");
 }
 
-/// A test CA and a certificate it signed for 127.0.0.1 and localhost: (CA, certificate, key).
-fn test_ca(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    let (ca, ca_key) = (dir.join("ca.pem"), dir.join("ca.key"));
-    let (cert, key, csr, ext) = (
-        dir.join("cert.pem"),
-        dir.join("key.pem"),
-        dir.join("req.csr"),
-        dir.join("ext"),
+#[test]
+fn client_certificates_are_required_when_configured() {
+    let _one = serial();
+    let dir = tempfile::tempdir().expect("dir");
+    let ca = TestCa::new(dir.path(), "cluster CA");
+    let (cert, key) = ca.issue("coordinator");
+    let (worker_cert, worker_key) = ca.issue("worker");
+    let stranger_ca = TestCa::new(&dir.path().join("elsewhere"), "another CA");
+    let (stranger_cert, stranger_key) = stranger_ca.issue("stranger");
+    let path = |p: &Path| p.to_str().expect("path").to_string();
+    let (ca_pem, cert, key) = (path(&ca.cert), path(&cert), path(&key));
+    let server = coordinator(
+        &dir.path().join("data"),
+        &[
+            ("SIGHTLINE_CLUSTER_TLS_CERT", &cert),
+            ("SIGHTLINE_CLUSTER_TLS_KEY", &key),
+            ("SIGHTLINE_CLUSTER_TLS_CLIENT_CA", &ca_pem),
+        ],
     );
-    std::fs::write(&ext, "subjectAltName=DNS:localhost,IP:127.0.0.1\n").expect("ext file");
-    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-    openssl(
-        Command::new("openssl")
-            .args(["req", "-x509", "-days", "2", "-subj", "/CN=sightline test CA"])
-            .args(ec)
-            .arg("-keyout")
-            .arg(&ca_key)
-            .arg("-out")
-            .arg(&ca),
-    );
-    openssl(
-        Command::new("openssl")
-            .args(["req", "-subj", "/CN=localhost"])
-            .args(ec)
-            .arg("-keyout")
-            .arg(&key)
-            .arg("-out")
-            .arg(&csr),
-    );
-    openssl(
-        Command::new("openssl")
-            .args(["x509", "-req", "-days", "2", "-CAcreateserial", "-in"])
-            .arg(&csr)
-            .arg("-CA")
-            .arg(&ca)
-            .arg("-CAkey")
-            .arg(&ca_key)
-            .arg("-extfile")
-            .arg(&ext)
-            .arg("-out")
-            .arg(&cert),
-    );
-    (ca, cert, key)
+    let (stranger_cert, stranger_key) = (path(&stranger_cert), path(&stranger_key));
+    let anonymous = ["--tls-ca", &ca_pem];
+    let stranger = [
+        "--tls-ca",
+        &ca_pem,
+        "--tls-cert",
+        &stranger_cert,
+        "--tls-key",
+        &stranger_key,
+    ];
+    for (name, flags) in [("anonymous", &anonymous[..]), ("stranger", &stranger[..])] {
+        let mut refused = Worker::start(&server, name, flags);
+        assert!(
+            !refused.wait_exit(Duration::from_secs(30)).success(),
+            "{name} was let in"
+        );
+        assert!(
+            node(&cluster(&server), name).is_none(),
+            "{name} reached the node server"
+        );
+        assert!(refused.log().contains("client certificate"), "{}", refused.log());
+    }
+    assert!(server.log().contains("TLS handshake failed"), "{}", server.log());
+
+    let (worker_cert, worker_key) = (path(&worker_cert), path(&worker_key));
+    let known = [
+        "--tls-ca",
+        &ca_pem,
+        "--tls-cert",
+        &worker_cert,
+        "--tls-key",
+        &worker_key,
+    ];
+    let _known = Worker::start(&server, "known", &known);
+    wait_node(&server, "known", "up", Duration::from_secs(60));
+}
+
+/// A test CA made with openssl, issuing certificates for the tests' TLS links.
+struct TestCa {
+    dir: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+impl TestCa {
+    const EC: [&str; 5] = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+
+    fn new(dir: &Path, name: &str) -> TestCa {
+        std::fs::create_dir_all(dir).expect("CA dir");
+        let (cert, key) = (dir.join(format!("{name}.pem")), dir.join(format!("{name}.key")));
+        openssl(
+            Command::new("openssl")
+                .args(["req", "-x509", "-days", "2", "-subj", &format!("/CN={name}")])
+                .args(Self::EC)
+                .arg("-keyout")
+                .arg(&key)
+                .arg("-out")
+                .arg(&cert),
+        );
+        TestCa {
+            dir: dir.to_path_buf(),
+            cert,
+            key,
+        }
+    }
+
+    /// A certificate for localhost and 127.0.0.1, signed by this CA: (certificate, key).
+    fn issue(&self, name: &str) -> (PathBuf, PathBuf) {
+        let file = |ext: &str| self.dir.join(format!("{name}.{ext}"));
+        let (cert, key, csr, ext) = (file("pem"), file("key"), file("csr"), file("ext"));
+        std::fs::write(&ext, "subjectAltName=DNS:localhost,IP:127.0.0.1\n").expect("ext file");
+        openssl(
+            Command::new("openssl")
+                .args(["req", "-subj", "/CN=localhost"])
+                .args(Self::EC)
+                .arg("-keyout")
+                .arg(&key)
+                .arg("-out")
+                .arg(&csr),
+        );
+        openssl(
+            Command::new("openssl")
+                .args(["x509", "-req", "-days", "2", "-CAcreateserial", "-in"])
+                .arg(&csr)
+                .arg("-CA")
+                .arg(&self.cert)
+                .arg("-CAkey")
+                .arg(&self.key)
+                .arg("-extfile")
+                .arg(&ext)
+                .arg("-out")
+                .arg(&cert),
+        );
+        (cert, key)
+    }
 }
 
 fn openssl(cmd: &mut Command) {

@@ -17,15 +17,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
-use ractor_cluster::node::{NodeConnectionMode, NodeServerSessionInformation};
-use ractor_cluster::{NodeEventSubscription, NodeServer, NodeServerMessage};
+use ractor_cluster::node::NodeServerSessionInformation;
+use ractor_cluster::{NodeEventSubscription, NodeServerMessage};
 use sightline_actors::wire::Checked;
 use sightline_actors::worker_ledger::{WorkerLedger, WorkerView};
 use tokio_rustls::TlsAcceptor;
 
-use crate::listener;
 use crate::membership::{Change, Event, Membership, NodeState, Requirements};
 use crate::protocol::{BeatReply, CoordinatorMsg, JoinReply, JoinRequest, COORDINATOR_GROUP};
+use crate::{listener, node_server};
 use crate::{model_sha256, ClusterError, RELEASE};
 
 /// Heartbeat intervals a node may miss before it is suspect.
@@ -134,26 +134,14 @@ impl Coordinator {
             metrics::counter!("sightline_cluster_events_total", "event" => event).increment(0);
         }
         let tls = config.tls.is_some();
-        // Nodes connect through our listener (see `listener`); the node server's own one, which
-        // it always opens, gets an ephemeral loopback port that nobody is told about.
-        let server = NodeServer::new(
-            0,
+        // Nodes connect through our listener (see `listener`).
+        let node_server = node_server::start(
             config.cookie,
             NODE_NAME.to_string(),
             config.listen.ip().to_string(),
-            None,
-            Some(NodeConnectionMode::Isolated),
+            ("sightline-membership", Box::new(Events(shared.clone()))),
         )
-        .with_listen_addr(std::net::Ipv4Addr::LOCALHOST.into());
-        let (node_server, _) = Actor::spawn(None, server, ())
-            .await
-            .map_err(|e| ClusterError::Start(e.to_string()))?;
-        node_server
-            .cast(NodeServerMessage::SubscribeToEvents {
-                id: "sightline-membership".into(),
-                subscription: Box::new(Events(shared.clone())),
-            })
-            .map_err(|e| ClusterError::Start(e.to_string()))?;
+        .await?;
         let gate = Gate {
             shared: shared.clone(),
             node_server: node_server.clone(),

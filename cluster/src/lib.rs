@@ -11,6 +11,7 @@ pub mod coordinator;
 mod digest;
 mod listener;
 mod membership;
+mod node_server;
 mod protocol;
 pub mod tls;
 pub mod worker;

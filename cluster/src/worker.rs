@@ -11,9 +11,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ractor::{Actor, ActorCell, ActorRef};
-use ractor_cluster::node::{NodeConnectionMode, NodeServerSessionInformation};
-use ractor_cluster::{NodeEventSubscription, NodeServer, NodeServerMessage};
+use ractor::{ActorCell, ActorRef};
+use ractor_cluster::node::NodeServerSessionInformation;
+use ractor_cluster::{NodeEventSubscription, NodeServerMessage};
 use rustls::pki_types::ServerName;
 use sightline_actors::detect::DetectorConfig;
 use sightline_actors::detector_worker::{spawn_local, DetectorMsg, DETECTORS_GROUP};
@@ -23,7 +23,7 @@ use tokio_rustls::TlsConnector;
 
 use crate::digest::model_sha256;
 use crate::protocol::{Beat, CoordinatorMsg, JoinReply, JoinRequest, Leave, COORDINATOR_GROUP};
-use crate::{ClusterError, RELEASE};
+use crate::{node_server, ClusterError, RELEASE};
 
 /// How long to wait for the handshake and for the coordinator's gate to show up.
 const HANDSHAKE: Duration = Duration::from_secs(15);
@@ -129,26 +129,15 @@ pub async fn run(options: WorkerOptions, shutdown: impl Future<Output = ()>) -> 
 impl Link {
     /// Starts this node's server, subscribed to its session events.
     async fn start(options: &WorkerOptions) -> Result<Link, ClusterError> {
-        let server = NodeServer::new(
-            0,
+        let (tx, state) = watch::channel(LinkState::Closed);
+        let set = Arc::new(tx);
+        let node_server = node_server::start(
             options.cookie.clone(),
             options.name.clone(),
             "localhost".into(),
-            None,
-            Some(NodeConnectionMode::Isolated),
+            ("sightline-worker", Box::new(LinkEvents(set.clone()))),
         )
-        .with_listen_addr(std::net::Ipv4Addr::LOCALHOST.into());
-        let (node_server, _) = Actor::spawn(None, server, ())
-            .await
-            .map_err(|e| ClusterError::Start(e.to_string()))?;
-        let (tx, state) = watch::channel(LinkState::Closed);
-        let set = Arc::new(tx);
-        node_server
-            .cast(NodeServerMessage::SubscribeToEvents {
-                id: "sightline-worker".into(),
-                subscription: Box::new(LinkEvents(set.clone())),
-            })
-            .map_err(|e| ClusterError::Start(e.to_string()))?;
+        .await?;
         Ok(Link {
             node_server,
             state,
@@ -230,7 +219,8 @@ impl Link {
             Ok(Ok(LinkState::Authenticated)) => Ok(()),
             Ok(_) => Err(ClusterError::AuthFailed(format!(
                 "authentication failed: the coordinator closed the connection during the handshake; check the \
-                 cookie, that no other node uses the name '{}', and whether the coordinator expects TLS (--tls-ca)",
+                 cookie, that no other node uses the name '{}', and whether the coordinator expects TLS (--tls-ca) \
+                 or a client certificate (--tls-cert, --tls-key)",
                 options.name
             ))),
             Err(_) => Err(ClusterError::Connect(

@@ -51,6 +51,9 @@ pub struct ServerConfig {
     /// TLS for cluster links: the coordinator's certificate chain and key (PEM), both or neither.
     pub cluster_tls_cert: Option<PathBuf>,
     pub cluster_tls_key: Option<PathBuf>,
+    /// With TLS: the CA (PEM) that must have signed each worker's certificate; unset, workers
+    /// present none.
+    pub cluster_tls_client_ca: Option<PathBuf>,
     /// How often worker nodes send a heartbeat; one silent for 3 intervals is suspect.
     pub cluster_heartbeat_ms: u64,
     /// Seconds a silent node stays suspect (and a new session may take to join) before it is
@@ -87,6 +90,7 @@ impl Default for ServerConfig {
             cluster_cookie: None,
             cluster_tls_cert: None,
             cluster_tls_key: None,
+            cluster_tls_client_ca: None,
             cluster_heartbeat_ms: 500,
             cluster_drop_after_s: 30,
         }
@@ -186,6 +190,12 @@ impl ServerConfig {
                 "cluster_tls_cert and cluster_tls_key are set together or not at all".into(),
             );
         }
+        if self.cluster_tls_client_ca.is_some() && self.cluster_tls_cert.is_none() {
+            return err(
+                "cluster_tls_client_ca",
+                "needs cluster_tls_cert and cluster_tls_key: client certificates are checked over TLS".into(),
+            );
+        }
         if self.api_token.as_ref().is_some_and(|t| t.len() < 16) {
             return err("api_token", "must be at least 16 characters".into());
         }
@@ -239,6 +249,11 @@ mod tests {
             ..ServerConfig::default()
         };
         assert_eq!(c.validate(), Ok(()));
+        let c = ServerConfig {
+            cluster_tls_client_ca: Some("ca.pem".into()),
+            ..ServerConfig::default()
+        };
+        assert_eq!(c.validate().map_err(|e| e.key), Err("cluster_tls_client_ca"));
     }
 
     #[test]

@@ -161,7 +161,7 @@ async fn start_cluster(config: &ServerConfig) -> Result<Coordinator, ServeError>
         }
     };
     let tls = match (&config.cluster_tls_cert, &config.cluster_tls_key) {
-        (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
+        (Some(cert), Some(key)) => Some(tls::acceptor(cert, key, config.cluster_tls_client_ca.as_deref())?),
         _ => None,
     };
     let coordinator = Coordinator::start(
@@ -179,10 +179,10 @@ async fn start_cluster(config: &ServerConfig) -> Result<Coordinator, ServeError>
     tracing::info!(
         "cluster: listening on {}{}; add a worker node with `sightline worker --join {} {cookie_hint}`",
         config.cluster_listen,
-        if config.cluster_tls_cert.is_some() {
-            " (TLS)"
-        } else {
-            ""
+        match (&config.cluster_tls_cert, &config.cluster_tls_client_ca) {
+            (Some(_), Some(_)) => " (TLS, workers present certificates)",
+            (Some(_), None) => " (TLS)",
+            _ => "",
         },
         config.cluster_listen,
     );
