@@ -115,7 +115,7 @@ mod tests {
 
     #[test]
     fn errors_say_what_is_wrong() {
-        let e = load(None, env(&[("SIGHTLINE_WORKERS", "0")]), toml::Table::new()).unwrap_err();
+        let e = load(None, env(&[("SIGHTLINE_WORKERS", "65")]), toml::Table::new()).unwrap_err();
         assert!(e.to_string().contains("workers"), "{e}");
         let e = load(None, env(&[("SIGHTLINE_BOGUS", "1")]), toml::Table::new()).unwrap_err();
         assert!(e.to_string().contains("unknown setting SIGHTLINE_BOGUS"), "{e}");
