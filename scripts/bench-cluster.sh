@@ -7,6 +7,8 @@
 #
 # BINARY defaults to target/release/sightline (make build); VIDEO to .cache/media/vtest.avi.
 source "$(dirname "$0")/lib.sh"
+# Times are read with a decimal point, whatever the caller's locale.
+export LC_ALL=C
 source "$ROOT/scripts/test-server.sh"
 
 BIN=${1:-$ROOT/target/release/sightline}

@@ -14,7 +14,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use common::server::{curl_raw, get, strip_ansi, Server};
+use common::server::{curl_raw, get, strip_ansi, wait_for_text, Server};
 use common::{media, model, run, sightline};
 use serde_json::Value;
 
@@ -62,6 +62,11 @@ impl Worker {
 
     fn log(&self) -> String {
         strip_ansi(&std::fs::read_to_string(&self.log).unwrap_or_default())
+    }
+
+    /// Waits until the worker's log says `text`.
+    fn wait_log(&self, text: &str, timeout: Duration) {
+        wait_for_text(&format!("worker {}", self.name), || self.log(), text, timeout);
     }
 
     fn signal(&self, signal: &str) {
@@ -239,7 +244,7 @@ fn a_job_uses_both_nodes_and_stores_what_a_single_node_stores() {
     assert_eq!(w1["workers"].as_array().map(Vec::len), Some(1), "{w1}");
     assert!(w1["workers"][0]["mean_latency_ms"].as_f64().is_some(), "{w1}");
     assert_eq!(view["nodes_up"], 2);
-    assert!(server.log().contains("node w1 (127.0.0.1:"), "{}", server.log());
+    server.wait_log("node w1 (127.0.0.1:", Duration::from_secs(10));
     drop(worker);
 }
 
@@ -259,7 +264,8 @@ fn a_worker_killed_mid_job_loses_no_frame() {
     server.wait_status(&alone, &["ready"], JOB_TIMEOUT);
     let reference = detections(&server, &alone);
     assert_exactly_once(&server, &id, &reference, BIKES_FRAMES);
-    assert!(server.log().contains("node w1 (127.0.0.1:") && server.log().contains("lost"));
+    server.wait_log("node w1 (127.0.0.1:", Duration::from_secs(10));
+    server.wait_log("lost", Duration::from_secs(10));
 }
 
 #[test]
@@ -309,7 +315,7 @@ fn a_frozen_worker_is_suspected_its_frames_resent_and_it_comes_back() {
 
     worker.signal("CONT");
     wait_node(&server, "w1", "up", Duration::from_secs(10));
-    assert!(server.log().contains("answers heartbeats again"));
+    server.wait_log("answers heartbeats again", Duration::from_secs(10));
     // Back up, it takes frames again, and the frames it answered late were not counted twice.
     let again = upload_bikes(&server);
     let before = frames_by_node(&server)["w1"];
@@ -325,25 +331,41 @@ fn a_worker_frozen_past_the_drop_deadline_is_disconnected_and_joins_again() {
     let dir = tempfile::tempdir().expect("dir");
     let fast = [
         ("SIGHTLINE_CLUSTER_HEARTBEAT_MS", "200"),
-        ("SIGHTLINE_CLUSTER_DROP_AFTER_S", "2"),
+        ("SIGHTLINE_CLUSTER_DROP_AFTER_S", "5"),
     ];
     let server = coordinator(dir.path(), &fast);
+    // A connection that never authenticates is dropped too (after 10 s, the least time to join).
+    let mut silent = std::net::TcpStream::connect(&server.cluster).expect("connect");
     let worker = Worker::start(&server, "w1", &[]);
     wait_node(&server, "w1", "up", Duration::from_secs(60));
     worker.signal("STOP");
-    let dropped = wait_node(&server, "w1", "lost", Duration::from_secs(20));
+    let dropped = wait_node(&server, "w1", "lost", Duration::from_secs(30));
     let reason = dropped["reason"].as_str().unwrap_or_default();
     assert!(
         reason.contains("no heartbeat") && reason.contains("disconnected"),
         "{dropped}"
     );
-    assert!(server.log().contains("dropped"), "{}", server.log());
+    server.wait_log("dropped", Duration::from_secs(10));
 
     worker.signal("CONT");
     // A new session under the same name, with its detectors (kept loaded) used by the next job.
     wait_node(&server, "w1", "up", Duration::from_secs(30));
-    assert!(worker.log().contains("again as w1"), "{}", worker.log());
+    worker.wait_log("again as w1", Duration::from_secs(10));
     assert_shared_with(&server, &upload_bikes(&server), "w1");
+
+    silent.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
+    let mut byte = [0u8; 1];
+    assert!(
+        matches!(std::io::Read::read(&mut silent, &mut byte), Ok(0) | Err(_)),
+        "the silent connection is still open"
+    );
+    let view = cluster(&server);
+    let refused = view["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .any(|n| n["state"] == "refused" && n["reason"].as_str().unwrap_or_default().contains("did not join"));
+    assert!(refused, "{view}");
 }
 
 #[test]
@@ -356,9 +378,9 @@ fn a_worker_rejoins_a_restarted_coordinator() {
     let cluster_addr = server.cluster.clone();
     server.kill();
     // The worker outlives its coordinator and keeps trying.
+    worker.wait_log("reconnecting", Duration::from_secs(10));
     std::thread::sleep(Duration::from_secs(2));
     assert!(worker.child.try_wait().expect("try_wait").is_none(), "{}", worker.log());
-    assert!(worker.log().contains("reconnecting"), "{}", worker.log());
 
     // Same data folder (so the same cookie) and cluster address: the worker is back without help.
     let server = Server::start_with_cluster(dir.path(), &cluster_addr, &[("SIGHTLINE_WORKERS", "1")]);
@@ -430,7 +452,7 @@ fn a_wrong_cookie_or_another_model_is_refused_on_both_sides() {
         "{view}"
     );
     assert_eq!(refused[0]["workers"].as_array().map(Vec::len), Some(0));
-    assert!(server.log().contains("failed authentication"), "{}", server.log());
+    server.wait_log("failed authentication", Duration::from_secs(10));
 
     let other_model = model("yolov4-tiny-v8.onnx");
     let mut mismatched = Worker::start(
@@ -449,7 +471,7 @@ fn a_wrong_cookie_or_another_model_is_refused_on_both_sides() {
         Some(0),
         "no detector of it is used: {n}"
     );
-    assert!(server.log().contains("node other-model"), "{}", server.log());
+    server.wait_log("node other-model", Duration::from_secs(10));
     assert_eq!(cluster(&server)["workers_available"], 1);
 
     let (code, metrics) = curl_raw("GET", &server.url("/metrics"), &[]);
@@ -496,7 +518,7 @@ fn tls_links_carry_jobs_and_plain_workers_are_refused() {
         "{}",
         untrusting.log()
     );
-    assert!(server.log().contains("TLS handshake failed"), "{}", server.log());
+    server.wait_log("TLS handshake failed", Duration::from_secs(10));
     let _secure = Worker::start(&server, "secure", &["--tls-ca", ca.to_str().expect("path")]);
     wait_node(&server, "secure", "up", Duration::from_secs(60));
     assert_shared_with(&server, &upload_bikes(&server), "secure");
@@ -543,7 +565,7 @@ fn client_certificates_are_required_when_configured() {
         );
         assert!(refused.log().contains("client certificate"), "{}", refused.log());
     }
-    assert!(server.log().contains("TLS handshake failed"), "{}", server.log());
+    server.wait_log("TLS handshake failed", Duration::from_secs(10));
 
     let (worker_cert, worker_key) = (path(&worker_cert), path(&worker_key));
     let known = [

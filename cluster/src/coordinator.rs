@@ -11,6 +11,7 @@
 //! Logs say every change; metrics: `sightline_cluster_nodes{state}`,
 //! `sightline_cluster_events_total{event}`.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -18,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use ractor_cluster::node::NodeServerSessionInformation;
-use ractor_cluster::{NodeEventSubscription, NodeServerMessage};
+use ractor_cluster::{NodeEventSubscription, NodeServerMessage, NodeSessionMessage};
 use sightline_actors::wire::Checked;
 use sightline_actors::worker_ledger::{WorkerLedger, WorkerView};
 use tokio_rustls::TlsAcceptor;
@@ -48,11 +49,18 @@ pub struct CoordinatorConfig {
 struct Shared {
     membership: Mutex<Membership>,
     ledger: &'static WorkerLedger,
+    /// Open incoming sessions, authenticated or not, to close those that are dropped: the node
+    /// server lists only authenticated ones.
+    sessions: Mutex<HashMap<u64, ActorRef<NodeSessionMessage>>>,
 }
 
 impl Shared {
     fn membership(&self) -> MutexGuard<'_, Membership> {
         self.membership.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn sessions(&self) -> MutexGuard<'_, HashMap<u64, ActorRef<NodeSessionMessage>>> {
+        self.sessions.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Logs, counts and gates each change, then refreshes the per-state gauges.
@@ -80,7 +88,13 @@ impl Shared {
                 Event::Recovered => tracing::info!("cluster: node {name} answers heartbeats again; back up"),
                 Event::Lost => tracing::warn!("cluster: node {name} ({address}) lost: the connection closed"),
                 Event::Left => tracing::info!("cluster: node {name} left"),
-                Event::Dropped(why) => tracing::warn!("cluster: node {name} ({address}) dropped: {why}"),
+                Event::Dropped(why) => {
+                    tracing::warn!("cluster: node {name} ({address}) dropped: {why}");
+                    // Its requests were already sent elsewhere when it went suspect.
+                    if let Some(session) = self.sessions().remove(&c.node_id) {
+                        session.stop(Some(why.clone()));
+                    }
+                }
                 Event::Forgotten => tracing::debug!("cluster: forgot node {name}"),
             }
         }
@@ -114,7 +128,7 @@ impl Coordinator {
         metrics::describe_gauge!("sightline_cluster_nodes", "Nodes known to the coordinator, by state.");
         metrics::describe_counter!(
             "sightline_cluster_events_total",
-            "Cluster membership changes: joined, refused, auth_failed, suspect, recovered, lost, left, dropped."
+            "Cluster membership changes (joined, refused, auth_failed, suspect, recovered, lost, left, dropped) and refused TLS handshakes (tls_failed)."
         );
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
@@ -127,6 +141,7 @@ impl Coordinator {
         let shared = Arc::new(Shared {
             membership: Mutex::new(Membership::new(config.heartbeat * MISSED_BEATS, config.drop_after)),
             ledger,
+            sessions: Mutex::new(HashMap::new()),
         });
         shared.apply(Vec::new());
         // Exported from the start, so dashboards and alerts see zeros rather than nothing.
@@ -139,6 +154,7 @@ impl Coordinator {
             config.cookie,
             NODE_NAME.to_string(),
             config.listen.ip().to_string(),
+            config.tls.clone(),
             ("sightline-membership", Box::new(Events(shared.clone()))),
         )
         .await?;
@@ -152,7 +168,7 @@ impl Coordinator {
             .await
             .map_err(|e| ClusterError::Start(e.to_string()))?;
         let accepting = tokio::spawn(listener::serve(listener, config.tls, node_server.clone()));
-        let watchdog = tokio::spawn(watch(shared.clone(), node_server, config.heartbeat / 2));
+        let watchdog = tokio::spawn(watch(shared.clone(), config.heartbeat / 2));
         Ok(Coordinator {
             shared,
             listen: config.listen,
@@ -244,37 +260,14 @@ pub struct NodeView {
     pub workers: Vec<WorkerView>,
 }
 
-async fn watch(shared: Arc<Shared>, node_server: ActorRef<NodeServerMessage>, every: Duration) {
+async fn watch(shared: Arc<Shared>, every: Duration) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
         let changes = shared.membership().sweep(Instant::now());
-        let dropped: Vec<(u64, String)> = changes
-            .iter()
-            .filter_map(|c| match &c.event {
-                Event::Dropped(why) => Some((c.node_id, why.clone())),
-                _ => None,
-            })
-            .collect();
         if !changes.is_empty() {
             shared.apply(changes);
-        }
-        if !dropped.is_empty() {
-            disconnect(&node_server, &dropped).await;
-        }
-    }
-}
-
-/// Closes the sessions of dropped nodes; their requests were already sent elsewhere.
-async fn disconnect(node_server: &ActorRef<NodeServerMessage>, dropped: &[(u64, String)]) {
-    let Ok(sessions) = ractor::call_t!(node_server, NodeServerMessage::GetSessions, 2000) else {
-        tracing::warn!("cluster: the node server did not list its sessions; dropped nodes stay connected");
-        return;
-    };
-    for (node_id, why) in dropped {
-        if let Some(session) = sessions.get(node_id) {
-            session.actor.stop(Some(why.clone()));
         }
     }
 }
@@ -285,6 +278,7 @@ struct Events(Arc<Shared>);
 impl NodeEventSubscription for Events {
     fn node_session_opened(&self, ses: NodeServerSessionInformation) {
         if ses.is_server {
+            self.0.sessions().insert(ses.node_id, ses.actor);
             self.0.membership().opened(ses.node_id, ses.peer_addr, Instant::now());
         }
     }
@@ -295,6 +289,7 @@ impl NodeEventSubscription for Events {
     }
 
     fn node_session_disconnected(&self, ses: NodeServerSessionInformation) {
+        self.0.sessions().remove(&ses.node_id);
         let changes = self.0.membership().closed(ses.node_id, Instant::now());
         self.0.apply(changes);
     }

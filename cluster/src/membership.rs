@@ -21,6 +21,8 @@ use crate::protocol::JoinRequest;
 
 /// Gone nodes remembered for the cluster API.
 const KEEP_GONE: usize = 32;
+/// The least time a new session has to authenticate and join, however short the drop deadline.
+const JOIN_AT_LEAST: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NodeState {
@@ -167,7 +169,8 @@ pub struct Membership {
 
 impl Membership {
     /// `suspect_after`: how long a node may go without a heartbeat before it is suspect;
-    /// `drop_after`: how long before it is dropped, and how long a session may take to join.
+    /// `drop_after`: how long before it is dropped, and how long a session may take to join
+    /// (at least [`JOIN_AT_LEAST`]).
     pub fn new(suspect_after: Duration, drop_after: Duration) -> Self {
         Membership {
             nodes: BTreeMap::new(),
@@ -259,11 +262,13 @@ impl Membership {
     }
 
     /// A heartbeat from the node called `name`. Returns whether it is known, and a change when a
-    /// suspect node recovered.
+    /// suspect node recovered. The newest session under that name counts: a node that rejoined
+    /// may be heard before its old session's close.
     pub fn heartbeat(&mut self, name: &str, now: Instant) -> (bool, Option<Change>) {
         let Some(n) = self
             .nodes
             .values_mut()
+            .rev()
             .find(|n| n.name.as_deref() == Some(name) && matches!(n.state, NodeState::Up | NodeState::Suspect))
         else {
             return (false, None);
@@ -282,6 +287,7 @@ impl Membership {
         let Some(n) = self
             .nodes
             .values_mut()
+            .rev()
             .find(|n| n.name.as_deref() == Some(name) && !n.state.gone())
         else {
             return Vec::new();
@@ -297,6 +303,7 @@ impl Membership {
     /// nodes silent past the drop deadline, and sessions that have not joined by then, are dropped.
     pub fn sweep(&mut self, now: Instant) -> Vec<Change> {
         let (suspect_after, drop_after) = (self.suspect_after, self.drop_after);
+        let join_within = drop_after.max(JOIN_AT_LEAST);
         let mut changes = Vec::new();
         for n in self.nodes.values_mut() {
             let silent = n
@@ -315,8 +322,8 @@ impl Membership {
                     set(n, NodeState::Lost, now);
                     changes.push(change(n, Event::Dropped(why)));
                 }
-                NodeState::Connecting | NodeState::Authenticated if waiting > drop_after => {
-                    let why = format!("did not join within {} s; disconnected", drop_after.as_secs());
+                NodeState::Connecting | NodeState::Authenticated if waiting > join_within => {
+                    let why = format!("did not join within {} s; disconnected", join_within.as_secs());
                     n.reason = Some(why.clone());
                     set(n, NodeState::Refused, now);
                     changes.push(change(n, Event::Dropped(why)));
@@ -474,6 +481,19 @@ mod tests {
             "its session closing changes nothing"
         );
         assert!(m.sweep(t + Duration::from_secs(60)).is_empty(), "dropped once");
+    }
+
+    #[test]
+    fn a_rejoined_node_is_heard_on_its_new_session() {
+        let mut m = Membership::new(Duration::from_millis(1500), Duration::from_secs(10));
+        let t = Instant::now();
+        joined(&mut m, 1, "w1", t);
+        // Joined again before the old session's close was seen.
+        joined(&mut m, 2, "w1", t + Duration::from_secs(1));
+        assert!(m.heartbeat("w1", t + Duration::from_secs(2)).0);
+        let changes = m.sweep(t + Duration::from_millis(3200));
+        assert_eq!(changes.len(), 1, "only the old session goes suspect: {changes:?}");
+        assert_eq!((state(&m, 1), state(&m, 2)), (NodeState::Suspect, NodeState::Up));
     }
 
     #[test]

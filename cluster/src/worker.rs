@@ -8,12 +8,12 @@
 //! refusal of the model or release then ends the worker.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use ractor::{ActorCell, ActorRef};
 use ractor_cluster::node::NodeServerSessionInformation;
-use ractor_cluster::{NodeEventSubscription, NodeServerMessage};
+use ractor_cluster::{NodeEventSubscription, NodeServerMessage, NodeSessionMessage};
 use rustls::pki_types::ServerName;
 use sightline_actors::detect::DetectorConfig;
 use sightline_actors::detector_worker::{spawn_local, DetectorMsg, DETECTORS_GROUP};
@@ -31,9 +31,12 @@ const HANDSHAKE: Duration = Duration::from_secs(15);
 const IN_TRANSIT: Duration = Duration::from_millis(250);
 /// With no heartbeat answered for this long, the coordinator is taken as gone.
 const COORDINATOR_SILENCE: Duration = Duration::from_secs(10);
-/// The first pause before joining a lost coordinator again; it doubles after each failure.
+/// The first pause before joining a lost coordinator again; it doubles with each attempt.
 const RECONNECT_FIRST: Duration = Duration::from_millis(500);
 const RECONNECT_MAX: Duration = Duration::from_secs(10);
+/// A link that lasted this long starts the pauses over: one that keeps failing (two workers under
+/// one name evicting each other, say) settles at the longest pause instead of flapping.
+const STABLE_AFTER: Duration = Duration::from_secs(60);
 
 pub struct WorkerOptions {
     /// The coordinator's cluster address, `host:port`.
@@ -46,7 +49,7 @@ pub struct WorkerOptions {
     pub tls: Option<(TlsConnector, ServerName<'static>)>,
 }
 
-/// The link to the coordinator as node events tell it.
+/// The link to the coordinator as its current session's events tell it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum LinkState {
     Connecting,
@@ -54,16 +57,40 @@ enum LinkState {
     Closed,
 }
 
-struct LinkEvents(Arc<watch::Sender<LinkState>>);
+/// The session of the current connection attempt (a worker makes one at a time); events of any
+/// earlier session, which may come late, are ignored.
+type CurrentSession = Arc<Mutex<Option<(u64, ActorRef<NodeSessionMessage>)>>>;
+
+struct LinkEvents {
+    state: Arc<watch::Sender<LinkState>>,
+    current: CurrentSession,
+}
+
+impl LinkEvents {
+    fn is_current(&self, node_id: u64) -> bool {
+        lock(&self.current).as_ref().is_some_and(|(id, _)| *id == node_id)
+    }
+}
 
 impl NodeEventSubscription for LinkEvents {
-    fn node_session_opened(&self, _: NodeServerSessionInformation) {}
-    fn node_session_authenticated(&self, _: NodeServerSessionInformation) {
-        self.0.send_replace(LinkState::Authenticated);
+    fn node_session_opened(&self, ses: NodeServerSessionInformation) {
+        *lock(&self.current) = Some((ses.node_id, ses.actor));
     }
-    fn node_session_disconnected(&self, _: NodeServerSessionInformation) {
-        self.0.send_replace(LinkState::Closed);
+    fn node_session_authenticated(&self, ses: NodeServerSessionInformation) {
+        if self.is_current(ses.node_id) {
+            self.state.send_replace(LinkState::Authenticated);
+        }
     }
+    fn node_session_disconnected(&self, ses: NodeServerSessionInformation) {
+        if self.is_current(ses.node_id) {
+            *lock(&self.current) = None;
+            self.state.send_replace(LinkState::Closed);
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// This node's server and the state of its one session, to the coordinator.
@@ -71,20 +98,24 @@ struct Link {
     node_server: ActorRef<NodeServerMessage>,
     state: watch::Receiver<LinkState>,
     set: Arc<watch::Sender<LinkState>>,
+    current: CurrentSession,
 }
 
-/// Runs the worker node until `shutdown` resolves (then drains and leaves). A coordinator lost
-/// after the first join is reconnected to, with growing pauses, keeping the loaded detectors; a
-/// first connection that fails, or a refusal of the model or release, ends the worker.
+/// Runs the worker node until `shutdown` resolves (then drains and leaves). The detectors load
+/// first (a model that does not load fails before any connection). A coordinator lost after the
+/// first join is reconnected to, with growing pauses, keeping the detectors; a first connection
+/// that fails, or a refusal of this node (its model or release), ends the worker.
 pub async fn run(options: WorkerOptions, shutdown: impl Future<Output = ()>) -> Result<(), ClusterError> {
     let sha = model_sha256(&options.detector.model)?;
+    let (workers, _) = spawn_local(&options.detector, options.workers)
+        .await
+        .map_err(|e| ClusterError::Start(format!("cannot start the detectors: {e}")))?;
     let mut link = Link::start(&options).await?;
-    let (mut gate, mut heartbeat) = link.join(&options, &sha).await?;
-    let (workers, _) = match spawn_local(&options.detector, options.workers).await {
-        Ok(w) => w,
+    let (mut gate, mut heartbeat) = match link.join(&options, &sha).await {
+        Ok(joined) => joined,
         Err(e) => {
-            leave(&gate, &options.name).await;
-            return Err(ClusterError::Start(format!("cannot start the detectors: {e}")));
+            stop(&workers);
+            return Err(e);
         }
     };
     tracing::info!(
@@ -95,16 +126,21 @@ pub async fn run(options: WorkerOptions, shutdown: impl Future<Output = ()>) -> 
     );
 
     tokio::pin!(shutdown);
+    let mut pause = RECONNECT_FIRST;
     loop {
+        let joined_at = Instant::now();
         let lost = tokio::select! {
             _ = &mut shutdown => break,
             gone = beat(&gate, &options.name, heartbeat) => gone,
             _ = link.closed() => ClusterError::Lost("the connection to the coordinator closed".into()),
         };
         tracing::warn!("{lost}; reconnecting");
+        if joined_at.elapsed() > STABLE_AFTER {
+            pause = RECONNECT_FIRST;
+        }
         let rejoined = tokio::select! {
             _ = &mut shutdown => None,
-            rejoined = link.rejoin(&options, &sha) => Some(rejoined),
+            rejoined = link.rejoin(&options, &sha, &mut pause) => Some(rejoined),
         };
         match rejoined {
             Some(Ok(joined)) => {
@@ -116,6 +152,7 @@ pub async fn run(options: WorkerOptions, shutdown: impl Future<Output = ()>) -> 
                 return Err(refused);
             }
             None => {
+                link.disconnect();
                 stop(&workers);
                 tracing::info!("stopped while reconnecting");
                 return Ok(());
@@ -131,17 +168,24 @@ impl Link {
     async fn start(options: &WorkerOptions) -> Result<Link, ClusterError> {
         let (tx, state) = watch::channel(LinkState::Closed);
         let set = Arc::new(tx);
+        let current = CurrentSession::default();
+        let events = LinkEvents {
+            state: set.clone(),
+            current: current.clone(),
+        };
         let node_server = node_server::start(
             options.cookie.clone(),
             options.name.clone(),
             "localhost".into(),
-            ("sightline-worker", Box::new(LinkEvents(set.clone()))),
+            None,
+            ("sightline-worker", Box::new(events)),
         )
         .await?;
         Ok(Link {
             node_server,
             state,
             set,
+            current,
         })
     }
 
@@ -153,32 +197,30 @@ impl Link {
         sha: &str,
     ) -> Result<(ActorRef<CoordinatorMsg>, Duration), ClusterError> {
         self.connect(options).await?;
-        let gate = find_gate().await?;
+        let gate = find_gate(&options.join).await?;
         let heartbeat = join(&gate, options, sha).await?;
         Ok((gate, heartbeat))
     }
 
     /// After losing the coordinator: closes what is left of the session, then joins again,
-    /// pausing longer after each failure. Only a refusal of this node (model, release) ends it:
-    /// a coordinator that restarts may be unreachable, or still hold the old session, for a while.
+    /// pausing before each attempt, twice as long each time up to [`RECONNECT_MAX`]. Only a
+    /// refusal of this node ends it: a coordinator that restarts may be unreachable, or still hold
+    /// the old session under this name, for a while.
     async fn rejoin(
         &mut self,
         options: &WorkerOptions,
         sha: &str,
+        pause: &mut Duration,
     ) -> Result<(ActorRef<CoordinatorMsg>, Duration), ClusterError> {
-        let mut pause = RECONNECT_FIRST;
         loop {
-            self.disconnect().await;
-            tokio::time::sleep(pause).await;
+            self.disconnect();
+            tokio::time::sleep(*pause).await;
+            *pause = (*pause * 2).min(RECONNECT_MAX);
             match self.join(options, sha).await {
                 Err(ClusterError::Refused(why)) => return Err(ClusterError::Refused(why)),
-                Err(e) => tracing::warn!(
-                    "{e}; trying again in {} s",
-                    (pause * 2).min(RECONNECT_MAX).as_secs_f32()
-                ),
+                Err(e) => tracing::warn!("{e}; trying again in {:.1} s", pause.as_secs_f32()),
                 joined => return joined,
             }
-            pause = (pause * 2).min(RECONNECT_MAX);
         }
     }
 
@@ -187,46 +229,57 @@ impl Link {
         let _ = self.state.wait_for(|s| *s == LinkState::Closed).await;
     }
 
-    /// Closes the session if it is still open (a coordinator that stopped answering).
-    async fn disconnect(&mut self) {
-        if *self.state.borrow() == LinkState::Closed {
-            return;
+    /// Closes the current session, if any (a coordinator that stopped answering, or an attempt
+    /// that did not finish); its events are ignored from now on.
+    fn disconnect(&mut self) {
+        if let Some((_, session)) = lock(&self.current).take() {
+            session.stop(Some("reconnecting".into()));
         }
-        if let Ok(sessions) = ractor::call_t!(self.node_server, NodeServerMessage::GetSessions, 2000) {
-            for session in sessions.values() {
-                session.actor.stop(Some("reconnecting".into()));
-            }
-        }
-        let _ = tokio::time::timeout(HANDSHAKE, self.closed()).await;
+        self.set.send_replace(LinkState::Closed);
     }
 
-    /// Connects to the coordinator and waits for the handshake.
+    /// Connects to the coordinator and waits for the handshake, [`HANDSHAKE`] at most.
     async fn connect(&mut self, options: &WorkerOptions) -> Result<(), ClusterError> {
+        let unreachable = |why: String| ClusterError::Connect(options.join.clone(), why);
         self.set.send_replace(LinkState::Connecting);
-        let connected = match options.tls.clone() {
-            None => ractor_cluster::client_connect(&self.node_server, options.join.as_str()).await,
-            Some((connector, name)) => {
-                ractor_cluster::client_connect_enc(&self.node_server, options.join.as_str(), connector, name).await
+        let connecting = async {
+            match options.tls.clone() {
+                None => ractor_cluster::client_connect(&self.node_server, options.join.as_str()).await,
+                Some((connector, name)) => {
+                    ractor_cluster::client_connect_enc(&self.node_server, options.join.as_str(), connector, name).await
+                }
             }
         };
-        if let Err(e) = connected {
-            self.set.send_replace(LinkState::Closed);
-            return Err(ClusterError::Connect(options.join.clone(), connect_reason(&e)));
-        }
+        let connected = match tokio::time::timeout(HANDSHAKE, connecting).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(unreachable(connect_reason(&e))),
+            Err(_) => Err(unreachable(format!("no connection within {} s", HANDSHAKE.as_secs()))),
+        };
         // ractor_cluster's connect succeeds before the handshake: a refused cookie shows as a close.
-        let handshake = tokio::time::timeout(HANDSHAKE, self.state.wait_for(|s| *s != LinkState::Connecting)).await;
-        match handshake.map(|r| r.map(|s| *s)) {
+        let handshake = match connected {
+            Ok(()) => tokio::time::timeout(HANDSHAKE, self.state.wait_for(|s| *s != LinkState::Connecting))
+                .await
+                .map(|r| r.map(|s| *s)),
+            Err(e) => {
+                self.disconnect();
+                return Err(e);
+            }
+        };
+        match handshake {
             Ok(Ok(LinkState::Authenticated)) => Ok(()),
-            Ok(_) => Err(ClusterError::AuthFailed(format!(
-                "authentication failed: the coordinator closed the connection during the handshake; check the \
-                 cookie, that no other node uses the name '{}', and whether the coordinator expects TLS (--tls-ca) \
-                 or a client certificate (--tls-cert, --tls-key)",
-                options.name
-            ))),
-            Err(_) => Err(ClusterError::Connect(
-                options.join.clone(),
-                "no handshake within 15 s".into(),
-            )),
+            Ok(_) => {
+                self.disconnect();
+                Err(ClusterError::AuthFailed(format!(
+                    "authentication failed: the coordinator closed the connection during the handshake; check the \
+                     cookie, that no other node uses the name '{}', and whether the coordinator expects TLS \
+                     (--tls-ca) or a client certificate (--tls-cert, --tls-key)",
+                    options.name
+                )))
+            }
+            Err(_) => {
+                self.disconnect();
+                Err(unreachable(format!("no handshake within {} s", HANDSHAKE.as_secs())))
+            }
         }
     }
 }
@@ -259,7 +312,7 @@ fn connect_reason(e: &ractor_cluster::ClientConnectErr) -> String {
 }
 
 /// The coordinator's gate, once the process groups have been exchanged.
-async fn find_gate() -> Result<ActorRef<CoordinatorMsg>, ClusterError> {
+async fn find_gate(join: &str) -> Result<ActorRef<CoordinatorMsg>, ClusterError> {
     let started = Instant::now();
     loop {
         let remote = ractor::pg::get_members(&COORDINATOR_GROUP.to_string())
@@ -269,7 +322,8 @@ async fn find_gate() -> Result<ActorRef<CoordinatorMsg>, ClusterError> {
             return Ok(ActorRef::from(cell));
         }
         if started.elapsed() > HANDSHAKE {
-            return Err(ClusterError::Refused(
+            return Err(ClusterError::Connect(
+                join.to_string(),
                 "the peer accepted the cookie but runs no Sightline coordinator".into(),
             ));
         }

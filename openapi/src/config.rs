@@ -56,8 +56,8 @@ pub struct ServerConfig {
     pub cluster_tls_client_ca: Option<PathBuf>,
     /// How often worker nodes send a heartbeat; one silent for 3 intervals is suspect.
     pub cluster_heartbeat_ms: u64,
-    /// Seconds a silent node stays suspect (and a new session may take to join) before it is
-    /// disconnected; it may then reconnect and join again.
+    /// Seconds without a heartbeat after which a node is disconnected (it may then reconnect and
+    /// join again); also how long a new connection may take to join (10 s at least).
     pub cluster_drop_after_s: u64,
 }
 

@@ -78,6 +78,11 @@ impl Server {
         strip_ansi(&raw)
     }
 
+    /// Waits until the server's log says `text` (log lines may trail the state the API shows).
+    pub fn wait_log(&self, text: &str, timeout: Duration) {
+        wait_for_text("the server", || self.log(), text, timeout);
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
@@ -116,6 +121,19 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// Waits until `read()` holds `text`; fails showing what `who` wrote.
+pub fn wait_for_text(who: &str, read: impl Fn() -> String, text: &str, timeout: Duration) {
+    let started = Instant::now();
+    loop {
+        let got = read();
+        if got.contains(text) {
+            return;
+        }
+        assert!(started.elapsed() < timeout, "{who} did not log '{text}':\n{got}");
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
