@@ -31,6 +31,9 @@ use crate::{model_sha256, ClusterError, RELEASE};
 
 /// Heartbeat intervals a node may miss before it is suspect.
 const MISSED_BEATS: u32 = 3;
+/// How long a node refused at join keeps its session: time for the refusal to reach it (it then
+/// leaves on its own); one that stays is disconnected.
+const REFUSED_GRACE: Duration = Duration::from_secs(2);
 /// The coordinator's node name in the cluster.
 const NODE_NAME: &str = "coordinator";
 
@@ -80,7 +83,16 @@ impl Shared {
                     "cluster: the node at {address} failed authentication (wrong cookie, or a name already in use); refused"
                 ),
                 Event::Joined => tracing::info!("cluster: node {name} ({address}) joined; its workers get frames"),
-                Event::Refused(why) => tracing::warn!("cluster: node {name} ({address}) refused: {why}"),
+                Event::Refused(why) => {
+                    tracing::warn!("cluster: node {name} ({address}) refused: {why}");
+                    if let Some(session) = self.sessions().remove(&c.node_id) {
+                        let why = why.clone();
+                        tokio::spawn(async move {
+                            tokio::time::sleep(REFUSED_GRACE).await;
+                            session.stop(Some(why));
+                        });
+                    }
+                }
                 Event::Suspect(silent) => tracing::warn!(
                     "cluster: node {name} sent no heartbeat for {} ms; suspect, its frames go elsewhere",
                     silent.as_millis()

@@ -74,6 +74,11 @@ impl LinkEvents {
 
 impl NodeEventSubscription for LinkEvents {
     fn node_session_opened(&self, ses: NodeServerSessionInformation) {
+        if ses.is_server {
+            // Someone connected to this node's loopback port: a worker only connects out.
+            ses.actor.stop(Some("a worker node takes no connections".into()));
+            return;
+        }
         *lock(&self.current) = Some((ses.node_id, ses.actor));
     }
     fn node_session_authenticated(&self, ses: NodeServerSessionInformation) {
@@ -82,8 +87,9 @@ impl NodeEventSubscription for LinkEvents {
         }
     }
     fn node_session_disconnected(&self, ses: NodeServerSessionInformation) {
-        if self.is_current(ses.node_id) {
-            *lock(&self.current) = None;
+        let mut current = lock(&self.current);
+        if current.as_ref().is_some_and(|(id, _)| *id == ses.node_id) {
+            *current = None;
             self.state.send_replace(LinkState::Closed);
         }
     }
