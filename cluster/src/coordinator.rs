@@ -334,17 +334,17 @@ impl Gate {
         let answer = match self.session_of(&request.name).await {
             None => JoinReply::Refused(format!("no authenticated session carries the name {}", request.name)),
             Some(node_id) => {
-                let change = self
+                let changes = self
                     .shared
                     .membership()
                     .join(node_id, &request, &self.requirements, Instant::now());
-                let answer = match &change.event {
-                    Event::Refused(why) => JoinReply::Refused(why.clone()),
+                let answer = match changes.first().map(|c| &c.event) {
+                    Some(Event::Refused(why)) => JoinReply::Refused(why.clone()),
                     _ => JoinReply::Accepted {
                         heartbeat: self.heartbeat,
                     },
                 };
-                self.shared.apply(vec![change]);
+                self.shared.apply(changes);
                 answer
             }
         };

@@ -222,8 +222,9 @@ impl Membership {
         changes
     }
 
-    /// A join request from the node called `request.name`, on session `node_id`.
-    pub fn join(&mut self, node_id: u64, request: &JoinRequest, wanted: &Requirements, now: Instant) -> Change {
+    /// A join request from the node called `request.name`, on session `node_id`. The first change
+    /// is the answer (joined or refused); a refusal may make room by forgetting old gone nodes.
+    pub fn join(&mut self, node_id: u64, request: &JoinRequest, wanted: &Requirements, now: Instant) -> Vec<Change> {
         let n = self
             .nodes
             .entry(node_id)
@@ -250,13 +251,15 @@ impl Membership {
             Some(why) => {
                 n.reason = Some(why.clone());
                 set(n, NodeState::Refused, now);
-                change(n, Event::Refused(why))
+                let mut changes = vec![change(n, Event::Refused(why))];
+                changes.extend(self.forget_oldest_gone());
+                changes
             }
             None => {
                 n.reason = None;
                 n.last_heartbeat = Some(now);
                 set(n, NodeState::Up, now);
-                change(n, Event::Joined)
+                vec![change(n, Event::Joined)]
             }
         }
     }
@@ -398,7 +401,7 @@ mod tests {
     /// A node that connected on session `id` and joined as `name` at `t`.
     fn joined(m: &mut Membership, id: u64, name: &str, t: Instant) {
         m.opened(id, format!("127.0.0.1:{id}"), t);
-        assert_eq!(m.join(id, &request(name, "aa"), &wanted(), t).event, Event::Joined);
+        assert_eq!(m.join(id, &request(name, "aa"), &wanted(), t)[0].event, Event::Joined);
     }
 
     fn state(m: &Membership, id: u64) -> NodeState {
@@ -427,13 +430,13 @@ mod tests {
         let t = Instant::now();
         m.opened(1, "a".into(), t);
         m.authenticated(1, Some("w1".into()), t);
-        let c = m.join(1, &request("w1", "bb"), &wanted(), t);
+        let c = &m.join(1, &request("w1", "bb"), &wanted(), t)[0];
         assert!(matches!(&c.event, Event::Refused(why) if why.contains("model mismatch") && why.contains("bb")));
         assert_eq!(state(&m, 1), NodeState::Refused);
         m.opened(2, "b".into(), t);
         let mut old = request("w2", "aa");
         old.release = "0.9".into();
-        assert!(matches!(m.join(2, &old, &wanted(), t).event, Event::Refused(why) if why.contains("release")));
+        assert!(matches!(&m.join(2, &old, &wanted(), t)[0].event, Event::Refused(why) if why.contains("release")));
         joined(&mut m, 3, "w3", t);
         assert_eq!(m.count(NodeState::Up), 1);
     }
@@ -522,6 +525,15 @@ mod tests {
                 .count();
         }
         assert_eq!(forgotten, 5);
+        assert_eq!(m.nodes().count(), KEEP_GONE);
+        // Refused joins count as gone too, without waiting for their sessions to close.
+        let start = KEEP_GONE as u64 + 5;
+        for id in start..start + 3 {
+            let at = t + Duration::from_millis(id);
+            m.opened(id, "y".into(), at);
+            let changes = m.join(id, &request(&format!("w{id}"), "bb"), &wanted(), at);
+            assert!(changes.iter().any(|c| c.event == Event::Forgotten), "{changes:?}");
+        }
         assert_eq!(m.nodes().count(), KEEP_GONE);
     }
 }
