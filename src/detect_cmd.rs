@@ -9,6 +9,7 @@ use serde::Serialize;
 use sightline_actors::detect::{BBox, DetectParams, Detector, FrameRef, ModelInfo, PixelFormat};
 
 use crate::model_args::ModelArgs;
+use crate::value_parsers;
 
 #[derive(Args, Debug)]
 pub struct DetectArgs {
@@ -18,10 +19,10 @@ pub struct DetectArgs {
     #[command(flatten)]
     model: ModelArgs,
     /// Minimum confidence of a detection, 0..1.
-    #[arg(long, default_value_t = 0.25, value_parser = unit_interval)]
+    #[arg(long, default_value_t = 0.25, value_parser = value_parsers::confidence)]
     conf: f32,
     /// IoU above which NMS merges boxes of one class, 0..1.
-    #[arg(long, default_value_t = 0.45, value_parser = unit_interval)]
+    #[arg(long, default_value_t = 0.45, value_parser = value_parsers::iou)]
     iou: f32,
     /// Keep only these classes (comma-separated names, e.g. person,car).
     #[arg(long, value_delimiter = ',')]
@@ -32,15 +33,6 @@ pub struct DetectArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
-}
-
-pub fn unit_interval(s: &str) -> Result<f32, String> {
-    let v: f32 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
-    if (0.0..=1.0).contains(&v) {
-        Ok(v)
-    } else {
-        Err(format!("{v} is outside 0..1"))
-    }
 }
 
 #[derive(Serialize)]

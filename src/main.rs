@@ -6,6 +6,7 @@ mod detect_cmd;
 mod model_args;
 mod process_cmd;
 mod serve_cmd;
+mod value_parsers;
 mod worker_cmd;
 
 use std::process::ExitCode;

@@ -8,14 +8,14 @@ use anyhow::{bail, Context};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
-use sightline_actors::detect::DetectParams;
-use sightline_actors::detector_worker::spawn_local;
-use sightline_actors::probe::probe;
-use sightline_actors::stats_aggregator::JobProgress;
+use sightline_actors::job::{EngineSettings, JobKind, JobOptions, JobProgress, JobSpec, Preset, RenderOptions};
+use sightline_actors::media::{probe, Input};
+use sightline_actors::pipeline::run_job;
 use sightline_actors::store::{Store, VideoRecord, VideoStatus};
-use sightline_actors::video_supervisor::{run_job, JobSpec};
+use sightline_actors::workers::spawn_local;
 
 use crate::model_args::ModelArgs;
+use crate::value_parsers;
 
 #[derive(Args, Debug)]
 pub struct ProcessArgs {
@@ -30,16 +30,16 @@ pub struct ProcessArgs {
     #[command(flatten)]
     model: ModelArgs,
     /// Minimum confidence of a detection, 0..1.
-    #[arg(long, default_value_t = 0.25, value_parser = crate::detect_cmd::unit_interval)]
+    #[arg(long, default_value_t = 0.25, value_parser = value_parsers::confidence)]
     conf: f32,
     /// IoU above which NMS merges boxes of one class, 0..1.
-    #[arg(long, default_value_t = 0.45, value_parser = crate::detect_cmd::unit_interval)]
+    #[arg(long, default_value_t = 0.45, value_parser = value_parsers::iou)]
     iou: f32,
     /// Keep only these classes (comma-separated names).
     #[arg(long, value_delimiter = ',')]
     classes: Vec<String>,
     /// Detect every N-th frame; frames in between reuse the last boxes.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    #[arg(long, default_value_t = 1, value_parser = value_parsers::every)]
     every: u64,
     /// Local detector workers (one ONNX Runtime session each).
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
@@ -48,26 +48,17 @@ pub struct ProcessArgs {
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
     threads: u16,
     /// HLS segment duration in seconds.
-    #[arg(long, default_value_t = 2.0, value_parser = segment_seconds)]
+    #[arg(long, default_value_t = 2.0, value_parser = value_parsers::segment_seconds)]
     segment_seconds: f64,
     /// Frames in flight between decoder and encoder (memory is bounded by this × frame size).
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
-    window: u16,
-    /// x264 speed preset.
-    #[arg(long, default_value = "veryfast", value_parser = ["ultrafast", "superfast", "veryfast", "faster", "fast", "medium"])]
-    preset: String,
+    #[arg(long, default_value_t = 8, value_parser = value_parsers::window)]
+    window: usize,
+    /// x264 speed preset: ultrafast, superfast, veryfast, faster, fast or medium.
+    #[arg(long, default_value_t = Preset::default(), value_parser = value_parsers::preset)]
+    preset: Preset,
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
-}
-
-fn segment_seconds(s: &str) -> Result<f64, String> {
-    let v: f64 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
-    if (0.5..=30.0).contains(&v) {
-        Ok(v)
-    } else {
-        Err(format!("{v} is outside 0.5..30 seconds"))
-    }
 }
 
 #[derive(Serialize)]
@@ -91,12 +82,13 @@ pub async fn run(args: ProcessArgs) -> anyhow::Result<ExitCode> {
     let (workers, info) = spawn_local(&args.model.detector_config(args.threads.into()), args.workers.into())
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let params = DetectParams {
+    let options = JobOptions {
         confidence: args.conf,
         iou: args.iou,
         classes: args.classes.clone(),
+        every: args.every,
     };
-    info.class_mask(&params.classes)?;
+    options.validate(&info.names)?;
 
     let record = store.create_video(VideoRecord::queued(
         args.video
@@ -107,9 +99,7 @@ pub async fn run(args: ProcessArgs) -> anyhow::Result<ExitCode> {
         &video,
         info.path.display().to_string(),
         info.names.clone(),
-        serde_json::json!({
-            "confidence": args.conf, "iou": args.iou, "classes": args.classes, "every": args.every,
-        }),
+        options,
     ))?;
     let frames_total = record.progress.frames_total;
     let out = args
@@ -118,21 +108,21 @@ pub async fn run(args: ProcessArgs) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|| PathBuf::from("out").join(record.id.to_string()));
     prepare_out_dir(&out)?;
 
-    let spec = JobSpec {
-        params,
-        every: args.every,
-        window: args.window.into(),
+    let settings = EngineSettings {
+        window: args.window,
         segment_seconds: args.segment_seconds,
-        preset: args.preset.clone(),
-        ..JobSpec::new(
-            record.id,
-            args.video.clone(),
-            out.clone(),
-            &info,
-            video.fps,
-            video.duration_ms,
-        )
+        preset: args.preset,
+        ..EngineSettings::default()
     };
+    let spec = JobSpec::new(
+        &record,
+        JobKind::Process,
+        &RenderOptions::default(),
+        Input::File(args.video.clone()),
+        out.clone(),
+        &info,
+        &settings,
+    );
     let (progress_tx, progress_rx) = tokio::sync::watch::channel(JobProgress {
         frames_total,
         ..JobProgress::default()

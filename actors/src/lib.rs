@@ -1,21 +1,34 @@
 //! Sightline's processing engine.
+//!
+//! ```text
+//! pipeline/   the actors of one job, one file each, and `messages` (imports none of them):
+//!             supervisor, frame_extractor, detector_pool | stored_detections, renderer,
+//!             hls_writer, stats_aggregator
+//! job/        what a job is: options (typed, validated), spec (built in one place), kind,
+//!             outcome, progress, status writes, and the bounded queue that admits jobs
+//! workers/    detector workers (an ONNX Runtime session each, local or on worker nodes), their
+//!             requests, and the ledger through which pools pick them
+//! media/      GStreamer glue: probe, decoder (behind the `source` seam), HLS encoder
+//! detect/     pure: model loading and running, letterbox, YOLO output decoding, NMS, class names
+//! track/      pure: the multi-object tracker
+//! render/     pure: boxes and labels drawn into I420 frames
+//! hls/        pure: rendition ladder, segment clock, playlists, codec strings
+//! store/      sled: video and render records, detections, stats
+//! frame.rs    the decoded frame every stage passes on; wire.rs: validated cross-node encodings;
+//! telemetry.rs: every metric's name and help text
+//! ```
+//!
+//! Pure modules never import `pipeline/` or ractor; the actors drive them.
 
 pub mod detect;
-pub mod detector_pool;
-mod detector_wire;
-pub mod detector_worker;
-pub mod extractor;
 pub mod frame;
 pub mod hls;
-pub mod hls_writer;
-pub mod job_queue;
-pub mod probe;
+pub mod job;
+pub mod media;
+pub mod pipeline;
 pub mod render;
-pub mod renderer;
-pub mod stats_aggregator;
 pub mod store;
-pub mod stored_detections;
+pub mod telemetry;
 pub mod track;
-pub mod video_supervisor;
 pub mod wire;
-pub mod worker_ledger;
+pub mod workers;

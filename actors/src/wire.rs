@@ -100,7 +100,7 @@ impl<T: Wire> BytesConvertable for Checked<T> {
     fn from_bytes(bytes: Vec<u8>) -> Self {
         let decoded = Self::decode_bytes(&bytes);
         if let Err(e) = &decoded {
-            metrics::counter!("sightline_cluster_bad_messages_total", "message" => T::NAME).increment(1);
+            metrics::counter!(crate::telemetry::CLUSTER_BAD_MESSAGES_TOTAL, "message" => T::NAME).increment(1);
             tracing::warn!(
                 message = T::NAME,
                 bytes = bytes.len(),

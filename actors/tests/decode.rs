@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use sightline_actors::extractor::{DecodeError, Decoder};
+use sightline_actors::media::{DecodeError, Decoder};
 
 fn media(name: &str) -> PathBuf {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -8,10 +8,8 @@ use ractor::{Actor, ActorRef, BytesConvertable};
 use sightline_actors::detect::{
     letterbox, DetectParams, DetectorConfig, FrameRef, Letterbox, LetterboxedImage, PixelFormat,
 };
-use sightline_actors::detector_worker::{
-    detect, DetectReply, DetectRequest, DetectorMsg, DetectorWorker, DETECTORS_GROUP,
-};
 use sightline_actors::wire::Checked;
+use sightline_actors::workers::{detect, DetectReply, DetectRequest, DetectorMsg, DetectorWorker, DETECTORS_GROUP};
 
 fn cache(rel: &str) -> PathBuf {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.cache").join(rel);

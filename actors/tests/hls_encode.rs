@@ -3,10 +3,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use sightline_actors::extractor::Decoder;
-use sightline_actors::frame::Frame;
 use sightline_actors::hls::ladder;
-use sightline_actors::hls_writer::{Encoder, EncoderConfig};
+use sightline_actors::job::Preset;
+use sightline_actors::media::{Decoder, Encoder, EncoderConfig};
 
 fn media(name: &str) -> PathBuf {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -29,21 +28,11 @@ fn bikes_becomes_a_growing_then_ended_event_playlist() {
                 renditions: ladder(f.layout.width, f.layout.height, 25.0),
                 segment_seconds: 2.0,
                 fps: 25.0,
-                preset: "veryfast".into(),
+                preset: Preset::Veryfast,
             };
             Encoder::start(config, f.layout).expect("encoder starts")
         });
-        enc.push(
-            Frame {
-                index: f.index,
-                pts_ns: f.pts_ns,
-                duration_ns: f.duration_ns,
-                layout: f.layout,
-                data: f.data,
-            },
-            Duration::from_secs(30),
-        )
-        .expect("push");
+        enc.push(f, Duration::from_secs(30)).expect("push");
         if !saw_growing && enc.playable_segments() > 0 {
             let text = std::fs::read_to_string(out.path().join("272p/index.m3u8")).expect("playlist");
             saw_growing = text.contains("#EXTINF") && !text.contains("#EXT-X-ENDLIST");

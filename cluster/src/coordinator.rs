@@ -20,8 +20,9 @@ use std::time::{Duration, Instant};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use ractor_cluster::node::NodeServerSessionInformation;
 use ractor_cluster::{NodeEventSubscription, NodeServerMessage, NodeSessionMessage};
+use sightline_actors::telemetry;
 use sightline_actors::wire::Checked;
-use sightline_actors::worker_ledger::{WorkerLedger, WorkerView};
+use sightline_actors::workers::{WorkerLedger, WorkerView};
 use tokio_rustls::TlsAcceptor;
 
 use crate::membership::{Change, Event, Membership, NodeState, Requirements};
@@ -73,7 +74,7 @@ impl Shared {
                 // Bookkeeping, not a cluster event: no count, no log above debug.
                 Event::Forgotten => self.ledger.forget_node(c.node_id),
                 event => {
-                    metrics::counter!("sightline_cluster_events_total", "event" => event.label()).increment(1);
+                    metrics::counter!(telemetry::CLUSTER_EVENTS_TOTAL, "event" => event.label()).increment(1);
                     self.ledger.set_node(c.node_id, &c.name, event.opens_gate());
                 }
             }
@@ -112,7 +113,7 @@ impl Shared {
         }
         let membership = self.membership();
         for state in NodeState::ALL {
-            metrics::gauge!("sightline_cluster_nodes", "state" => state.as_str()).set(membership.count(state) as f64);
+            metrics::gauge!(telemetry::CLUSTER_NODES, "state" => state.as_str()).set(membership.count(state) as f64);
         }
     }
 }
@@ -137,11 +138,6 @@ impl Drop for Coordinator {
 
 impl Coordinator {
     pub async fn start(config: CoordinatorConfig, ledger: &'static WorkerLedger) -> Result<Coordinator, ClusterError> {
-        metrics::describe_gauge!("sightline_cluster_nodes", "Nodes known to the coordinator, by state.");
-        metrics::describe_counter!(
-            "sightline_cluster_events_total",
-            "Cluster membership changes (joined, refused, auth_failed, suspect, recovered, lost, left, dropped) and refused TLS handshakes (tls_failed)."
-        );
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|e| ClusterError::Listen(config.listen, e.to_string()))?;
@@ -158,7 +154,7 @@ impl Coordinator {
         shared.apply(Vec::new());
         // Exported from the start, so dashboards and alerts see zeros rather than nothing.
         for event in Event::LABELS.into_iter().chain(["tls_failed"]) {
-            metrics::counter!("sightline_cluster_events_total", "event" => event).increment(0);
+            metrics::counter!(telemetry::CLUSTER_EVENTS_TOTAL, "event" => event).increment(0);
         }
         let tls = config.tls.is_some();
         // Nodes connect through our listener (see `listener`).

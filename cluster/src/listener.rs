@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use ractor::ActorRef;
 use ractor_cluster::{NetworkStream, NodeServerMessage};
+use sightline_actors::telemetry;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
@@ -57,7 +58,7 @@ pub async fn serve(listener: TcpListener, tls: Option<TlsAcceptor>, node_server:
                     });
                 }
                 Err(why) => {
-                    metrics::counter!("sightline_cluster_events_total", "event" => "tls_failed").increment(1);
+                    metrics::counter!(telemetry::CLUSTER_EVENTS_TOTAL, "event" => "tls_failed").increment(1);
                     tracing::warn!("cluster: the connection from {peer} was refused: {why}");
                 }
             }

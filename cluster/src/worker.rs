@@ -16,8 +16,8 @@ use ractor_cluster::node::NodeServerSessionInformation;
 use ractor_cluster::{NodeEventSubscription, NodeServerMessage, NodeSessionMessage};
 use rustls::pki_types::ServerName;
 use sightline_actors::detect::DetectorConfig;
-use sightline_actors::detector_worker::{spawn_local, DetectorMsg, DETECTORS_GROUP};
 use sightline_actors::wire::Checked;
+use sightline_actors::workers::{spawn_local, DetectorMsg, DETECTORS_GROUP};
 use tokio::sync::watch;
 use tokio_rustls::TlsConnector;
 

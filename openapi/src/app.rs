@@ -9,9 +9,10 @@ use poem::middleware::Cors;
 use poem::{get, Body, Endpoint, EndpointExt, IntoResponse, Request, Response, Route};
 use poem_openapi::OpenApiService;
 
+use crate::api::error::json_error;
 use crate::api::{ClusterApi, ExportApi, MotApi, RendersApi, SystemApi, VideosApi};
 use crate::state::SharedState;
-use crate::{json_error, metrics, streams, web_ui};
+use crate::{metrics, streams, web_ui};
 
 pub fn build(state: SharedState, prometheus: metrics_exporter_prometheus::PrometheusHandle) -> impl Endpoint {
     let api = OpenApiService::new(

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+use sightline_actors::job::{EngineSettings, JobOptions, OptionError, Preset};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -35,7 +36,7 @@ pub struct ServerConfig {
     pub every: u64,
     pub window: usize,
     pub segment_seconds: f64,
-    pub preset: String,
+    pub preset: Preset,
     /// Video processed on a first start with an empty store, so there is something to see.
     pub sample_video: Option<PathBuf>,
     /// The web page's folder (index.html, app.js, style.css, node_modules/hls.js).
@@ -81,7 +82,7 @@ impl Default for ServerConfig {
             every: 1,
             window: 8,
             segment_seconds: 2.0,
-            preset: "veryfast".into(),
+            preset: Preset::default(),
             sample_video: None,
             web_dir: PathBuf::from("web"),
             detect_deadline_s: 10.0,
@@ -104,7 +105,14 @@ pub struct ConfigError {
     pub message: String,
 }
 
-const PRESETS: [&str; 6] = ["ultrafast", "superfast", "veryfast", "faster", "fast", "medium"];
+impl From<OptionError> for ConfigError {
+    fn from(e: OptionError) -> Self {
+        ConfigError {
+            key: e.field,
+            message: e.message,
+        }
+    }
+}
 
 impl ServerConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -130,30 +138,9 @@ impl ServerConfig {
         if !(1..=64).contains(&self.threads) {
             return err("threads", format!("{} is outside 1..64", self.threads));
         }
-        if !(0.0..=1.0).contains(&self.confidence) {
-            return err("confidence", format!("{} is outside 0..1", self.confidence));
-        }
-        if !(0.0..=1.0).contains(&self.iou) {
-            return err("iou", format!("{} is outside 0..1", self.iou));
-        }
-        if !(1..=1000).contains(&self.every) {
-            return err("every", format!("{} is outside 1..1000", self.every));
-        }
-        if !(1..=256).contains(&self.window) {
-            return err("window", format!("{} is outside 1..256", self.window));
-        }
-        if !(0.5..=30.0).contains(&self.segment_seconds) {
-            return err(
-                "segment_seconds",
-                format!("{} is outside 0.5..30", self.segment_seconds),
-            );
-        }
-        if !PRESETS.contains(&self.preset.as_str()) {
-            return err(
-                "preset",
-                format!("'{}' is not one of {}", self.preset, PRESETS.join(", ")),
-            );
-        }
+        // The job defaults obey the same ranges as every upload's options.
+        self.job_defaults().validate(&[])?;
+        self.engine_settings().validate()?;
         if !(0.5..=600.0).contains(&self.detect_deadline_s) {
             return err(
                 "detect_deadline_s",
@@ -205,6 +192,27 @@ impl ServerConfig {
     pub fn max_upload_bytes(&self) -> u64 {
         self.max_upload_mb * 1024 * 1024
     }
+
+    /// An upload's options where it chooses none.
+    pub fn job_defaults(&self) -> JobOptions {
+        JobOptions {
+            confidence: self.confidence,
+            iou: self.iou,
+            classes: Vec::new(),
+            every: self.every,
+        }
+    }
+
+    /// What this server applies to every job.
+    pub fn engine_settings(&self) -> EngineSettings {
+        EngineSettings {
+            window: self.window,
+            segment_seconds: self.segment_seconds,
+            preset: self.preset,
+            request_timeout: std::time::Duration::from_secs_f64(self.detect_deadline_s),
+            ..EngineSettings::default()
+        }
+    }
 }
 
 #[cfg(test)]
@@ -221,10 +229,15 @@ mod tests {
     #[test]
     fn bad_values_name_their_key() {
         let c = ServerConfig {
-            preset: "placebo".into(),
+            every: 0,
             ..ServerConfig::default()
         };
-        assert_eq!(c.validate().map_err(|e| e.key), Err("preset"));
+        assert_eq!(c.validate().map_err(|e| e.key), Err("every"));
+        let c = ServerConfig {
+            confidence: 2.0,
+            ..ServerConfig::default()
+        };
+        assert_eq!(c.validate().map_err(|e| e.key), Err("confidence"));
         let c = ServerConfig {
             api_token: Some("short".into()),
             ..ServerConfig::default()
@@ -254,6 +267,13 @@ mod tests {
             ..ServerConfig::default()
         };
         assert_eq!(c.validate().map_err(|e| e.key), Err("cluster_tls_client_ca"));
+    }
+
+    #[test]
+    fn an_unknown_preset_is_refused_when_read() {
+        let parsed: Result<ServerConfig, _> = serde_json::from_str(r#"{"preset": "placebo"}"#);
+        let e = parsed.unwrap_err().to_string();
+        assert!(e.contains("placebo") && e.contains("veryfast"), "{e}");
     }
 
     #[test]

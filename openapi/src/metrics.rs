@@ -5,6 +5,7 @@ use std::time::Instant;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use poem::{handler, web::Data, Endpoint, IntoResponse, Request, Response};
 use sightline_actors::store::VideoStatus;
+use sightline_actors::telemetry;
 
 use crate::state::SharedState;
 
@@ -24,27 +25,8 @@ pub fn install() -> Result<PrometheusHandle, String> {
         .map_err(|e| e.to_string())?
         .install_recorder()
         .map_err(|e| e.to_string())?;
-    describe();
+    telemetry::describe_all();
     Ok(HANDLE.get_or_init(|| handle).clone())
-}
-
-fn describe() {
-    metrics::describe_counter!(
-        "sightline_http_requests_total",
-        "HTTP requests by method, route and status."
-    );
-    metrics::describe_histogram!(
-        "sightline_http_request_duration_seconds",
-        metrics::Unit::Seconds,
-        "HTTP request handling time by method and route."
-    );
-    metrics::describe_gauge!("sightline_jobs", "Videos by job status.");
-    metrics::describe_gauge!("sightline_jobs_waiting", "Jobs accepted and waiting for a free slot.");
-    metrics::describe_gauge!(
-        "sightline_detector_workers",
-        "Detector workers in the sightline.detectors group."
-    );
-    metrics::describe_counter!("sightline_uploads_total", "Uploads accepted.");
 }
 
 #[handler]
@@ -76,11 +58,11 @@ fn refresh_gauges(state: &SharedState) {
         VideoStatus::Failed,
         VideoStatus::Interrupted,
     ] {
-        metrics::gauge!("sightline_jobs", "status" => s.as_str()).set(counts[status_index(s)] as f64);
+        metrics::gauge!(telemetry::JOBS, "status" => s.as_str()).set(counts[status_index(s)] as f64);
     }
-    let workers = sightline_actors::worker_ledger::WorkerLedger::global().available();
-    metrics::gauge!("sightline_detector_workers").set(workers as f64);
-    metrics::gauge!("sightline_jobs_waiting").set(state.jobs.waiting() as f64);
+    let workers = sightline_actors::workers::WorkerLedger::global().available();
+    metrics::gauge!(telemetry::DETECTOR_WORKERS).set(workers as f64);
+    metrics::gauge!(telemetry::JOBS_WAITING).set(state.jobs.waiting() as f64);
 }
 
 fn status_index(s: VideoStatus) -> usize {
@@ -103,9 +85,9 @@ pub async fn track<E: Endpoint>(next: E, req: Request) -> poem::Result<Response>
         Err(e) => e.into_response(),
     };
     let status = resp.status().as_u16().to_string();
-    metrics::counter!("sightline_http_requests_total", "method" => method.clone(), "route" => route, "status" => status)
+    metrics::counter!(telemetry::HTTP_REQUESTS_TOTAL, "method" => method.clone(), "route" => route, "status" => status)
         .increment(1);
-    metrics::histogram!("sightline_http_request_duration_seconds", "method" => method, "route" => route)
+    metrics::histogram!(telemetry::HTTP_REQUEST_DURATION_SECONDS, "method" => method, "route" => route)
         .record(started.elapsed().as_secs_f64());
     Ok(resp)
 }

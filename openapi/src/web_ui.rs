@@ -4,12 +4,13 @@ use poem::http::StatusCode;
 use poem::web::{Path, StaticFileRequest};
 use poem::{handler, web::Data, IntoResponse, Response};
 
+use crate::api::error::json_error;
 use crate::state::SharedState;
 
 /// Serves `file` from `dir` with the given type; 404 when it is missing.
 fn send(req: StaticFileRequest, file: std::path::PathBuf, mime: &str) -> Response {
     if !file.is_file() {
-        return crate::json_error(
+        return json_error(
             StatusCode::NOT_FOUND,
             "not_found",
             "no such file (is the web UI installed? run make setup)",
@@ -17,7 +18,7 @@ fn send(req: StaticFileRequest, file: std::path::PathBuf, mime: &str) -> Respons
     }
     match req.create_response(&file, true, false) {
         Ok(r) => r.with_content_type(mime.to_string()).into_response(),
-        Err(e) => crate::json_error(poem::error::ResponseError::status(&e), "bad_request", &e.to_string()),
+        Err(e) => json_error(poem::error::ResponseError::status(&e), "bad_request", &e.to_string()),
     }
 }
 
@@ -38,7 +39,7 @@ pub fn asset(Path(name): Path<String>, req: StaticFileRequest, Data(state): Data
         _ => "",
     };
     if !valid || mime.is_empty() {
-        return crate::json_error(StatusCode::NOT_FOUND, "not_found", "no such file");
+        return json_error(StatusCode::NOT_FOUND, "not_found", "no such file");
     }
     send(req, state.config.web_dir.join(&name), mime)
 }

@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::Args;
 use ractor::{Actor, ActorRef};
 use sightline_actors::detect::{letterbox, DetectParams, Detector, FrameRef, Letterbox, LetterboxedImage, PixelFormat};
-use sightline_actors::detector_worker::{detect, DetectRequest, DetectorMsg, DetectorWorker};
+use sightline_actors::workers::{detect, DetectRequest, DetectorMsg, DetectorWorker};
 
 use crate::model_args::ModelArgs;
 

@@ -15,20 +15,19 @@ use anyhow::Context;
 use clap::Args;
 use ractor::ActorRef;
 use sightline_actors::detect::{letterbox_i420, DetectParams, Detection, Letterbox, YuvMatrix};
-use sightline_actors::detector_worker::{detect, spawn_local, DetectRequest, DetectorMsg};
-use sightline_actors::extractor::{DecodedFrame, Decoder};
-use sightline_actors::frame::Frame;
+use sightline_actors::frame::{Frame, I420Layout};
 use sightline_actors::hls::ladder;
-use sightline_actors::hls_writer::{Encoder, EncoderConfig};
-use sightline_actors::probe::probe;
+use sightline_actors::job::{EngineSettings, JobKind, JobOptions, JobProgress, JobSpec, Preset, RenderOptions};
+use sightline_actors::media::{probe, Decoder, Encoder, EncoderConfig, Input};
+use sightline_actors::pipeline::run_job;
+use sightline_actors::render::label::label;
 use sightline_actors::render::{DrawItem, Painter, RenderStyle};
-use sightline_actors::renderer::label;
-use sightline_actors::stats_aggregator::JobProgress;
 use sightline_actors::store::{Store, VideoRecord};
-use sightline_actors::video_supervisor::{run_job, JobSpec};
+use sightline_actors::workers::{detect, spawn_local, DetectRequest, DetectorMsg};
 
 use super::usage::{cpu_time, peak_rss_mib};
 use crate::model_args::ModelArgs;
+use crate::value_parsers;
 
 #[derive(Args)]
 pub struct PipelineBenchArgs {
@@ -46,11 +45,11 @@ pub struct PipelineBenchArgs {
     #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u32).range(10..=100_000))]
     frames: u32,
     /// Credit window of the full pipeline.
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
-    window: u16,
-    /// x264 speed preset.
-    #[arg(long, default_value = "veryfast")]
-    preset: String,
+    #[arg(long, default_value_t = 8, value_parser = value_parsers::window)]
+    window: usize,
+    /// x264 speed preset: ultrafast, superfast, veryfast, faster, fast or medium.
+    #[arg(long, default_value_t = Preset::default(), value_parser = value_parsers::preset)]
+    preset: Preset,
     /// Skip the per-stage measurements (only the full pipeline and its memory).
     #[arg(long)]
     pipeline_only: bool,
@@ -103,21 +102,23 @@ pub async fn run(args: PipelineBenchArgs) -> anyhow::Result<ExitCode> {
         &video,
         info.path.display().to_string(),
         info.names.clone(),
-        serde_json::Value::Null,
+        JobOptions::default(),
     ))?;
-    let spec = JobSpec {
-        window: args.window.into(),
+    let settings = EngineSettings {
+        window: args.window,
         request_timeout: Duration::from_secs(60),
-        preset: args.preset.clone(),
-        ..JobSpec::new(
-            record.id,
-            args.video.clone(),
-            scratch.path().join("out"),
-            &info,
-            video.fps,
-            video.duration_ms,
-        )
+        preset: args.preset,
+        ..EngineSettings::default()
     };
+    let spec = JobSpec::new(
+        &record,
+        JobKind::Process,
+        &RenderOptions::default(),
+        Input::File(args.video.clone()),
+        scratch.path().join("out"),
+        &info,
+        &settings,
+    );
     let (tx, _rx) = tokio::sync::watch::channel(JobProgress::default());
     let (cpu0, wall0) = (cpu_time(), Instant::now());
     let outcome = run_job(spec, store, tx).await;
@@ -159,7 +160,7 @@ pub async fn run(args: PipelineBenchArgs) -> anyhow::Result<ExitCode> {
     let (drawn, draw) = measure(|| draw_all(&mut frames, &detections, &info.names));
     drawn?;
     let out = scratch.path().join("encode-stage");
-    let (encoded, encode) = measure(|| encode_all(frames, &out, &args.preset, video.fps));
+    let (encoded, encode) = measure(|| encode_all(frames, &out, args.preset, video.fps));
     encoded?;
 
     println!();
@@ -195,7 +196,7 @@ pub async fn run(args: PipelineBenchArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn decode_first(path: &std::path::Path, count: usize) -> anyhow::Result<Vec<DecodedFrame>> {
+fn decode_first(path: &std::path::Path, count: usize) -> anyhow::Result<Vec<Frame>> {
     let mut decoder = Decoder::open(path)?;
     let mut frames = Vec::with_capacity(count);
     while frames.len() < count {
@@ -211,12 +212,12 @@ fn decode_first(path: &std::path::Path, count: usize) -> anyhow::Result<Vec<Deco
 /// per worker; boxes mapped back to frame pixels.
 async fn detect_all(
     workers: &[ActorRef<DetectorMsg>],
-    frames: &[DecodedFrame],
+    frames: &[Frame],
     model: (u32, u32),
 ) -> anyhow::Result<Vec<Vec<Detection>>> {
     let mut tasks = Vec::new();
     for (w, worker) in workers.iter().enumerate() {
-        let mine: Vec<(usize, Letterbox, Vec<u8>, sightline_actors::frame::I420Layout)> = frames
+        let mine: Vec<(usize, Letterbox, Vec<u8>, I420Layout)> = frames
             .iter()
             .enumerate()
             .filter(|(i, _)| i % workers.len() == w)
@@ -258,7 +259,7 @@ async fn detect_all(
     Ok(all)
 }
 
-fn draw_all(frames: &mut [DecodedFrame], detections: &[Vec<Detection>], names: &[String]) -> anyhow::Result<()> {
+fn draw_all(frames: &mut [Frame], detections: &[Vec<Detection>], names: &[String]) -> anyhow::Result<()> {
     let Some(first) = frames.first() else { return Ok(()) };
     let mut painter = Painter::new(RenderStyle::default(), first.layout.height)?;
     for (f, dets) in frames.iter_mut().zip(detections) {
@@ -275,27 +276,18 @@ fn draw_all(frames: &mut [DecodedFrame], detections: &[Vec<Detection>], names: &
     Ok(())
 }
 
-fn encode_all(frames: Vec<DecodedFrame>, out: &std::path::Path, preset: &str, fps: f64) -> anyhow::Result<()> {
+fn encode_all(frames: Vec<Frame>, out: &std::path::Path, preset: Preset, fps: f64) -> anyhow::Result<()> {
     let Some(first) = frames.first() else { return Ok(()) };
     let config = EncoderConfig {
         out_dir: out.to_path_buf(),
         renditions: ladder(first.layout.width, first.layout.height, fps),
         segment_seconds: 2.0,
         fps,
-        preset: preset.to_string(),
+        preset,
     };
     let mut encoder = Encoder::start(config, first.layout)?;
     for f in frames {
-        encoder.push(
-            Frame {
-                index: f.index,
-                pts_ns: f.pts_ns,
-                duration_ns: f.duration_ns,
-                layout: f.layout,
-                data: f.data,
-            },
-            Duration::from_secs(60),
-        )?;
+        encoder.push(f, Duration::from_secs(60))?;
     }
     encoder.finish(Duration::from_secs(120))?;
     Ok(())

@@ -10,9 +10,9 @@ use anyhow::{bail, Context};
 use clap::Args;
 use ractor::{Actor, ActorCell};
 use sightline_actors::detect::DetectParams;
-use sightline_actors::detector_worker::{detect, DetectRequest, DetectorWorker, DETECTORS_GROUP};
 use sightline_actors::wire::Checked;
-use sightline_actors::worker_ledger::WorkerLedger;
+use sightline_actors::workers::WorkerLedger;
+use sightline_actors::workers::{detect, DetectRequest, DetectorWorker, DETECTORS_GROUP};
 use sightline_cluster::{Coordinator, CoordinatorConfig};
 
 use super::detect::{mean_ms, model_input, percentile_ms};

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::Args;
+use sightline_actors::job::JobOptions;
 use sightline_actors::store::{
     histogram, DetectionQuery, Progress, StatsAccumulator, Store, StoredDetection, VideoId, VideoRecord, VideoStatus,
 };
@@ -269,7 +270,7 @@ fn build(store: &Store, detections: u64) -> anyhow::Result<VideoRecord> {
         height: 720,
         model: "yolov4-tiny".into(),
         class_names,
-        config: serde_json::json!({"confidence": 0.25, "every": 1, "synthetic": true}),
+        options: JobOptions::default(),
         status: VideoStatus::Processing,
         progress: Progress::new(0, Some(est_frames)),
         error: None,

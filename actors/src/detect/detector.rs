@@ -7,9 +7,9 @@ use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
 use ort::value::TensorRef;
 
-use super::decode::{decode, DecodeParams};
 use super::layout::OutputLayout;
 use super::letterbox::{letterbox, FrameRef, Letterbox, LetterboxedImage};
+use super::output::{decode_output, OutputParams};
 use super::{names, nms, runtime, DetectError, Detection};
 
 /// Bounds on NMS work and output, far above what a real frame holds.
@@ -60,10 +60,7 @@ pub struct ModelInfo {
 impl ModelInfo {
     /// The class name of `class_id`, or its number for a model with fewer names than classes.
     pub fn class_name(&self, class_id: usize) -> String {
-        self.names
-            .get(class_id)
-            .cloned()
-            .unwrap_or_else(|| format!("class{class_id}"))
+        names::class_name(&self.names, class_id)
     }
 
     /// Validates class names against the model and turns them into a keep-mask.
@@ -132,7 +129,7 @@ impl Detector {
                 got: (image.width, image.height),
             });
         }
-        let decode_params = DecodeParams {
+        let decode_params = OutputParams {
             confidence: params.confidence,
             allowed: self.info.class_mask(&params.classes)?,
         };
@@ -148,7 +145,7 @@ impl Detector {
             .map_err(|e| DetectError::Inference(e.to_string()))?;
         // Check the concrete shape too: a model may declare dynamic dimensions.
         let layout = OutputLayout::infer(shape, Some(self.info.layout.classes()))?;
-        let candidates = decode(data, layout, &decode_params);
+        let candidates = decode_output(data, layout, &decode_params);
         let kept = nms::nms(candidates, params.iou, MAX_CANDIDATES, MAX_DETECTIONS);
         Ok(kept
             .into_iter()

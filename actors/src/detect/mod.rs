@@ -1,19 +1,18 @@
 //! YOLO object detection: pure pre/post-processing plus one ONNX Runtime session.
 
-mod decode;
 mod detector;
 mod geometry;
 mod layout;
 mod letterbox;
 pub mod names;
 mod nms;
+mod output;
 mod runtime;
 
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-pub use decode::{decode, Candidate, DecodeParams};
 pub use detector::{DetectParams, Detector, DetectorConfig, ModelInfo};
 pub use geometry::BBox;
 pub use layout::{OutputLayout, UnknownLayout};
@@ -21,6 +20,7 @@ pub use letterbox::{
     letterbox, letterbox_i420, FrameRef, Letterbox, LetterboxedImage, PixelFormat, YuvMatrix, PAD_VALUE,
 };
 pub use nms::nms;
+pub use output::{decode_output, Candidate, OutputParams};
 pub use runtime::{default_library_path, environment};
 
 /// One detected object.

@@ -45,6 +45,14 @@ fn quoted(s: &str) -> Option<(String, &str)> {
     None
 }
 
+/// The name of class `class_id`, or `class<N>` for a model with fewer names than classes.
+pub fn class_name(names: &[String], class_id: usize) -> String {
+    names
+        .get(class_id)
+        .cloned()
+        .unwrap_or_else(|| format!("class{class_id}"))
+}
+
 /// A names file: one class per line, blank lines ignored (darknet's `coco.names`).
 pub fn parse_file(text: &str) -> Vec<String> {
     text.lines()

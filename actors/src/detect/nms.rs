@@ -1,6 +1,6 @@
 //! Class-aware non-maximum suppression.
 
-use super::decode::Candidate;
+use super::output::Candidate;
 
 /// Keeps the best-scoring box of each cluster of boxes of the same class overlapping by more than
 /// `iou`. Boxes of different classes never suppress each other. At most `max_out` survive, best

@@ -13,6 +13,7 @@
 mod canvas;
 mod colour;
 mod glyphs;
+pub mod label;
 mod painter;
 mod style;
 

@@ -47,7 +47,7 @@ pub struct StoredDetection {
 
 /// Why stored detection bytes could not be read back.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DecodeError {
+pub enum EntryError {
     #[error("detection key has {0} bytes, expected {KEY_LEN}")]
     KeyLength(usize),
     #[error("detection value has {0} bytes, expected {VALUE_LEN}")]
@@ -79,8 +79,8 @@ fn frame_prefix(id: VideoId, pts_ms: u64) -> [u8; 16] {
 }
 
 /// Splits a key into (video id, pts_ms, seq).
-pub(crate) fn parse_key(key: &[u8]) -> Result<(VideoId, u64, u32), DecodeError> {
-    let key: &[u8; KEY_LEN] = key.try_into().map_err(|_| DecodeError::KeyLength(key.len()))?;
+pub(crate) fn parse_key(key: &[u8]) -> Result<(VideoId, u64, u32), EntryError> {
+    let key: &[u8; KEY_LEN] = key.try_into().map_err(|_| EntryError::KeyLength(key.len()))?;
     let mut id = [0u8; 8];
     let mut pts = [0u8; 8];
     let mut seq = [0u8; 4];
@@ -131,15 +131,15 @@ impl StoredDetection {
 
     /// Decodes a stored (key, value) pair. Checks every length, the version, the flags and the
     /// numbers; corrupt bytes give an error, never a panic.
-    pub fn decode(key: &[u8], value: &[u8]) -> Result<(VideoId, u32, Self), DecodeError> {
+    pub fn decode(key: &[u8], value: &[u8]) -> Result<(VideoId, u32, Self), EntryError> {
         let (id, pts_ms, seq) = parse_key(key)?;
-        let v: &[u8; VALUE_LEN] = value.try_into().map_err(|_| DecodeError::ValueLength(value.len()))?;
+        let v: &[u8; VALUE_LEN] = value.try_into().map_err(|_| EntryError::ValueLength(value.len()))?;
         if v[0] != VERSION {
-            return Err(DecodeError::Version(v[0]));
+            return Err(EntryError::Version(v[0]));
         }
         let flags = v[1];
         if flags & !(FLAG_TRACK | FLAG_PREDICTED) != 0 {
-            return Err(DecodeError::Flags(flags));
+            return Err(EntryError::Flags(flags));
         }
         let u16_at = |at: usize| u16::from_be_bytes([v[at], v[at + 1]]);
         let f32_at = |at: usize| f32::from_be_bytes([v[at], v[at + 1], v[at + 2], v[at + 3]]);
@@ -151,13 +151,13 @@ impl StoredDetection {
         let confidence = f32_at(4);
         let bbox = [f32_at(8), f32_at(12), f32_at(16), f32_at(20)];
         if !valid_unit(confidence) || !bbox.iter().all(|x| valid_unit(*x)) {
-            return Err(DecodeError::BadNumber);
+            return Err(EntryError::BadNumber);
         }
         let raw_track = u64_at(32);
         let track_id = if flags & FLAG_TRACK != 0 {
             Some(raw_track)
         } else if raw_track != 0 {
-            return Err(DecodeError::StrayTrackId);
+            return Err(EntryError::StrayTrackId);
         } else {
             None
         };
@@ -385,34 +385,31 @@ pub(crate) mod tests {
         .unwrap();
         assert_eq!(
             StoredDetection::decode(&key, &good[..39]),
-            Err(DecodeError::ValueLength(39))
+            Err(EntryError::ValueLength(39))
         );
-        assert_eq!(StoredDetection::decode(&key, &[]), Err(DecodeError::ValueLength(0)));
+        assert_eq!(StoredDetection::decode(&key, &[]), Err(EntryError::ValueLength(0)));
         assert_eq!(
             StoredDetection::decode(&key[..19], &good),
-            Err(DecodeError::KeyLength(19))
+            Err(EntryError::KeyLength(19))
         );
         let mut longer = good.to_vec();
         longer.push(0);
-        assert_eq!(
-            StoredDetection::decode(&key, &longer),
-            Err(DecodeError::ValueLength(41))
-        );
+        assert_eq!(StoredDetection::decode(&key, &longer), Err(EntryError::ValueLength(41)));
         let mut bad = good;
         bad[0] = 2;
-        assert_eq!(StoredDetection::decode(&key, &bad), Err(DecodeError::Version(2)));
+        assert_eq!(StoredDetection::decode(&key, &bad), Err(EntryError::Version(2)));
         let mut bad = good;
         bad[1] = 0x80;
-        assert_eq!(StoredDetection::decode(&key, &bad), Err(DecodeError::Flags(0x80)));
+        assert_eq!(StoredDetection::decode(&key, &bad), Err(EntryError::Flags(0x80)));
         let mut bad = good;
         bad[1] = 0;
-        assert_eq!(StoredDetection::decode(&key, &bad), Err(DecodeError::StrayTrackId));
+        assert_eq!(StoredDetection::decode(&key, &bad), Err(EntryError::StrayTrackId));
         let mut bad = good;
         bad[4..8].copy_from_slice(&f32::NAN.to_be_bytes());
-        assert_eq!(StoredDetection::decode(&key, &bad), Err(DecodeError::BadNumber));
+        assert_eq!(StoredDetection::decode(&key, &bad), Err(EntryError::BadNumber));
         let mut bad = good;
         bad[12..16].copy_from_slice(&7.0f32.to_be_bytes());
-        assert_eq!(StoredDetection::decode(&key, &bad), Err(DecodeError::BadNumber));
+        assert_eq!(StoredDetection::decode(&key, &bad), Err(EntryError::BadNumber));
 
         // Every single-byte flip and every truncation: Ok or Err, never a panic.
         for i in 0..VALUE_LEN {

@@ -27,7 +27,7 @@ mod video;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-pub use detection::{DecodeError, DetectionIter, StoredDetection};
+pub use detection::{DetectionIter, EntryError, StoredDetection};
 pub use id::{ParseVideoIdError, VideoId};
 pub use query::{
     Cursor, CursorError, DetectionPage, DetectionQuery, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, MAX_SCAN_PER_PAGE,

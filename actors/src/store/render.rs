@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{now_ms, Store, StoreError, VideoId, VideoStatus};
+use crate::job::options::RenderOptions;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RenderRecord {
@@ -12,7 +13,8 @@ pub struct RenderRecord {
     pub number: u32,
     pub status: VideoStatus,
     /// The style and class filter asked for.
-    pub options: serde_json::Value,
+    #[serde(deserialize_with = "super::video::null_as_default")]
+    pub options: RenderOptions,
     pub error: Option<String>,
     pub created_at: u64,
     pub updated_at: u64,
@@ -35,7 +37,7 @@ fn corrupt(key: &[u8], e: impl std::fmt::Display) -> StoreError {
 
 impl Store {
     /// Records a new rendering of `video` as queued and returns it with its number.
-    pub fn create_render(&self, video: VideoId, options: serde_json::Value) -> Result<RenderRecord, StoreError> {
+    pub fn create_render(&self, video: VideoId, options: RenderOptions) -> Result<RenderRecord, StoreError> {
         if self.get_video(video)?.is_none() {
             return Err(StoreError::NotFound(video));
         }
@@ -116,12 +118,18 @@ mod tests {
             .create_video(super::super::video::tests::sample_record())
             .expect("video");
         assert!(store
-            .create_render(VideoId::from_u64(999), serde_json::Value::Null)
+            .create_render(VideoId::from_u64(999), RenderOptions::default())
             .is_err());
         let r1 = store
-            .create_render(video.id, serde_json::json!({"opacity": 0.5}))
+            .create_render(
+                video.id,
+                RenderOptions {
+                    opacity: 0.5,
+                    ..RenderOptions::default()
+                },
+            )
             .expect("render");
-        let r2 = store.create_render(video.id, serde_json::Value::Null).expect("render");
+        let r2 = store.create_render(video.id, RenderOptions::default()).expect("render");
         assert_eq!((r1.number, r2.number), (1, 2));
         store
             .set_render_status(video.id, 2, VideoStatus::Ready, None)

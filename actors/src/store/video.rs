@@ -5,6 +5,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::{now_ms, Store, StoreError, VideoId};
+use crate::job::options::JobOptions;
+use crate::media::probe::VideoProbe;
 
 /// Where a job stands. Serialized lowercase (`"processing"`), as the API shows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -80,8 +82,10 @@ pub struct VideoRecord {
     pub model: String,
     /// The model's class names; detections store indexes into this list.
     pub class_names: Vec<String>,
-    /// The job's options as submitted (confidence, classes, every, …).
-    pub config: serde_json::Value,
+    /// The job's detection options. Records written before options were typed call this
+    /// `config`; its keys were the same.
+    #[serde(alias = "config", deserialize_with = "null_as_default")]
+    pub options: JobOptions,
     pub status: VideoStatus,
     pub progress: Progress,
     pub error: Option<String>,
@@ -98,10 +102,10 @@ impl VideoRecord {
     pub fn queued(
         filename: String,
         size_bytes: u64,
-        video: &crate::probe::VideoProbe,
+        video: &VideoProbe,
         model: String,
         class_names: Vec<String>,
-        config: serde_json::Value,
+        options: JobOptions,
     ) -> Self {
         let frames_total = (video.fps > 0.0).then(|| (video.duration_ms as f64 / 1000.0 * video.fps).round() as u64);
         VideoRecord {
@@ -114,7 +118,7 @@ impl VideoRecord {
             height: video.height,
             model,
             class_names,
-            config,
+            options,
             status: VideoStatus::Queued,
             progress: Progress::new(0, frames_total),
             error: None,
@@ -123,6 +127,15 @@ impl VideoRecord {
             updated_at: 0,
         }
     }
+}
+
+/// Reads `null` (written by benches before options were typed) as the default options.
+pub(crate) fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Option::unwrap_or_default)
 }
 
 /// One page of [`Store::list_videos`].
@@ -308,7 +321,11 @@ pub(crate) mod tests {
             height: 272,
             model: "yolov4-tiny".into(),
             class_names: vec!["person".into(), "bicycle".into(), "car".into()],
-            config: serde_json::json!({"confidence": 0.25, "classes": ["person", "car"], "every": 2}),
+            options: JobOptions {
+                classes: vec!["person".into(), "car".into()],
+                every: 2,
+                ..JobOptions::default()
+            },
             status: VideoStatus::Queued,
             progress: Progress::new(0, Some(250)),
             error: None,

@@ -24,6 +24,8 @@ struct Track {
     confidence: f32,
     /// The last matched detection's box (what `update` reports).
     det_box: BBox,
+    /// Index, in the latest `update`'s input, of the detection this track last matched.
+    det_index: usize,
     state: State,
     /// Assigned at confirmation.
     id: Option<u64>,
@@ -158,6 +160,7 @@ impl Tracker {
                 class_id: d.det.class_id,
                 confidence: d.det.confidence,
                 det_box: d.det.bbox,
+                det_index: d.index,
                 state: State::Tentative,
                 id: None,
                 hits: 1,
@@ -185,6 +188,24 @@ impl Tracker {
             .collect();
         out.sort_by_key(|b| b.track_id);
         out
+    }
+
+    /// [`update`](Self::update), also telling for each of `detections`, by its index, the
+    /// confirmed track it joined in this frame (`None`: ignored, unmatched, or its track is
+    /// still tentative). Boxes are never compared: two detections with equal boxes stay apart.
+    pub fn update_joined(&mut self, detections: &[Detection]) -> (Vec<TrackedBox>, Vec<Option<u64>>) {
+        let boxes = self.update(detections);
+        let mut joined = vec![None; detections.len()];
+        for t in self
+            .tracks
+            .iter()
+            .filter(|t| t.state == State::Tracked && t.since_match == 0)
+        {
+            if let (Some(id), Some(slot)) = (t.id, joined.get_mut(t.det_index)) {
+                *slot = Some(id);
+            }
+        }
+        (boxes, joined)
     }
 
     /// Advances one frame that was not sent to detection (with `every = N`, the N - 1 frames in
@@ -253,6 +274,7 @@ impl Tracker {
             track.kf.update(&d.bbox);
             track.confidence = d.confidence;
             track.det_box = d.bbox;
+            track.det_index = dets[c].index;
             track.since_match = 0;
             track.hits = track.hits.saturating_add(1);
             match track.state {
@@ -424,5 +446,20 @@ mod tests {
     fn predict_before_any_detection_is_empty() {
         let mut tr = Tracker::new(cfg()).unwrap();
         assert!(tr.predict().is_empty());
+    }
+
+    #[test]
+    fn equal_boxes_join_their_own_tracks() {
+        // NMS keeps two same-class boxes apart when their IoU is under its threshold, and two
+        // classes may share a box exactly: each detection must report the track it joined, not
+        // the first track whose box compares equal.
+        let mut t = Tracker::new(TrackerConfig::default()).unwrap();
+        let a = det(0, 0.9, 10.0);
+        let b = Detection { class_id: 1, ..a };
+        let (boxes, joined) = t.update_joined(&[a, b, det(0, 0.05, 300.0)]);
+        assert_eq!(boxes.len(), 2);
+        assert_eq!(joined, vec![Some(1), Some(2), None], "the too-faint third joins nothing");
+        let (_, joined) = t.update_joined(&[b, a]);
+        assert_eq!(joined, vec![Some(2), Some(1)]);
     }
 }

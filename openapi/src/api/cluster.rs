@@ -2,7 +2,7 @@
 
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi, Tags};
-use sightline_actors::worker_ledger::{WorkerLedger, WorkerView};
+use sightline_actors::workers::{WorkerLedger, WorkerView};
 use sightline_cluster::{ClusterView, NodeView};
 
 use crate::state::SharedState;

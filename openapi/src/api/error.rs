@@ -1,7 +1,10 @@
 //! Errors as the API reports them: a status and `{ "error": code, "message": text }`.
 
+use poem::http::StatusCode;
+use poem::{IntoResponse, Response};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object};
+use sightline_actors::job::OptionError;
 
 #[derive(Debug, Clone, Object)]
 pub struct ErrorBody {
@@ -86,4 +89,17 @@ impl From<sightline_actors::store::StoreError> for ApiError {
             other => ApiError::internal(other),
         }
     }
+}
+
+/// A bad job or render option: its message names the field.
+impl From<OptionError> for ApiError {
+    fn from(e: OptionError) -> Self {
+        ApiError::bad_request(e.message)
+    }
+}
+
+/// The same JSON error body, for responses outside the OpenAPI operations (middleware, files).
+pub(crate) fn json_error(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = serde_json::json!({ "error": code, "message": message });
+    poem::web::Json(body).with_status(status).into_response()
 }

@@ -1,16 +1,16 @@
 //! Whole-video exports of the stored detections, streamed (CSV and JSON Lines), so a long
 //! video's detections never sit in memory at once.
 
-use std::str::FromStr;
-
 use futures_util::stream;
 use poem::Body;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Binary;
 use poem_openapi::{ApiResponse, OpenApi, Tags};
+use sightline_actors::detect::names::class_name;
 use sightline_actors::store::{DetectionIter, StoredDetection, VideoId};
 
 use super::error::ApiError;
+use super::video_id::VideoIdParam;
 use crate::state::SharedState;
 
 /// Detections written per chunk of the response body.
@@ -60,8 +60,8 @@ enum Format {
 impl ExportApi {
     /// Every stored detection of a video as CSV, in time order.
     #[oai(path = "/videos/:id/detections.csv", method = "get")]
-    async fn csv(&self, #[oai(validator(pattern = "^[0-9a-f]{16}$"))] id: Path<String>) -> Result<CsvExport, ApiError> {
-        let (id, names) = self.video(&id.0)?;
+    async fn csv(&self, id: Path<VideoIdParam>) -> Result<CsvExport, ApiError> {
+        let (id, names) = self.video(id.0 .0)?;
         let body = export(self.state.store.detections_iter(id), names, Format::Csv);
         Ok(CsvExport::Ok(
             Binary(body),
@@ -71,11 +71,8 @@ impl ExportApi {
 
     /// Every stored detection of a video as JSON Lines, in time order.
     #[oai(path = "/videos/:id/detections.jsonl", method = "get")]
-    async fn jsonl(
-        &self,
-        #[oai(validator(pattern = "^[0-9a-f]{16}$"))] id: Path<String>,
-    ) -> Result<JsonlExport, ApiError> {
-        let (id, names) = self.video(&id.0)?;
+    async fn jsonl(&self, id: Path<VideoIdParam>) -> Result<JsonlExport, ApiError> {
+        let (id, names) = self.video(id.0 .0)?;
         let body = export(self.state.store.detections_iter(id), names, Format::Jsonl);
         Ok(JsonlExport::Ok(
             Binary(body),
@@ -88,11 +85,11 @@ impl ExportApi {
 impl MotApi {
     /// Tracked boxes in the MOTChallenge text format, for tracking evaluation tools.
     #[oai(path = "/videos/:id/tracks.txt", method = "get")]
-    async fn mot(&self, #[oai(validator(pattern = "^[0-9a-f]{16}$"))] id: Path<String>) -> Result<MotExport, ApiError> {
+    async fn mot(&self, id: Path<VideoIdParam>) -> Result<MotExport, ApiError> {
         let api = ExportApi {
             state: self.state.clone(),
         };
-        let (id, names) = api.video(&id.0)?;
+        let (id, names) = api.video(id.0 .0)?;
         let record = self
             .state
             .store
@@ -116,8 +113,7 @@ pub struct MotApi {
 }
 
 impl ExportApi {
-    fn video(&self, id: &str) -> Result<(VideoId, Vec<String>), ApiError> {
-        let id = VideoId::from_str(id).map_err(|e| ApiError::bad_request(format!("malformed video id '{id}': {e}")))?;
+    fn video(&self, id: VideoId) -> Result<(VideoId, Vec<String>), ApiError> {
         let record = self
             .state
             .store
@@ -148,10 +144,7 @@ fn export(iter: DetectionIter, names: Vec<String>, format: Format) -> Body {
 
 fn line(out: &mut String, d: &StoredDetection, names: &[String], format: Format) {
     use std::fmt::Write as _;
-    let class = names
-        .get(d.class_id as usize)
-        .cloned()
-        .unwrap_or_else(|| format!("class{}", d.class_id));
+    let class = class_name(names, d.class_id as usize);
     let source = if d.predicted { "predicted" } else { "detected" };
     let [x1, y1, x2, y2] = d.bbox;
     let time = d.pts_ms as f64 / 1000.0;

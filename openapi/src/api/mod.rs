@@ -1,12 +1,13 @@
 //! The OpenAPI-documented part of the HTTP interface.
 
 mod cluster;
-mod error;
+pub(crate) mod error;
 mod events;
 mod export;
 mod models;
 mod renders;
 mod system;
+mod video_id;
 mod videos;
 
 pub use cluster::ClusterApi;

@@ -2,6 +2,7 @@
 
 use poem_openapi::types::multipart::Upload;
 use poem_openapi::{Enum, Multipart, Object};
+use sightline_actors::job::{JobOptions, RenderOptions};
 use sightline_actors::store::{VideoRecord, VideoStatus};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
@@ -92,8 +93,8 @@ pub struct Video {
     pub frames_total: Option<u64>,
     pub error: Option<String>,
     pub detections: u64,
-    /// The job's options.
-    pub options: serde_json::Value,
+    /// The job's detection options.
+    pub options: JobOptionsView,
     /// Unix milliseconds.
     pub created_at: u64,
     pub updated_at: u64,
@@ -119,7 +120,7 @@ impl From<&VideoRecord> for Video {
             frames_total: r.progress.frames_total,
             error: r.error.clone(),
             detections: r.detections,
-            options: r.config.clone(),
+            options: JobOptionsView::from(&r.options),
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
@@ -255,4 +256,58 @@ pub struct TrackList {
     pub items: Vec<Track>,
     /// Pass as `after` for the next page; absent on the last page.
     pub next: Option<u64>,
+}
+
+/// Four decimals are a tenth of a pixel on a 1000-pixel frame, and keep 0.45 from reading
+/// 0.44999998807907104 once an `f32` is widened for JSON.
+pub fn round4(x: f32) -> f64 {
+    (x as f64 * 1e4).round() / 1e4
+}
+
+/// A job's detection options.
+#[derive(Debug, Clone, Object)]
+pub struct JobOptionsView {
+    /// Minimum confidence of a detection kept, 0..1.
+    pub confidence: f64,
+    /// IoU above which NMS merges two boxes of one class, 0..1.
+    pub iou: f64,
+    /// Class names kept; empty keeps every class.
+    pub classes: Vec<String>,
+    /// Detection on every N-th frame.
+    pub every: u64,
+}
+
+impl From<&JobOptions> for JobOptionsView {
+    fn from(o: &JobOptions) -> Self {
+        JobOptionsView {
+            confidence: round4(o.confidence),
+            iou: round4(o.iou),
+            classes: o.classes.clone(),
+            every: o.every,
+        }
+    }
+}
+
+/// How a rendering is drawn.
+#[derive(Debug, Clone, Object)]
+pub struct RenderOptionsView {
+    /// Class names drawn; empty draws every class detected.
+    pub classes: Vec<String>,
+    /// Opacity of outlines and label backgrounds, (0, 1].
+    pub opacity: f64,
+    /// Outline thickness in pixels, 1..32.
+    pub thickness: u32,
+    /// Whether boxes are labelled.
+    pub labels: bool,
+}
+
+impl From<&RenderOptions> for RenderOptionsView {
+    fn from(o: &RenderOptions) -> Self {
+        RenderOptionsView {
+            classes: o.classes.clone(),
+            opacity: round4(o.opacity),
+            thickness: o.thickness,
+            labels: o.labels,
+        }
+    }
 }

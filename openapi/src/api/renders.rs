@@ -1,16 +1,15 @@
 //! Re-rendering a processed video from its stored detections, with another style or class
 //! filter: a new HLS set at its own URL, made without running the detector again.
 
-use std::str::FromStr;
-
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
-use sightline_actors::render::RenderStyle;
-use sightline_actors::store::{RenderRecord, VideoId, VideoStatus};
+use sightline_actors::job::{JobKind, RenderOptions};
+use sightline_actors::store::{RenderRecord, VideoStatus};
 
 use super::error::ApiError;
-use super::models::Status;
+use super::models::{RenderOptionsView, Status};
+use super::video_id::VideoIdParam;
 use crate::state::{JobKey, SharedState};
 
 #[derive(Tags)]
@@ -42,7 +41,7 @@ pub struct Render {
     pub video: String,
     pub number: u32,
     pub status: Status,
-    pub options: serde_json::Value,
+    pub options: RenderOptionsView,
     pub error: Option<String>,
     /// The rendering's master playlist (playable once it has segments).
     pub master: String,
@@ -59,7 +58,7 @@ impl From<&RenderRecord> for Render {
             video,
             number: r.number,
             status: r.status.into(),
-            options: r.options.clone(),
+            options: RenderOptionsView::from(&r.options),
             error: r.error.clone(),
         }
     }
@@ -72,21 +71,13 @@ enum RenderAccepted {
     Accepted(Json<Render>),
 }
 
-fn parse_id(id: &str) -> Result<VideoId, ApiError> {
-    VideoId::from_str(id).map_err(|e| ApiError::bad_request(format!("malformed video id '{id}': {e}")))
-}
-
 #[OpenApi(prefix_path = "/api", tag = "ApiTags::Renders")]
 impl RendersApi {
     /// Render a ready video again from its stored detections, with a class filter and style.
     #[oai(path = "/videos/:id/renders", method = "post")]
-    async fn create(
-        &self,
-        #[oai(validator(pattern = "^[0-9a-f]{16}$"))] id: Path<String>,
-        body: Json<RenderRequest>,
-    ) -> Result<RenderAccepted, ApiError> {
+    async fn create(&self, id: Path<VideoIdParam>, body: Json<RenderRequest>) -> Result<RenderAccepted, ApiError> {
         let st = &self.state;
-        let id = parse_id(&id.0)?;
+        let id = id.0 .0;
         let video = st
             .store
             .get_video(id)?
@@ -98,27 +89,18 @@ impl RendersApi {
             )));
         }
         let req = body.0;
-        let d = RenderStyle::default();
-        let style = RenderStyle::new(
-            req.thickness.unwrap_or(d.thickness),
-            req.opacity.unwrap_or(d.opacity),
-            req.labels.unwrap_or(d.labels),
-        )
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
-        let classes = req.classes.unwrap_or_default();
-        st.model
-            .class_mask(&classes)
-            .map_err(|e| ApiError::bad_request(e.to_string()))?;
-        let options = serde_json::json!({
-            "classes": classes,
-            "opacity": (style.opacity as f64 * 1e4).round() / 1e4,
-            "thickness": style.thickness,
-            "labels": style.labels,
-        });
+        let d = RenderOptions::default();
+        let options = RenderOptions {
+            classes: req.classes.unwrap_or(d.classes),
+            opacity: req.opacity.unwrap_or(d.opacity),
+            thickness: req.thickness.unwrap_or(d.thickness),
+            labels: req.labels.unwrap_or(d.labels),
+        };
+        options.validate(&st.model.names)?;
         let record = st.store.create_render(id, options)?;
         if let Err(e) = st.jobs.submit(JobKey {
             video: id,
-            render: Some(record.number),
+            kind: JobKind::Render(record.number),
         }) {
             let _ = st
                 .store
@@ -130,11 +112,8 @@ impl RendersApi {
 
     /// Every rendering of a video, oldest first.
     #[oai(path = "/videos/:id/renders", method = "get")]
-    async fn list(
-        &self,
-        #[oai(validator(pattern = "^[0-9a-f]{16}$"))] id: Path<String>,
-    ) -> Result<Json<Vec<Render>>, ApiError> {
-        let id = parse_id(&id.0)?;
+    async fn list(&self, id: Path<VideoIdParam>) -> Result<Json<Vec<Render>>, ApiError> {
+        let id = id.0 .0;
         if self.state.store.get_video(id)?.is_none() {
             return Err(ApiError::not_found(format!("no video {id}")));
         }
@@ -145,12 +124,8 @@ impl RendersApi {
 
     /// One rendering's status.
     #[oai(path = "/videos/:id/renders/:number", method = "get")]
-    async fn get(
-        &self,
-        #[oai(validator(pattern = "^[0-9a-f]{16}$"))] id: Path<String>,
-        number: Path<u32>,
-    ) -> Result<Json<Render>, ApiError> {
-        let id = parse_id(&id.0)?;
+    async fn get(&self, id: Path<VideoIdParam>, number: Path<u32>) -> Result<Json<Render>, ApiError> {
+        let id = id.0 .0;
         let r = self
             .state
             .store

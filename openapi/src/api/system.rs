@@ -38,7 +38,7 @@ impl SystemApi {
     #[oai(path = "/readyz", method = "get")]
     async fn readyz(&self) -> ReadyResponse {
         let st = &self.state;
-        let workers = sightline_actors::worker_ledger::WorkerLedger::global().available();
+        let workers = sightline_actors::workers::WorkerLedger::global().available();
         let waiting = st.jobs.waiting();
         let r = Readiness {
             ready: workers > 0 && waiting < st.config.queue_limit,

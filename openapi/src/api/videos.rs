@@ -1,7 +1,6 @@
 //! The videos API: upload, list, status, stream state, detections, stats, events, retry, delete.
 
 use std::collections::BTreeMap;
-use std::str::FromStr;
 use std::time::Duration;
 
 use futures_util::stream::BoxStream;
@@ -9,13 +8,17 @@ use futures_util::StreamExt;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::{EventStream, Json};
 use poem_openapi::{ApiResponse, OpenApi, Tags};
-use sightline_actors::probe::{probe, ProbeError};
+use sightline_actors::detect::names::class_name;
+use sightline_actors::job::JobOptions;
+use sightline_actors::media::{probe, ProbeError};
 use sightline_actors::store::{
     histogram, DetectionQuery, Progress, VideoId, VideoRecord, VideoStatus, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT,
 };
+use sightline_actors::telemetry;
 
 use super::error::ApiError;
 use super::models::*;
+use super::video_id::VideoIdParam;
 use crate::state::{JobKey, SharedState};
 
 #[derive(Tags)]
@@ -52,10 +55,6 @@ enum DeleteResponse {
     Deleted,
 }
 
-fn parse_id(id: &str) -> Result<VideoId, ApiError> {
-    VideoId::from_str(id).map_err(|e| ApiError::bad_request(format!("malformed video id '{id}': {e}")))
-}
-
 #[OpenApi(prefix_path = "/api", tag = "ApiTags::Videos")]
 impl VideosApi {
     /// Upload a video (multipart: `file`, and optionally `model`, `confidence`, `classes`,
@@ -87,7 +86,7 @@ impl VideosApi {
         let record = tokio::task::spawn_blocking(move || register(&state, incoming, filename, size, options))
             .await
             .map_err(ApiError::internal)??;
-        metrics::counter!("sightline_uploads_total").increment(1);
+        metrics::counter!(telemetry::UPLOADS_TOTAL).increment(1);
         let id = record.id.to_string();
         Ok(UploadResponse::Accepted(Json(Accepted {
             links: Links::of(&id),
@@ -103,13 +102,13 @@ impl VideosApi {
         /// Page size, 1..1000.
         limit: Query<Option<u32>>,
         /// The `next` of the previous page.
-        after: Query<Option<String>>,
+        after: Query<Option<VideoIdParam>>,
     ) -> Result<Json<VideoList>, ApiError> {
         let limit = limit.0.unwrap_or(50);
         if !(1..=1000).contains(&limit) {
             return Err(ApiError::bad_request(format!("limit {limit} is outside 1..1000")));
         }
-        let after = after.0.as_deref().map(parse_id).transpose()?;
+        let after = after.0.map(|a| a.0);
         let page = self.state.store.list_videos(after, limit as usize)?;
         Ok(Json(VideoList {
             items: page.items.iter().map(Video::from).collect(),
@@ -119,25 +118,19 @@ impl VideosApi {
 
     /// One video: status, progress, metadata.
     #[oai(path = "/videos/:id", method = "get")]
-    async fn get(
-        &self,
-        #[oai(validator(pattern = "^[0-9a-f]{16}$"))] id: Path<String>,
-    ) -> Result<Json<Video>, ApiError> {
-        Ok(Json(Video::from(&self.record(&id.0)?)))
+    async fn get(&self, id: Path<VideoIdParam>) -> Result<Json<Video>, ApiError> {
+        Ok(Json(Video::from(&self.record(id.0 .0)?)))
     }
 
     /// Whether the video can be played: 202 with progress until every rendition has a segment,
     /// then 200 with the master playlist (`ended` once the playlists are complete).
     #[oai(path = "/videos/:id/stream", method = "get")]
-    async fn stream(
-        &self,
-        #[oai(validator(pattern = "^[0-9a-f]{16}$"))] id: Path<String>,
-    ) -> Result<StreamResponse, ApiError> {
-        let record = self.record(&id.0)?;
+    async fn stream(&self, id: Path<VideoIdParam>) -> Result<StreamResponse, ApiError> {
+        let record = self.record(id.0 .0)?;
         let live = self
             .state
             .jobs
-            .progress(JobKey::video(record.id))
+            .progress(JobKey::process(record.id))
             .map(|rx| rx.borrow().clone());
         let dir = self.state.stream_dir(record.id);
         let playable_segments = match &live {
@@ -169,7 +162,7 @@ impl VideosApi {
     #[allow(clippy::too_many_arguments)]
     async fn detections(
         &self,
-        #[oai(validator(pattern = "^[0-9a-f]{16}$"))] id: Path<String>,
+        id: Path<VideoIdParam>,
         /// Window start in seconds (inclusive).
         start: Query<Option<f64>>,
         /// Window end in seconds (exclusive); default: the end of the video.
@@ -183,7 +176,7 @@ impl VideosApi {
         /// The `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
     ) -> Result<Json<DetectionPage>, ApiError> {
-        let record = self.record(&id.0)?;
+        let record = self.record(id.0 .0)?;
         let start_s = start.0.unwrap_or(0.0);
         if !start_s.is_finite() || start_s < 0.0 {
             return Err(ApiError::bad_request(format!(
@@ -248,24 +241,18 @@ impl VideosApi {
     #[oai(path = "/videos/:id/stats", method = "get")]
     async fn stats(
         &self,
-        #[oai(validator(pattern = "^[0-9a-f]{16}$"))] id: Path<String>,
+        id: Path<VideoIdParam>,
         /// Histogram bin in seconds, 1..3600 (default 10).
         bin: Query<Option<u64>>,
     ) -> Result<Json<Stats>, ApiError> {
-        let record = self.record(&id.0)?;
+        let record = self.record(id.0 .0)?;
         let bin_seconds = bin.0.unwrap_or(10);
         if !(1..=3600).contains(&bin_seconds) {
             return Err(ApiError::bad_request(format!("bin {bin_seconds} is outside 1..3600")));
         }
         let stats = self.state.store.get_stats(record.id)?.unwrap_or_default();
         let bins = histogram(&stats, bin_seconds).map_err(|e| ApiError::bad_request(e.to_string()))?;
-        let name = |id: &u16| {
-            record
-                .class_names
-                .get(*id as usize)
-                .cloned()
-                .unwrap_or_else(|| format!("class{id}"))
-        };
+        let name = |id: &u16| class_name(&record.class_names, *id as usize);
         Ok(Json(Stats {
             total_detections: stats.total_detections,
             frames_with_detections: stats.frames_detected,
@@ -298,14 +285,14 @@ impl VideosApi {
     #[oai(path = "/videos/:id/tracks", method = "get")]
     async fn tracks(
         &self,
-        #[oai(validator(pattern = "^[0-9a-f]{16}$"))] id: Path<String>,
+        id: Path<VideoIdParam>,
         /// Page size, 1..1000 (default 100).
         #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
         limit: Query<Option<u32>>,
         /// The `next` of the previous page.
         after: Query<Option<u64>>,
     ) -> Result<Json<TrackList>, ApiError> {
-        let record = self.record(&id.0)?;
+        let record = self.record(id.0 .0)?;
         let stats = self.state.store.get_stats(record.id)?.unwrap_or_default();
         let limit = limit.0.unwrap_or(100) as usize;
         let start = after.0.map_or(0, |a| a.saturating_add(1));
@@ -315,11 +302,7 @@ impl VideosApi {
             .take(limit + 1)
             .map(|(id, t)| Track {
                 track_id: *id,
-                class: record
-                    .class_names
-                    .get(t.class_id as usize)
-                    .cloned()
-                    .unwrap_or_else(|| format!("class{}", t.class_id)),
+                class: class_name(&record.class_names, t.class_id as usize),
                 first_seen: t.first_ms as f64 / 1000.0,
                 last_seen: t.last_ms as f64 / 1000.0,
                 frames: t.frames,
@@ -336,22 +319,16 @@ impl VideosApi {
     /// Server-sent events: `progress` while the job runs, `status` when it changes; the stream
     /// ends once the job has ended.
     #[oai(path = "/videos/:id/events", method = "get")]
-    async fn events(
-        &self,
-        #[oai(validator(pattern = "^[0-9a-f]{16}$"))] id: Path<String>,
-    ) -> Result<EventStream<BoxStream<'static, Event>>, ApiError> {
-        let record = self.record(&id.0)?;
+    async fn events(&self, id: Path<VideoIdParam>) -> Result<EventStream<BoxStream<'static, Event>>, ApiError> {
+        let record = self.record(id.0 .0)?;
         let stream = super::events::follow(self.state.clone(), record.id);
         Ok(EventStream::new(stream.boxed()).keep_alive(Duration::from_secs(15)))
     }
 
     /// Run an `interrupted` or `failed` job again.
     #[oai(path = "/videos/:id/retry", method = "post")]
-    async fn retry(
-        &self,
-        #[oai(validator(pattern = "^[0-9a-f]{16}$"))] id: Path<String>,
-    ) -> Result<UploadResponse, ApiError> {
-        let record = self.record(&id.0)?;
+    async fn retry(&self, id: Path<VideoIdParam>) -> Result<UploadResponse, ApiError> {
+        let record = self.record(id.0 .0)?;
         if !matches!(record.status, VideoStatus::Interrupted | VideoStatus::Failed) {
             return Err(ApiError::conflict(format!(
                 "video {} is {}; only interrupted or failed jobs are retried",
@@ -367,7 +344,7 @@ impl VideosApi {
             v.progress = Progress::new(0, v.progress.frames_total);
             v.detections = 0;
         })?;
-        if let Err(e) = self.state.jobs.submit(JobKey::video(record.id)) {
+        if let Err(e) = self.state.jobs.submit(JobKey::process(record.id)) {
             let _ = self.state.store.update_video(record.id, |v| v.status = record.status);
             return Err(ApiError::unavailable(e.to_string()));
         }
@@ -381,11 +358,8 @@ impl VideosApi {
 
     /// Delete a video: its record, detections, stats, upload and streams.
     #[oai(path = "/videos/:id", method = "delete")]
-    async fn delete(
-        &self,
-        #[oai(validator(pattern = "^[0-9a-f]{16}$"))] id: Path<String>,
-    ) -> Result<DeleteResponse, ApiError> {
-        let record = self.record(&id.0)?;
+    async fn delete(&self, id: Path<VideoIdParam>) -> Result<DeleteResponse, ApiError> {
+        let record = self.record(id.0 .0)?;
         if record.status == VideoStatus::Processing || self.state.jobs.any_running(|k| k.video == record.id) {
             return Err(ApiError::conflict(format!(
                 "video {} is being processed; delete it when it has ended",
@@ -403,8 +377,7 @@ impl VideosApi {
 }
 
 impl VideosApi {
-    fn record(&self, id: &str) -> Result<VideoRecord, ApiError> {
-        let id = parse_id(id)?;
+    fn record(&self, id: VideoId) -> Result<VideoRecord, ApiError> {
         self.state
             .store
             .get_video(id)?
@@ -412,7 +385,7 @@ impl VideosApi {
     }
 
     /// The job's options, from the form and the server's defaults, validated.
-    fn options(&self, form: &UploadForm) -> Result<serde_json::Value, ApiError> {
+    fn options(&self, form: &UploadForm) -> Result<JobOptions, ApiError> {
         let st = &self.state;
         if let Some(m) = &form.model {
             if *m != st.model_name() {
@@ -422,29 +395,23 @@ impl VideosApi {
                 )));
             }
         }
-        let confidence = form.confidence.unwrap_or(st.config.confidence);
-        if !(0.0..=1.0).contains(&confidence) {
-            return Err(ApiError::bad_request(format!(
-                "confidence {confidence} is outside 0..1"
-            )));
-        }
-        let every = form.every.unwrap_or(st.config.every);
-        if !(1..=1000).contains(&every) {
-            return Err(ApiError::bad_request(format!("every {every} is outside 1..1000")));
-        }
-        let classes: Vec<String> = form
-            .classes
-            .as_deref()
-            .unwrap_or("")
-            .split(',')
-            .map(str::trim)
-            .filter(|c| !c.is_empty())
-            .map(String::from)
-            .collect();
-        st.model
-            .class_mask(&classes)
-            .map_err(|e| ApiError::bad_request(e.to_string()))?;
-        Ok(options_json(confidence, st.config.iou, &classes, every))
+        let defaults = st.config.job_defaults();
+        let options = JobOptions {
+            confidence: form.confidence.unwrap_or(defaults.confidence),
+            every: form.every.unwrap_or(defaults.every),
+            classes: form
+                .classes
+                .as_deref()
+                .unwrap_or("")
+                .split(',')
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .map(String::from)
+                .collect(),
+            ..defaults
+        };
+        options.validate(&st.model.names)?;
+        Ok(options)
     }
 }
 
@@ -455,7 +422,7 @@ pub(crate) fn register(
     incoming: tempfile::NamedTempFile,
     filename: String,
     size: u64,
-    options: serde_json::Value,
+    options: JobOptions,
 ) -> Result<VideoRecord, ApiError> {
     let video = probe(incoming.path(), Duration::from_secs(15)).map_err(|e| match e {
         ProbeError::NotVideo { .. } => ApiError::unsupported(format!("'{filename}' is not a video we can decode")),
@@ -475,7 +442,7 @@ pub(crate) fn register(
         let _ = st.store.delete_video(record.id);
         return Err(ApiError::internal(e));
     }
-    if let Err(e) = st.jobs.submit(JobKey::video(record.id)) {
+    if let Err(e) = st.jobs.submit(JobKey::process(record.id)) {
         let _ = st.store.delete_video(record.id);
         let _ = std::fs::remove_file(st.upload_path(record.id));
         return Err(ApiError::unavailable(e.to_string()));
@@ -494,8 +461,7 @@ pub(crate) fn ingest_file(st: &SharedState, path: &std::path::Path) -> Result<Vi
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let options = options_json(st.config.confidence, st.config.iou, &[], st.config.every);
-    register(st, incoming, filename, size, options)
+    register(st, incoming, filename, size, st.config.job_defaults())
         .map(|r| r.id)
         .map_err(|e| format!("{e:?}"))
 }
@@ -516,25 +482,14 @@ fn segments_on_disk(dir: &std::path::Path) -> u64 {
         .unwrap_or(0)
 }
 
-/// A job's options as stored with its record; thresholds rounded so 0.45 does not read 0.449999.
-fn options_json(confidence: f32, iou: f32, classes: &[String], every: u64) -> serde_json::Value {
-    let round = |x: f32| (x as f64 * 1e4).round() / 1e4;
-    serde_json::json!({ "confidence": round(confidence), "iou": round(iou), "classes": classes, "every": every })
-}
-
 fn item(names: &[String], d: &sightline_actors::store::StoredDetection) -> DetectionItem {
-    // Four decimals are a tenth of a pixel on a 1000-pixel frame; more only fattens the JSON.
-    let round = |x: f32| (x as f64 * 1e4).round() / 1e4;
     DetectionItem {
         frame: d.frame,
         time: d.pts_ms as f64 / 1000.0,
-        class: names
-            .get(d.class_id as usize)
-            .cloned()
-            .unwrap_or_else(|| format!("class{}", d.class_id)),
+        class: class_name(names, d.class_id as usize),
         class_id: d.class_id,
-        confidence: round(d.confidence),
-        bbox: d.bbox.iter().map(|v| round(*v)).collect(),
+        confidence: round4(d.confidence),
+        bbox: d.bbox.iter().map(|v| round4(*v)).collect(),
         track_id: d.track_id,
         source: if d.predicted {
             Source::Predicted

@@ -19,8 +19,9 @@ use ractor::rpc::CallResult;
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort};
 use ractor_cluster::RactorClusterMessage;
 
+use super::request::{DetectReply, DetectRequest};
 use crate::detect::{Detector, DetectorConfig, ModelInfo};
-pub use crate::detector_wire::{DetectReply, DetectRequest};
+use crate::telemetry;
 use crate::wire::Checked;
 
 /// The process group of every detector worker, local or remote.
@@ -59,16 +60,12 @@ impl Actor for DetectorWorker {
         myself: ActorRef<Self::Msg>,
         config: DetectorConfig,
     ) -> Result<Self::State, ActorProcessingErr> {
-        metrics::describe_histogram!(
-            "sightline_inference_seconds",
-            "One detection on a worker: tensor fill, model run, decoding and NMS."
-        );
         let detector = tokio::task::spawn_blocking(move || Detector::load(&config)).await??;
         ractor::pg::join(DETECTORS_GROUP.to_string(), vec![myself.get_cell()]);
         Ok(WorkerState {
             info: detector.info().clone(),
             detector: Some(detector),
-            inference_seconds: metrics::histogram!("sightline_inference_seconds"),
+            inference_seconds: metrics::histogram!(telemetry::INFERENCE_SECONDS),
         })
     }
 

@@ -13,13 +13,13 @@ pub struct Candidate {
 
 /// Thresholds and class selection applied while decoding.
 #[derive(Debug, Clone)]
-pub struct DecodeParams {
+pub struct OutputParams {
     pub confidence: f32,
     /// `allowed[c]` says whether class `c` is kept; `None` keeps all.
     pub allowed: Option<Vec<bool>>,
 }
 
-impl DecodeParams {
+impl OutputParams {
     fn keeps(&self, class_id: usize) -> bool {
         self.allowed
             .as_ref()
@@ -42,7 +42,7 @@ fn best_class(n: usize, score: impl Fn(usize) -> f32) -> (usize, f32) {
 /// Decodes `data` (the whole output tensor, row-major, batch of one) laid out as `layout`.
 /// The score of a box is objectness × best class score for the first layout, and the best
 /// class score for the second. Boxes below `params.confidence` or of excluded classes are dropped.
-pub fn decode(data: &[f32], layout: OutputLayout, params: &DecodeParams) -> Vec<Candidate> {
+pub fn decode_output(data: &[f32], layout: OutputLayout, params: &OutputParams) -> Vec<Candidate> {
     let per_box = layout.values_per_box();
     let classes = layout.classes();
     let n = data.len() / per_box;
@@ -83,8 +83,8 @@ pub fn decode(data: &[f32], layout: OutputLayout, params: &DecodeParams) -> Vec<
 mod tests {
     use super::*;
 
-    fn all(confidence: f32) -> DecodeParams {
-        DecodeParams {
+    fn all(confidence: f32) -> OutputParams {
+        OutputParams {
             confidence,
             allowed: None,
         }
@@ -114,7 +114,7 @@ mod tests {
 
     #[test]
     fn decodes_objectness_rows() {
-        let got = decode(&rows(), OutputLayout::RowsWithObjectness { classes: 3 }, &all(0.25));
+        let got = decode_output(&rows(), OutputLayout::RowsWithObjectness { classes: 3 }, &all(0.25));
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].class_id, 1);
         assert!((got[0].score - 0.72).abs() < 1e-6);
@@ -123,8 +123,8 @@ mod tests {
 
     #[test]
     fn both_layouts_agree() {
-        let a = decode(&rows(), OutputLayout::RowsWithObjectness { classes: 3 }, &all(0.1));
-        let b = decode(&columns(), OutputLayout::ColumnsNoObjectness { classes: 3 }, &all(0.1));
+        let a = decode_output(&rows(), OutputLayout::RowsWithObjectness { classes: 3 }, &all(0.1));
+        let b = decode_output(&columns(), OutputLayout::ColumnsNoObjectness { classes: 3 }, &all(0.1));
         assert_eq!(a.len(), 2);
         assert_eq!(a.len(), b.len());
         for (x, y) in a.iter().zip(&b) {
@@ -136,11 +136,11 @@ mod tests {
 
     #[test]
     fn class_filter_drops_other_classes() {
-        let params = DecodeParams {
+        let params = OutputParams {
             confidence: 0.1,
             allowed: Some(vec![true, false, false]),
         };
-        let got = decode(&rows(), OutputLayout::RowsWithObjectness { classes: 3 }, &params);
+        let got = decode_output(&rows(), OutputLayout::RowsWithObjectness { classes: 3 }, &params);
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].class_id, 0);
     }
@@ -148,6 +148,6 @@ mod tests {
     #[test]
     fn degenerate_boxes_are_dropped() {
         let data = vec![5.0, 5.0, 0.0, 3.0, 0.99, 1.0];
-        assert!(decode(&data, OutputLayout::RowsWithObjectness { classes: 1 }, &all(0.1)).is_empty());
+        assert!(decode_output(&data, OutputLayout::RowsWithObjectness { classes: 1 }, &all(0.1)).is_empty());
     }
 }

@@ -13,7 +13,8 @@ use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
 use gstreamer_video::prelude::*;
 
-use crate::frame::I420Layout;
+use super::element::{element, MissingElement};
+use crate::frame::{Frame, I420Layout};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
@@ -25,14 +26,10 @@ pub enum DecodeError {
     Stalled(Duration),
 }
 
-/// One decoded frame, timestamps rebased so the first frame is at 0.
-#[derive(Debug)]
-pub struct DecodedFrame {
-    pub index: u64,
-    pub pts_ns: u64,
-    pub duration_ns: u64,
-    pub layout: I420Layout,
-    pub data: Vec<u8>,
+impl From<MissingElement> for DecodeError {
+    fn from(e: MissingElement) -> Self {
+        DecodeError::Pipeline(e.to_string())
+    }
 }
 
 pub struct Decoder {
@@ -41,12 +38,6 @@ pub struct Decoder {
     first_pts: Option<u64>,
     last_end: u64,
     next_index: u64,
-}
-
-fn element(factory: &str) -> Result<gst::Element, DecodeError> {
-    gst::ElementFactory::make(factory)
-        .build()
-        .map_err(|_| DecodeError::Pipeline(format!("GStreamer element '{factory}' is missing (run `make setup`)")))
 }
 
 impl Decoder {
@@ -122,9 +113,10 @@ impl Decoder {
         Ok(decoder)
     }
 
-    /// The next frame, or `None` at the end of the stream. Fails with the decoder's own message
+    /// The next frame (timestamps rebased so the first frame is at 0), or `None` at the end of
+    /// the stream. Fails with the decoder's own message
     /// on a stream error, and gives up if nothing arrives for `stall`.
-    pub fn next_frame(&mut self, stall: Duration) -> Result<Option<DecodedFrame>, DecodeError> {
+    pub fn next_frame(&mut self, stall: Duration) -> Result<Option<Frame>, DecodeError> {
         let started = Instant::now();
         loop {
             if let Some(sample) = self.appsink.try_pull_sample(gst::ClockTime::from_mseconds(100)) {
@@ -163,7 +155,7 @@ impl Decoder {
         }
     }
 
-    fn convert(&mut self, sample: &gst::Sample) -> Result<DecodedFrame, DecodeError> {
+    fn convert(&mut self, sample: &gst::Sample) -> Result<Frame, DecodeError> {
         let bad = |what: &str| DecodeError::Stream(format!("decoder produced an unusable frame: {what}"));
         let caps = sample.caps().ok_or_else(|| bad("no caps"))?;
         let info = gst_video::VideoInfo::from_caps(caps).map_err(|_| bad("caps are not raw video"))?;
@@ -207,7 +199,7 @@ impl Decoder {
         self.last_end = pts_ns + duration_ns;
         let index = self.next_index;
         self.next_index += 1;
-        Ok(DecodedFrame {
+        Ok(Frame {
             index,
             pts_ns,
             duration_ns,

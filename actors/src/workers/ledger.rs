@@ -19,6 +19,9 @@ use std::time::{Duration, Instant};
 use metrics::{Counter, Histogram};
 use ractor::{ActorCell, ActorId};
 
+use super::detector_worker::DETECTORS_GROUP;
+use crate::telemetry;
+
 /// The name this node's own workers are listed under.
 const LOCAL_NODE: &str = "local";
 /// Failures in a row that bench a worker.
@@ -78,25 +81,7 @@ impl WorkerLedger {
     /// The ledger every pool of this process shares.
     pub fn global() -> &'static WorkerLedger {
         static LEDGER: OnceLock<WorkerLedger> = OnceLock::new();
-        LEDGER.get_or_init(|| {
-            metrics::describe_counter!(
-                "sightline_worker_frames_total",
-                "Frames a detector worker detected for jobs (re-sent duplicates not counted)."
-            );
-            metrics::describe_histogram!(
-                "sightline_worker_request_seconds",
-                "Detection request per worker, dispatch to answer, error or deadline."
-            );
-            metrics::describe_counter!(
-                "sightline_worker_benched_total",
-                "Times a worker was benched after failing several requests in a row."
-            );
-            metrics::describe_counter!(
-                "sightline_cluster_bad_messages_total",
-                "Cross-node payloads that did not decode, by message; answered with an error."
-            );
-            WorkerLedger::default()
-        })
+        LEDGER.get_or_init(WorkerLedger::default)
     }
 
     fn book(&self) -> MutexGuard<'_, Book> {
@@ -129,7 +114,7 @@ impl WorkerLedger {
 
     /// Workers in `sightline.detectors` that pools may use now.
     pub fn available(&self) -> usize {
-        let members = ractor::pg::get_members(&crate::detector_worker::DETECTORS_GROUP.to_string());
+        let members = ractor::pg::get_members(&DETECTORS_GROUP.to_string());
         let book = self.book();
         members.iter().filter(|m| admits(&book, m.get_id())).count()
     }
@@ -179,7 +164,7 @@ impl WorkerLedger {
             if entry.failures_in_row >= BENCH_AFTER {
                 entry.failures_in_row = 0;
                 entry.benched_until = Some(Instant::now() + BENCH_FOR);
-                metrics::counter!("sightline_worker_benched_total").increment(1);
+                metrics::counter!(telemetry::WORKER_BENCHED_TOTAL).increment(1);
                 tracing::warn!(worker = %worker, node = %entry.node, "worker failed {BENCH_AFTER} times in a row; benched for {BENCH_FOR:?}");
             }
         }
@@ -195,7 +180,7 @@ impl WorkerLedger {
 
     /// Every worker seen, with its figures, and the group's members not used yet.
     pub fn workers(&self) -> Vec<WorkerView> {
-        let members = ractor::pg::get_members(&crate::detector_worker::DETECTORS_GROUP.to_string());
+        let members = ractor::pg::get_members(&DETECTORS_GROUP.to_string());
         let book = self.book();
         let now = Instant::now();
         let mut views: Vec<WorkerView> = book
@@ -246,8 +231,8 @@ fn entry(book: &mut Book, id: ActorId) -> &mut WorkerEntry {
     book.workers.entry(id).or_insert_with(|| {
         let worker = format!("{node}/{}", id.pid());
         WorkerEntry {
-            frames_metric: metrics::counter!("sightline_worker_frames_total", "node" => node.clone(), "worker" => worker.clone()),
-            latency_metric: metrics::histogram!("sightline_worker_request_seconds", "node" => node.clone(), "worker" => worker),
+            frames_metric: metrics::counter!(telemetry::WORKER_FRAMES_TOTAL, "node" => node.clone(), "worker" => worker.clone()),
+            latency_metric: metrics::histogram!(telemetry::WORKER_REQUEST_SECONDS, "node" => node.clone(), "worker" => worker),
             node,
             in_flight: 0,
             frames: 0,

@@ -14,8 +14,8 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, watch, Semaphore};
 
-use crate::stats_aggregator::JobProgress;
-use crate::video_supervisor::JobOutcome;
+use super::outcome::JobOutcome;
+use super::progress::JobProgress;
 
 /// Runs one job given its progress sender; provided by whoever knows how to build the job.
 pub type JobRunner<K> =

@@ -7,37 +7,22 @@
 //! Metrics: `sightline_frames_total{stage="decoded"}` and `sightline_decode_seconds` per frame
 //! pulled, and `sightline_frames_in_flight` (window - credits, summed over the jobs running).
 
-pub mod decode;
-
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use metrics::{Counter, Gauge, Histogram};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
-use ractor_cluster::RactorMessage;
 
-pub use decode::{DecodeError, DecodedFrame, Decoder};
-
-use crate::detector_pool::PoolMsg;
-use crate::frame::Frame;
+use super::messages::{ExtractorMsg, PoolMsg};
+use crate::media::source::{FrameSource, Input};
+use crate::telemetry;
 
 /// How long the decoder may produce nothing before the job is failed as stalled.
 const STALL: Duration = Duration::from_secs(30);
 
-#[derive(RactorMessage)]
-pub enum ExtractorMsg {
-    /// Begin decoding, sending frames to `pool`.
-    Start { pool: ActorRef<PoolMsg> },
-    /// A frame left the pipeline; one more may enter.
-    Credit,
-    /// Internal: decode the next frame if a credit allows.
-    Pull,
-}
-
 pub struct FrameExtractor;
 
 pub struct ExtractorArgs {
-    pub input: PathBuf,
+    pub input: Input,
     pub window: usize,
     /// Duration the container declares (0: unknown). A stream that ends well short of it is a
     /// truncated file, which demuxers often report as a quiet end of stream.
@@ -45,7 +30,8 @@ pub struct ExtractorArgs {
 }
 
 pub struct ExtractorState {
-    decoder: Option<Decoder>,
+    /// Taken while a frame is decoded on the blocking pool; dropped at the end of the input.
+    source: Option<Box<dyn FrameSource>>,
     declared_ms: u64,
     pool: Option<ActorRef<PoolMsg>>,
     credits: usize,
@@ -69,7 +55,7 @@ struct InFlight {
 impl InFlight {
     fn new() -> Self {
         InFlight {
-            gauge: metrics::gauge!("sightline_frames_in_flight"),
+            gauge: metrics::gauge!(telemetry::FRAMES_IN_FLIGHT),
             frames: 0,
         }
     }
@@ -101,19 +87,18 @@ impl Actor for FrameExtractor {
     type Arguments = ExtractorArgs;
 
     async fn pre_start(&self, _: ActorRef<Self::Msg>, args: ExtractorArgs) -> Result<Self::State, ActorProcessingErr> {
-        describe_metrics();
         let input = args.input.clone();
-        let decoder = tokio::task::spawn_blocking(move || Decoder::open(&input)).await??;
+        let source = tokio::task::spawn_blocking(move || input.open()).await??;
         Ok(ExtractorState {
-            decoder: Some(decoder),
+            source: Some(source),
             declared_ms: args.declared_ms,
             pool: None,
             credits: args.window.max(1),
             pulling: false,
             done: false,
             in_flight: InFlight::new(),
-            decoded: metrics::counter!("sightline_frames_total", "stage" => "decoded"),
-            decode_seconds: metrics::histogram!("sightline_decode_seconds"),
+            decoded: metrics::counter!(telemetry::FRAMES_TOTAL, "stage" => "decoded"),
+            decode_seconds: metrics::histogram!(telemetry::DECODE_SECONDS),
         })
     }
 
@@ -142,34 +127,28 @@ impl Actor for FrameExtractor {
                     .pool
                     .clone()
                     .ok_or("frame extractor pulled before it was started")?;
-                let mut decoder = state.decoder.take().ok_or("decoder lost")?;
-                let (decoder, next, took) = tokio::task::spawn_blocking(move || {
+                let mut source = state.source.take().ok_or("frame source lost")?;
+                let (source, next, took) = tokio::task::spawn_blocking(move || {
                     let started = Instant::now();
-                    let next = decoder.next_frame(STALL);
-                    (decoder, next, started.elapsed())
+                    let next = source.next_frame(STALL);
+                    (source, next, started.elapsed())
                 })
                 .await?;
-                state.decoder = Some(decoder);
+                state.source = Some(source);
                 match next? {
-                    Some(f) => {
+                    Some(frame) => {
                         state.decode_seconds.record(took.as_secs_f64());
                         state.decoded.increment(1);
                         state.credits -= 1;
                         state.in_flight.enter();
-                        pool.cast(PoolMsg::Frame(Frame {
-                            index: f.index,
-                            pts_ns: f.pts_ns,
-                            duration_ns: f.duration_ns,
-                            layout: f.layout,
-                            data: f.data,
-                        }))?;
+                        pool.cast(PoolMsg::Frame(frame))?;
                         schedule_pull(&myself, state)?;
                     }
                     None => {
                         check_complete(state)?;
                         state.done = true;
                         // Release the decoder's resources now rather than at job end.
-                        state.decoder = None;
+                        state.source = None;
                         pool.cast(PoolMsg::End)?;
                     }
                 }
@@ -179,26 +158,9 @@ impl Actor for FrameExtractor {
     }
 }
 
-/// HELP texts for the exporter (re-describing is harmless; it needs the recorder installed first,
-/// which the server does before any job starts).
-fn describe_metrics() {
-    metrics::describe_counter!(
-        "sightline_frames_total",
-        "Frames through each pipeline stage: decoded, detected, rendered, encoded."
-    );
-    metrics::describe_histogram!(
-        "sightline_decode_seconds",
-        "Time to pull one decoded frame from GStreamer."
-    );
-    metrics::describe_gauge!(
-        "sightline_frames_in_flight",
-        "Frames between decoder and encoder, summed over running jobs (each bounded by its window)."
-    );
-}
-
 /// Fails a stream that ended more than a second and 10% short of its declared duration.
 fn check_complete(state: &ExtractorState) -> Result<(), ActorProcessingErr> {
-    let decoded_ms = state.decoder.as_ref().map_or(0, |d| d.decoded_until() / 1_000_000);
+    let decoded_ms = state.source.as_ref().map_or(0, |d| d.decoded_until() / 1_000_000);
     let declared = state.declared_ms;
     if declared > 0 && decoded_ms + 1000 < declared && (decoded_ms as f64) < declared as f64 * 0.9 {
         return Err(format!(

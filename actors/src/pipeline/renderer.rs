@@ -10,36 +10,13 @@
 use std::collections::BTreeMap;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
-use ractor_cluster::RactorMessage;
 
+use super::messages::{FrameBox, FrameBoxes, RendererMsg, StatsMsg, WriterMsg};
 use crate::detect::Detection;
 use crate::frame::Frame;
-use crate::hls_writer::WriterMsg;
+use crate::render::label::label;
 use crate::render::{DrawItem, Painter, RenderStyle};
-use crate::stats_aggregator::{FrameBox, StatsMsg};
 use crate::track::{TrackedBox, Tracker, TrackerConfig};
-
-/// What is known about a frame's objects when it reaches the renderer.
-pub enum FrameBoxes {
-    /// The detector's output for this frame: tracked here, then stored and drawn.
-    Detected(Vec<Detection>),
-    /// Not sent to detection: the tracker predicts where the objects are.
-    Skipped,
-    /// Already tracked and stored (a re-render): drawn as they are, nothing stored.
-    Stored(Vec<TrackedBox>),
-}
-
-#[derive(RactorMessage)]
-pub enum RendererMsg {
-    Frame {
-        frame: Frame,
-        boxes: FrameBoxes,
-    },
-    /// Every frame has been sent; `frames` of them.
-    End {
-        frames: u64,
-    },
-}
 
 pub struct RendererArgs {
     pub writer: ActorRef<WriterMsg>,
@@ -119,16 +96,13 @@ async fn track(
     let (drawn, stored) = match boxes {
         FrameBoxes::Stored(tracked) => return Ok(tracked),
         FrameBoxes::Detected(dets) => {
-            let tracked = state.tracker.update(&dets);
-            // The tracker reports a matched detection with that detection's own box.
+            let (tracked, joined) = state.tracker.update_joined(&dets);
             let stored = dets
                 .iter()
-                .map(|d| FrameBox {
+                .zip(joined)
+                .map(|(d, track_id)| FrameBox {
                     detection: *d,
-                    track_id: tracked
-                        .iter()
-                        .find(|t| t.bbox == d.bbox && t.class_id == d.class_id)
-                        .map(|t| t.track_id),
+                    track_id,
                     predicted: false,
                 })
                 .collect();
@@ -184,29 +158,4 @@ fn draw(state: &mut RendererState, mut frame: Frame, boxes: &[TrackedBox]) -> Re
         .collect();
     painter.draw(&mut frame.data, frame.layout, &items)?;
     Ok(frame)
-}
-
-/// `person 0.87 #12`
-pub fn label(names: &[String], class_id: u16, confidence: f32, track: Option<u64>) -> String {
-    let name = names
-        .get(class_id as usize)
-        .cloned()
-        .unwrap_or_else(|| format!("class{class_id}"));
-    match track {
-        Some(id) => format!("{name} {confidence:.2} #{id}"),
-        None => format!("{name} {confidence:.2}"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::label;
-
-    #[test]
-    fn labels_name_confidence_and_track() {
-        let names = vec!["person".to_string()];
-        assert_eq!(label(&names, 0, 0.871, Some(12)), "person 0.87 #12");
-        assert_eq!(label(&names, 0, 0.5, None), "person 0.50");
-        assert_eq!(label(&names, 7, 0.5, None), "class7 0.50");
-    }
 }

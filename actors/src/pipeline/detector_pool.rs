@@ -19,13 +19,14 @@ use std::time::{Duration, Instant};
 
 use metrics::{Counter, Histogram};
 use ractor::{Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef};
-use ractor_cluster::RactorMessage;
 
+use super::messages::{FrameBoxes, PoolMsg, RendererMsg};
 use crate::detect::{letterbox_i420, DetectParams, Detection, Letterbox, LetterboxedImage, YuvMatrix};
-use crate::detector_worker::{detect, DetectRequest, DETECTORS_GROUP};
 use crate::frame::Frame;
-use crate::renderer::{FrameBoxes, RendererMsg};
-use crate::worker_ledger::WorkerLedger;
+use crate::telemetry;
+use crate::workers::detector_worker::{detect, DETECTORS_GROUP};
+use crate::workers::ledger::WorkerLedger;
+use crate::workers::request::DetectRequest;
 
 /// Attempts per frame before the job fails: covers timeouts, lost nodes and a failing worker.
 const MAX_ATTEMPTS: u32 = 6;
@@ -35,21 +36,6 @@ const MAX_REMOTE_BYTES: usize = 15 << 20;
 const RETRY_EVERY: Duration = Duration::from_millis(200);
 /// With no worker at all for this long, the job fails instead of waiting for ever.
 const NO_WORKER_LIMIT: Duration = Duration::from_secs(30);
-
-#[derive(RactorMessage)]
-pub enum PoolMsg {
-    Frame(Frame),
-    /// The extractor has sent every frame.
-    End,
-    /// Internal: a worker answered (or the request failed) for `index`.
-    Detected {
-        index: u64,
-        worker: ActorId,
-        result: Result<Vec<Detection>, String>,
-    },
-    /// Internal: try dispatching again (workers may have joined or freed up).
-    Retry,
-}
 
 pub struct PoolArgs {
     pub renderer: ActorRef<RendererMsg>,
@@ -91,14 +77,6 @@ impl Actor for DetectorPool {
     type Arguments = PoolArgs;
 
     async fn pre_start(&self, _: ActorRef<Self::Msg>, args: PoolArgs) -> Result<Self::State, ActorProcessingErr> {
-        metrics::describe_histogram!(
-            "sightline_detection_request_seconds",
-            "Detection request from dispatch to answer, error or deadline, worker queueing included."
-        );
-        metrics::describe_counter!(
-            "sightline_detection_retries_total",
-            "Detection requests that failed or timed out and were sent again."
-        );
         Ok(PoolState {
             args,
             ledger: WorkerLedger::global(),
@@ -108,9 +86,9 @@ impl Actor for DetectorPool {
             ended: false,
             retry_scheduled: false,
             no_worker_since: None,
-            detected: metrics::counter!("sightline_frames_total", "stage" => "detected"),
-            retries: metrics::counter!("sightline_detection_retries_total"),
-            request_seconds: metrics::histogram!("sightline_detection_request_seconds"),
+            detected: metrics::counter!(telemetry::FRAMES_TOTAL, "stage" => "detected"),
+            retries: metrics::counter!(telemetry::DETECTION_RETRIES_TOTAL),
+            request_seconds: metrics::histogram!(telemetry::DETECTION_REQUEST_SECONDS),
         })
     }
 

@@ -6,118 +6,24 @@
 //! what has happened, so it stays consistent whichever way the job ends.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use ractor::{Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
-use ractor_cluster::RactorMessage;
 use tokio::sync::{oneshot, watch};
 
-use crate::detect::{DetectParams, ModelInfo};
-use crate::detector_pool::{DetectorPool, PoolArgs};
-use crate::extractor::{ExtractorArgs, ExtractorMsg, FrameExtractor};
-use crate::hls_writer::{EncodeSummary, HlsWriter, WriterArgs};
-use crate::render::RenderStyle;
-use crate::renderer::{Renderer, RendererArgs};
-use crate::stats_aggregator::{JobProgress, StatsAggregator, StatsArgs, StatsMsg};
-use crate::store::{Progress, Store, VideoId, VideoStatus};
-use crate::stored_detections::{StoredArgs, StoredDetections};
-use crate::track::TrackerConfig;
-
-/// Everything one job needs to know.
-#[derive(Debug, Clone)]
-pub struct JobSpec {
-    pub video: VideoId,
-    pub input: PathBuf,
-    pub out_dir: PathBuf,
-    pub params: DetectParams,
-    /// Classes drawn; `None` draws every class detected.
-    pub draw_classes: Option<Vec<bool>>,
-    /// Detect every N-th frame (1 = all).
-    pub every: u64,
-    /// Credit window: frames in flight between decoder and encoder.
-    pub window: usize,
-    /// Detection requests in flight per worker.
-    pub per_worker: usize,
-    pub request_timeout: Duration,
-    pub segment_seconds: f64,
-    pub preset: String,
-    pub style: RenderStyle,
-    /// Frame rate and duration the container declares (0 when it does not).
-    pub fps: f64,
-    pub duration_ms: u64,
-    pub model_input: (u32, u32),
-    pub class_names: Vec<String>,
-    pub tracker: TrackerConfig,
-    /// `Some(n)`: re-render the video as rendering `n` from its stored detections (no model
-    /// runs, the video's own record and stats are left as they are).
-    pub render: Option<u32>,
-}
-
-impl JobSpec {
-    /// A job on `input` with the engine's defaults (detection on every frame, a window of 8,
-    /// 2 requests per worker, 2 s segments, veryfast); callers override what they configure.
-    pub fn new(
-        video: VideoId,
-        input: PathBuf,
-        out_dir: PathBuf,
-        model: &ModelInfo,
-        fps: f64,
-        duration_ms: u64,
-    ) -> Self {
-        JobSpec {
-            video,
-            input,
-            out_dir,
-            params: DetectParams::default(),
-            draw_classes: None,
-            every: 1,
-            window: 8,
-            per_worker: 2,
-            request_timeout: Duration::from_secs(30),
-            segment_seconds: 2.0,
-            preset: "veryfast".into(),
-            style: RenderStyle::default(),
-            fps,
-            duration_ms,
-            model_input: (model.input_width, model.input_height),
-            class_names: model.names.clone(),
-            render: None,
-            tracker: TrackerConfig::default(),
-        }
-    }
-}
-
-/// How a job ended.
-#[derive(Debug, Clone)]
-pub struct JobOutcome {
-    pub status: VideoStatus,
-    pub error: Option<String>,
-    pub frames: u64,
-    pub segments: usize,
-    pub class_counts: BTreeMap<u16, u64>,
-    pub wall: Duration,
-}
-
-impl JobOutcome {
-    /// A job that failed before it could start.
-    pub fn failed(error: &str) -> Self {
-        JobOutcome {
-            status: VideoStatus::Failed,
-            error: Some(error.to_string()),
-            frames: 0,
-            segments: 0,
-            class_counts: BTreeMap::new(),
-            wall: Duration::ZERO,
-        }
-    }
-}
-
-#[derive(RactorMessage)]
-pub enum SupervisorMsg {
-    /// The writer has finished the stream.
-    Encoded(EncodeSummary),
-}
+use super::detector_pool::{DetectorPool, PoolArgs};
+use super::frame_extractor::{ExtractorArgs, FrameExtractor};
+use super::hls_writer::{HlsWriter, WriterArgs};
+use super::messages::{ExtractorMsg, StatsMsg, SupervisorMsg};
+use super::renderer::{Renderer, RendererArgs};
+use super::stats_aggregator::{StatsAggregator, StatsArgs};
+use super::stored_detections::{StoredArgs, StoredDetections};
+use crate::job::outcome::JobOutcome;
+use crate::job::progress::JobProgress;
+use crate::job::spec::{JobKind, JobSpec};
+use crate::job::status::record_status;
+use crate::media::encoder::EncodeSummary;
+use crate::store::{Store, VideoStatus};
 
 pub struct SupervisorArgs {
     pub spec: JobSpec,
@@ -201,17 +107,7 @@ impl Actor for VideoSupervisor {
 async fn wire(myself: &ActorRef<SupervisorMsg>, state: &mut SupervisorState) -> Result<(), ActorProcessingErr> {
     let spec = state.spec.clone();
     let sup = myself.get_cell();
-    match spec.render {
-        Some(n) => state
-            .store
-            .set_render_status(spec.video, n, VideoStatus::Processing, None)?,
-        None => {
-            state.store.update_video(spec.video, |v| {
-                v.status = VideoStatus::Processing;
-                v.error = None;
-            })?;
-        }
-    }
+    record_status(&state.store, spec.video, spec.kind, VideoStatus::Processing, None, None)?;
     let progress = state.progress.take().ok_or("job wired twice")?;
 
     let (extractor, _) = Actor::spawn_linked(
@@ -219,7 +115,7 @@ async fn wire(myself: &ActorRef<SupervisorMsg>, state: &mut SupervisorState) -> 
         FrameExtractor,
         ExtractorArgs {
             input: spec.input.clone(),
-            window: spec.window,
+            window: spec.settings.window,
             declared_ms: spec.duration_ms,
         },
         sup.clone(),
@@ -246,9 +142,9 @@ async fn wire(myself: &ActorRef<SupervisorMsg>, state: &mut SupervisorState) -> 
         HlsWriter,
         WriterArgs {
             out_dir: spec.out_dir.clone(),
-            segment_seconds: spec.segment_seconds,
+            segment_seconds: spec.settings.segment_seconds,
             fps: spec.fps,
-            preset: spec.preset.clone(),
+            preset: spec.settings.preset,
             extractor: extractor.clone(),
             stats: stats.clone(),
             supervisor: myself.clone(),
@@ -264,7 +160,7 @@ async fn wire(myself: &ActorRef<SupervisorMsg>, state: &mut SupervisorState) -> 
         RendererArgs {
             writer,
             stats: stats.clone(),
-            tracker: spec.tracker.clone(),
+            tracker: spec.settings.tracker.clone(),
             style: spec.style,
             class_names: spec.class_names.clone(),
             draw_classes: spec.draw_classes.clone(),
@@ -274,19 +170,19 @@ async fn wire(myself: &ActorRef<SupervisorMsg>, state: &mut SupervisorState) -> 
     .await?;
     state.stages.insert(renderer.get_id(), "the renderer");
 
-    let (pool, _) = match spec.render {
-        None => {
+    let (pool, _) = match spec.kind {
+        JobKind::Process => {
             let args = PoolArgs {
                 renderer,
-                params: spec.params.clone(),
-                every: spec.every,
+                params: spec.options.detect_params(),
+                every: spec.options.every,
                 model_input: spec.model_input,
-                per_worker: spec.per_worker,
-                request_timeout: spec.request_timeout,
+                per_worker: spec.settings.per_worker,
+                request_timeout: spec.settings.request_timeout,
             };
             Actor::spawn_linked(None, DetectorPool, args, sup).await?
         }
-        Some(_) => {
+        JobKind::Render(_) => {
             let args = StoredArgs {
                 store: state.store.clone(),
                 video: spec.video,
@@ -312,7 +208,7 @@ async fn finish(
     let mut class_counts = BTreeMap::new();
     let mut result = result;
     // A re-render stores nothing: its detections are the ones already stored.
-    if result.is_ok() && state.spec.render.is_none() {
+    if result.is_ok() && state.spec.kind == JobKind::Process {
         // Everything detected must be stored before the job may say `ready`.
         match &state.stats {
             Some(stats) => match ractor::call!(stats, StatsMsg::Flush) {
@@ -329,22 +225,9 @@ async fn finish(
         Ok(()) => (VideoStatus::Ready, None),
         Err(e) => (VideoStatus::Failed, Some(e)),
     };
-    let stored = match state.spec.render {
-        Some(n) => state
-            .store
-            .set_render_status(state.spec.video, n, status, error.clone()),
-        None => state
-            .store
-            .update_video(state.spec.video, |v| {
-                v.status = status;
-                v.error = error.clone();
-                if status == VideoStatus::Ready {
-                    v.progress = Progress::new(frames, Some(frames));
-                }
-            })
-            .map(|_| ()),
-    };
-    if let Err(e) = stored.and_then(|_| state.store.flush().map(|_| ())) {
+    let (store, spec) = (&state.store, &state.spec);
+    let stored = record_status(store, spec.video, spec.kind, status, error.clone(), Some(frames));
+    if let Err(e) = stored.and_then(|_| store.flush().map(|_| ())) {
         tracing::error!(video = %state.spec.video, "could not record the job's end: {e}");
     }
     let _ = done.send(JobOutcome {
@@ -360,7 +243,7 @@ async fn finish(
 
 /// Runs one job to its end: spawns its supervisor and waits for the outcome.
 pub async fn run_job(spec: JobSpec, store: Store, progress: watch::Sender<JobProgress>) -> JobOutcome {
-    let (video, render) = (spec.video, spec.render);
+    let (video, kind) = (spec.video, spec.kind);
     let (done_tx, done_rx) = oneshot::channel();
     let args = SupervisorArgs {
         spec,
@@ -369,15 +252,7 @@ pub async fn run_job(spec: JobSpec, store: Store, progress: watch::Sender<JobPro
         done: done_tx,
     };
     let failed = |error: String| {
-        let _ = match render {
-            Some(n) => store.set_render_status(video, n, VideoStatus::Failed, Some(error.clone())),
-            None => store
-                .update_video(video, |v| {
-                    v.status = VideoStatus::Failed;
-                    v.error = Some(error.clone());
-                })
-                .map(|_| ()),
-        };
+        let _ = record_status(&store, video, kind, VideoStatus::Failed, Some(error.clone()), None);
         JobOutcome::failed(&error)
     };
     match Actor::spawn(None, VideoSupervisor, args).await {

@@ -6,60 +6,16 @@
 //!
 //! Metrics: `sightline_detections_total`, the detections received (before they are batched).
 
-use std::collections::BTreeMap;
-
 use metrics::Counter;
-use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
-use ractor_cluster::RactorMessage;
+use ractor::{Actor, ActorProcessingErr, ActorRef};
 use tokio::sync::watch;
 
-use crate::detect::Detection;
+use super::messages::StatsMsg;
+use crate::job::progress::JobProgress;
 use crate::store::{Progress, StatsAccumulator, Store, StoredDetection, VideoId};
+use crate::telemetry;
 
 const BATCH_FRAMES: usize = 25;
-
-/// One box to store.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct FrameBox {
-    pub detection: Detection,
-    pub track_id: Option<u64>,
-    /// Predicted by the tracker on a frame that was not sent to detection.
-    pub predicted: bool,
-}
-
-/// What a job has done so far, for progress bars and server-sent events.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct JobProgress {
-    pub frames_encoded: u64,
-    pub frames_detected: u64,
-    pub detections: u64,
-    pub playable_segments: usize,
-    pub frames_total: Option<u64>,
-}
-
-#[derive(RactorMessage)]
-pub enum StatsMsg {
-    /// The boxes of one frame, in frame pixels, in frame order: a detected frame's detections
-    /// (with the track each belongs to, if any) or a skipped frame's predicted track boxes.
-    Detections {
-        index: u64,
-        pts_ns: u64,
-        width: u32,
-        height: u32,
-        detections: Vec<FrameBox>,
-        /// Answered once the boxes are taken in: senders wait for it, so this mailbox never
-        /// holds more than one message per sender (backpressure, not an unbounded queue).
-        ack: RpcReplyPort<()>,
-    },
-    /// The writer has encoded `frames` frames and every rendition has `playable_segments`.
-    Encoded {
-        frames: u64,
-        playable_segments: usize,
-        ack: RpcReplyPort<()>,
-    },
-    /// Write out everything pending and answer with per-class totals.
-    Flush(RpcReplyPort<Result<BTreeMap<u16, u64>, String>>),
-}
 
 pub struct StatsArgs {
     pub store: Store,
@@ -83,13 +39,12 @@ impl Actor for StatsAggregator {
     type Arguments = StatsArgs;
 
     async fn pre_start(&self, _: ActorRef<Self::Msg>, args: StatsArgs) -> Result<Self::State, ActorProcessingErr> {
-        metrics::describe_counter!("sightline_detections_total", "Objects detected, every job and class.");
         Ok(StatsState {
             args,
             acc: StatsAccumulator::new(),
             batch: Vec::new(),
             batch_frames: 0,
-            detections_total: metrics::counter!("sightline_detections_total"),
+            detections_total: metrics::counter!(telemetry::DETECTIONS_TOTAL),
         })
     }
 

@@ -22,10 +22,12 @@ use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
 
+use super::element::{element, MissingElement};
 use crate::frame::{Frame, I420Layout};
 use crate::hls::{
     avc1_from_annexb, render_master, write_atomic, MediaPlaylist, Rendition, Segment, SegmentClock, Variant,
 };
+use crate::job::options::Preset;
 
 /// Frames appsrc may hold before push() waits.
 const APPSRC_QUEUE: usize = 2;
@@ -56,8 +58,7 @@ pub struct EncoderConfig {
     /// Frame rate the source declares (used for the encoder's rate control and the provisional
     /// master playlist; the final FRAME-RATE is measured from timestamps).
     pub fps: f64,
-    /// x264 speed preset, e.g. `veryfast`.
-    pub preset: String,
+    pub preset: Preset,
 }
 
 /// What a finished encode produced.
@@ -91,10 +92,10 @@ pub struct Encoder {
     master: String,
 }
 
-fn element(factory: &str) -> Result<gst::Element, EncodeError> {
-    gst::ElementFactory::make(factory)
-        .build()
-        .map_err(|_| EncodeError::Pipeline(format!("GStreamer element '{factory}' is missing (run `make setup`)")))
+impl From<MissingElement> for EncodeError {
+    fn from(e: MissingElement) -> Self {
+        EncodeError::Pipeline(e.to_string())
+    }
 }
 
 fn fps_fraction(fps: f64) -> gst::Fraction {
@@ -163,7 +164,7 @@ impl Encoder {
             }
             let x264 = element("x264enc")?;
             x264.set_property("bitrate", r.bitrate_kbps);
-            x264.set_property_from_str("speed-preset", &config.preset);
+            x264.set_property_from_str("speed-preset", config.preset.as_str());
             // Keyframes only where we force them (see the module comment).
             x264.set_property("key-int-max", 1_000_000u32);
             x264.set_property("option-string", "scenecut=0");

@@ -9,39 +9,28 @@
 //! `sightline_encode_push_seconds` per push, waiting for room in the encoder's queue included
 //! (the first push's encoder start is not).
 
-pub mod encode;
-
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use metrics::{Counter, Histogram};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
-use ractor_cluster::RactorMessage;
 
-pub use encode::{EncodeError, EncodeSummary, Encoder, EncoderConfig};
-
-use crate::extractor::ExtractorMsg;
-use crate::frame::Frame;
+use super::messages::{ExtractorMsg, StatsMsg, SupervisorMsg, WriterMsg};
 use crate::hls::ladder;
-use crate::stats_aggregator::StatsMsg;
-use crate::video_supervisor::SupervisorMsg;
+use crate::job::options::Preset;
+use crate::media::encoder::{EncodeError, Encoder, EncoderConfig};
+use crate::telemetry;
 
 /// How long one frame may wait for the encoder, and the whole stream for its end, before the
 /// job is failed as stalled.
 const PUSH_STALL: Duration = Duration::from_secs(60);
 const FINISH_TIMEOUT: Duration = Duration::from_secs(120);
 
-#[derive(RactorMessage)]
-pub enum WriterMsg {
-    Frame(Frame),
-    End,
-}
-
 pub struct WriterArgs {
     pub out_dir: PathBuf,
     pub segment_seconds: f64,
     pub fps: f64,
-    pub preset: String,
+    pub preset: Preset,
     pub extractor: ActorRef<ExtractorMsg>,
     pub stats: ActorRef<StatsMsg>,
     pub supervisor: ActorRef<SupervisorMsg>,
@@ -64,17 +53,13 @@ impl Actor for HlsWriter {
     type Arguments = WriterArgs;
 
     async fn pre_start(&self, _: ActorRef<Self::Msg>, args: WriterArgs) -> Result<Self::State, ActorProcessingErr> {
-        metrics::describe_histogram!(
-            "sightline_encode_push_seconds",
-            "Time to hand one frame to the encoder, waiting for room included."
-        );
         Ok(WriterState {
             args,
             encoder: None,
             frames: 0,
-            rendered: metrics::counter!("sightline_frames_total", "stage" => "rendered"),
-            encoded: metrics::counter!("sightline_frames_total", "stage" => "encoded"),
-            push_seconds: metrics::histogram!("sightline_encode_push_seconds"),
+            rendered: metrics::counter!(telemetry::FRAMES_TOTAL, "stage" => "rendered"),
+            encoded: metrics::counter!(telemetry::FRAMES_TOTAL, "stage" => "encoded"),
+            push_seconds: metrics::histogram!(telemetry::ENCODE_PUSH_SECONDS),
         })
     }
 
@@ -93,7 +78,7 @@ impl Actor for HlsWriter {
                     renditions: ladder(frame.layout.width, frame.layout.height, state.args.fps),
                     segment_seconds: state.args.segment_seconds,
                     fps: state.args.fps,
-                    preset: state.args.preset.clone(),
+                    preset: state.args.preset,
                 };
                 let push_seconds = state.push_seconds.clone();
                 let encoder = tokio::task::spawn_blocking(move || {

@@ -4,9 +4,8 @@
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 
+use super::messages::{FrameBoxes, PoolMsg, RendererMsg};
 use crate::detect::BBox;
-use crate::detector_pool::PoolMsg;
-use crate::renderer::{FrameBoxes, RendererMsg};
 use crate::store::{DetectionQuery, Store, VideoId, MAX_PAGE_LIMIT};
 use crate::track::TrackedBox;
 

@@ -1,0 +1,12 @@
+//! GStreamer glue: probing an upload, decoding it into frames, encoding frames into HLS.
+
+pub mod decoder;
+pub mod element;
+pub mod encoder;
+pub mod probe;
+pub mod source;
+
+pub use decoder::{DecodeError, Decoder};
+pub use encoder::{EncodeError, EncodeSummary, Encoder, EncoderConfig};
+pub use probe::{probe, ProbeError, VideoProbe};
+pub use source::{FrameSource, Input};

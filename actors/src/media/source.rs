@@ -1,0 +1,43 @@
+//! Where a job's frames come from: the seam between the frame extractor and what it reads.
+//! Uploaded files are the one kind today; live cameras will be another behind the same trait.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::decoder::{DecodeError, Decoder};
+use crate::frame::Frame;
+
+/// What a job reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// A video file on this machine's disk.
+    File(PathBuf),
+}
+
+impl Input {
+    /// Opens the input for decoding (this blocks while GStreamer starts: call it off the async
+    /// threads).
+    pub fn open(&self) -> Result<Box<dyn FrameSource>, DecodeError> {
+        match self {
+            Input::File(path) => Ok(Box::new(Decoder::open(path)?)),
+        }
+    }
+}
+
+/// An open input, pulled one frame at a time.
+pub trait FrameSource: Send {
+    /// The next frame, `None` at the end; gives up when nothing comes for `stall`.
+    fn next_frame(&mut self, stall: Duration) -> Result<Option<Frame>, DecodeError>;
+    /// Nanoseconds of video decoded so far, from the first frame's start to the last one's end.
+    fn decoded_until(&self) -> u64;
+}
+
+impl FrameSource for Decoder {
+    fn next_frame(&mut self, stall: Duration) -> Result<Option<Frame>, DecodeError> {
+        Decoder::next_frame(self, stall)
+    }
+
+    fn decoded_until(&self) -> u64 {
+        Decoder::decoded_until(self)
+    }
+}

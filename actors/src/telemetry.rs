@@ -1,0 +1,175 @@
+//! Every Prometheus metric Sightline emits: its name and its help text, in one place.
+//!
+//! Code that records a metric names it through these constants, so a name can't drift between
+//! the recorder, the HELP text, the README and the dashboard. [`describe_all`] gives the
+//! exporter every HELP text at once, once a recorder is installed.
+
+/// Frames through each pipeline stage (`stage` = decoded, detected, rendered, encoded).
+pub const FRAMES_TOTAL: &str = "sightline_frames_total";
+pub const DECODE_SECONDS: &str = "sightline_decode_seconds";
+pub const FRAMES_IN_FLIGHT: &str = "sightline_frames_in_flight";
+pub const DETECTION_REQUEST_SECONDS: &str = "sightline_detection_request_seconds";
+pub const DETECTION_RETRIES_TOTAL: &str = "sightline_detection_retries_total";
+pub const INFERENCE_SECONDS: &str = "sightline_inference_seconds";
+pub const ENCODE_PUSH_SECONDS: &str = "sightline_encode_push_seconds";
+pub const DETECTIONS_TOTAL: &str = "sightline_detections_total";
+pub const WORKER_FRAMES_TOTAL: &str = "sightline_worker_frames_total";
+pub const WORKER_REQUEST_SECONDS: &str = "sightline_worker_request_seconds";
+pub const WORKER_BENCHED_TOTAL: &str = "sightline_worker_benched_total";
+pub const CLUSTER_BAD_MESSAGES_TOTAL: &str = "sightline_cluster_bad_messages_total";
+pub const CLUSTER_NODES: &str = "sightline_cluster_nodes";
+pub const CLUSTER_EVENTS_TOTAL: &str = "sightline_cluster_events_total";
+pub const HTTP_REQUESTS_TOTAL: &str = "sightline_http_requests_total";
+pub const HTTP_REQUEST_DURATION_SECONDS: &str = "sightline_http_request_duration_seconds";
+pub const JOBS: &str = "sightline_jobs";
+pub const JOBS_WAITING: &str = "sightline_jobs_waiting";
+pub const DETECTOR_WORKERS: &str = "sightline_detector_workers";
+pub const UPLOADS_TOTAL: &str = "sightline_uploads_total";
+
+/// The three kinds of metric the exporter knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+/// One metric: name, kind and HELP text.
+#[derive(Debug, Clone, Copy)]
+pub struct Metric {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub help: &'static str,
+}
+
+const fn metric(name: &'static str, kind: Kind, help: &'static str) -> Metric {
+    Metric { name, kind, help }
+}
+
+/// Every metric, with its HELP text.
+pub const ALL: [Metric; 20] = [
+    metric(
+        FRAMES_TOTAL,
+        Kind::Counter,
+        "Frames through each pipeline stage: decoded, detected, rendered, encoded.",
+    ),
+    metric(
+        DECODE_SECONDS,
+        Kind::Histogram,
+        "Time to pull one decoded frame from GStreamer.",
+    ),
+    metric(
+        FRAMES_IN_FLIGHT,
+        Kind::Gauge,
+        "Frames between decoder and encoder, summed over running jobs (each bounded by its window).",
+    ),
+    metric(
+        DETECTION_REQUEST_SECONDS,
+        Kind::Histogram,
+        "Detection request from dispatch to answer, error or deadline, worker queueing included.",
+    ),
+    metric(
+        DETECTION_RETRIES_TOTAL,
+        Kind::Counter,
+        "Detection requests that failed or timed out and were sent again.",
+    ),
+    metric(
+        INFERENCE_SECONDS,
+        Kind::Histogram,
+        "One detection on a worker: tensor fill, model run, decoding and NMS.",
+    ),
+    metric(
+        ENCODE_PUSH_SECONDS,
+        Kind::Histogram,
+        "Time to hand one frame to the encoder, waiting for room included.",
+    ),
+    metric(
+        DETECTIONS_TOTAL,
+        Kind::Counter,
+        "Objects detected, every job and class.",
+    ),
+    metric(
+        WORKER_FRAMES_TOTAL,
+        Kind::Counter,
+        "Frames a detector worker detected for jobs (re-sent duplicates not counted).",
+    ),
+    metric(
+        WORKER_REQUEST_SECONDS,
+        Kind::Histogram,
+        "Detection request per worker, dispatch to answer, error or deadline.",
+    ),
+    metric(
+        WORKER_BENCHED_TOTAL,
+        Kind::Counter,
+        "Times a worker was benched after failing several requests in a row.",
+    ),
+    metric(
+        CLUSTER_BAD_MESSAGES_TOTAL,
+        Kind::Counter,
+        "Cross-node payloads that did not decode, by message; answered with an error.",
+    ),
+    metric(
+        CLUSTER_NODES,
+        Kind::Gauge,
+        "Nodes known to the coordinator, by state.",
+    ),
+    metric(
+        CLUSTER_EVENTS_TOTAL,
+        Kind::Counter,
+        "Cluster membership changes (joined, refused, auth_failed, suspect, recovered, lost, left, dropped) and refused TLS handshakes (tls_failed).",
+    ),
+    metric(
+        HTTP_REQUESTS_TOTAL,
+        Kind::Counter,
+        "HTTP requests by method, route and status.",
+    ),
+    metric(
+        HTTP_REQUEST_DURATION_SECONDS,
+        Kind::Histogram,
+        "HTTP request handling time by method and route.",
+    ),
+    metric(JOBS, Kind::Gauge, "Videos by job status."),
+    metric(
+        JOBS_WAITING,
+        Kind::Gauge,
+        "Jobs accepted and waiting for a free slot.",
+    ),
+    metric(
+        DETECTOR_WORKERS,
+        Kind::Gauge,
+        "Detector workers in the sightline.detectors group.",
+    ),
+    metric(UPLOADS_TOTAL, Kind::Counter, "Uploads accepted."),
+];
+
+/// Hands every HELP text to the installed recorder (a no-op without one; repeating is harmless).
+pub fn describe_all() {
+    for m in ALL {
+        match m.kind {
+            Kind::Counter => metrics::describe_counter!(m.name, m.help),
+            Kind::Gauge => metrics::describe_gauge!(m.name, m.help),
+            Kind::Histogram if m.name.ends_with("_seconds") => {
+                metrics::describe_histogram!(m.name, metrics::Unit::Seconds, m.help)
+            }
+            Kind::Histogram => metrics::describe_histogram!(m.name, m.help),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_prefixed_and_suffixed_by_kind() {
+        let mut names: Vec<&str> = ALL.iter().map(|m| m.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), ALL.len());
+        for m in ALL {
+            assert!(m.name.starts_with("sightline_"), "{}", m.name);
+            assert_eq!(m.kind == Kind::Counter, m.name.ends_with("_total"), "{}", m.name);
+            assert!(!m.help.is_empty());
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! Runs a queued job: reads its record, prepares its output folder, builds its spec and hands it
+//! to the engine.
+
+use std::path::{Path, PathBuf};
+
+use sightline_actors::detect::ModelInfo;
+use sightline_actors::job::{record_status, EngineSettings, JobKind, JobOutcome, JobProgress, JobSpec, RenderOptions};
+use sightline_actors::media::Input;
+use sightline_actors::pipeline::run_job;
+use sightline_actors::store::{Store, VideoId, VideoStatus};
+use tokio::sync::watch;
+
+use crate::state::{upload_path, JobKey};
+
+/// What every job of this server shares.
+pub struct JobRunner {
+    pub store: Store,
+    pub model: ModelInfo,
+    pub settings: EngineSettings,
+    pub uploads: PathBuf,
+    pub streams: PathBuf,
+}
+
+impl JobRunner {
+    pub async fn run(&self, key: JobKey, progress: watch::Sender<JobProgress>) -> JobOutcome {
+        let id = key.video;
+        let record = match self.store.get_video(id) {
+            Ok(Some(r)) => r,
+            // Deleted while it waited in the queue.
+            _ => return JobOutcome::failed("the video no longer exists"),
+        };
+        let (drawing, out_dir) = match key.kind {
+            JobKind::Process => (RenderOptions::default(), self.streams.join(id.to_string())),
+            JobKind::Render(n) => match self.store.get_render(id, n) {
+                Ok(Some(r)) => (r.options, render_dir(&self.streams, id, n)),
+                _ => return JobOutcome::failed("the rendering no longer exists"),
+            },
+        };
+        // A retry starts from a clean folder: old segments must not mix with new ones. (A
+        // video's renders live inside its folder but are only ever made once it is ready.)
+        let _ = std::fs::remove_dir_all(&out_dir);
+        if let Err(e) = std::fs::create_dir_all(&out_dir) {
+            let why = format!("cannot create {}: {e}", out_dir.display());
+            let _ = record_status(&self.store, id, key.kind, VideoStatus::Failed, Some(why.clone()), None);
+            return JobOutcome::failed(&why);
+        }
+        let input = Input::File(upload_path(&self.uploads, id));
+        let spec = JobSpec::new(&record, key.kind, &drawing, input, out_dir, &self.model, &self.settings);
+        run_job(spec, self.store.clone(), progress).await
+    }
+}
+
+/// Where rendering `number` of video `id` is written.
+fn render_dir(streams: &Path, id: VideoId, number: u32) -> PathBuf {
+    streams.join(id.to_string()).join("renders").join(number.to_string())
+}
