@@ -5,7 +5,8 @@
 // (a 10 s window when that span is sparse, one sampled frame per second when it is dense), a few
 // spans are cached, and the timeline and charts come from the pre-aggregated stats endpoint.
 //
-// This entry only wires the modules together and starts; each module says what it is for.
+// This entry only wires the modules together and starts; each module says what it is for. The
+// class colours come from /ui/palette.js, which the server generates from its own palette.
 
 import { drawClassChart } from './charts.js';
 import { setupDetections } from './detections.js';
