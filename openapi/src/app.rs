@@ -41,6 +41,8 @@ pub fn build(state: SharedState, prometheus: metrics_exporter_prometheus::Promet
         .at("/metrics", get(metrics::render))
         .at("/streams/:id/*rest", get(streams::serve_stream))
         .at("/ui/vendor/hls.min.js", get(web_ui::hls_js))
+        // Generated, not a file: this exact path wins over the files route below.
+        .at("/ui/palette.js", get(web_ui::palette))
         .at("/ui/:name", get(web_ui::asset))
         // The OpenAPI service nested at "/" answers "/" itself: the page is served before it.
         .around(|ep, req: Request| async move {

@@ -1,8 +1,9 @@
 //! The web page and its assets, served from the `web/` folder (hls.js from its npm install).
 
-use poem::http::StatusCode;
+use poem::http::{header, StatusCode};
 use poem::web::{Path, StaticFileRequest};
 use poem::{handler, web::Data, IntoResponse, Response};
+use sightline_actors::render::{class_colour, PALETTE_LEN};
 
 use crate::api::error::json_error;
 use crate::state::SharedState;
@@ -48,4 +49,48 @@ pub fn asset(Path(name): Path<String>, req: StaticFileRequest, Data(state): Data
 pub fn hls_js(req: StaticFileRequest, Data(state): Data<&SharedState>) -> Response {
     let file = state.config.web_dir.join("node_modules/hls.js/dist/hls.min.js");
     send(req, file, "text/javascript; charset=utf-8")
+}
+
+/// The class colours as an ES module (`/ui/palette.js`), made from the palette the renderer draws
+/// boxes in, so the page's swatches match the boxes and the list is written down only once.
+#[handler]
+pub fn palette() -> Response {
+    Response::builder()
+        .content_type("text/javascript; charset=utf-8")
+        .header(header::CACHE_CONTROL, "no-cache")
+        .body(palette_module())
+}
+
+fn palette_module() -> String {
+    let colours: Vec<String> = (0..PALETTE_LEN)
+        .map(|id| {
+            let [r, g, b] = class_colour(id as u16);
+            format!("'#{r:02x}{g:02x}{b:02x}'")
+        })
+        .collect();
+    format!("export const PALETTE = [{}];\n", colours.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn palette_module_lists_every_class_colour() {
+        let js = palette_module();
+        let list = js
+            .strip_prefix("export const PALETTE = [")
+            .and_then(|rest| rest.strip_suffix("];\n"))
+            .expect("one exported array");
+        let colours: Vec<&str> = list.split(", ").collect();
+        assert_eq!(colours.len(), PALETTE_LEN);
+        assert_eq!(colours[0], "'#e62828'");
+        for c in &colours {
+            let hex = c
+                .strip_prefix("'#")
+                .and_then(|c| c.strip_suffix('\''))
+                .expect("a quoted #rrggbb");
+            assert!(hex.len() == 6 && hex.chars().all(|d| d.is_ascii_hexdigit()), "{c}");
+        }
+    }
 }
