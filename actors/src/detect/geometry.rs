@@ -50,6 +50,18 @@ impl BBox {
         }
     }
 
+    /// The box as fractions of a `width` × `height` image (how the store keeps it).
+    pub fn to_normalised(&self, width: u32, height: u32) -> [f32; 4] {
+        let (w, h) = (width.max(1) as f32, height.max(1) as f32);
+        [self.x1 / w, self.y1 / h, self.x2 / w, self.y2 / h]
+    }
+
+    /// A box stored as fractions, in pixels of a `width` × `height` image.
+    pub fn from_normalised([x1, y1, x2, y2]: [f32; 4], width: u32, height: u32) -> BBox {
+        let (w, h) = (width as f32, height as f32);
+        BBox::new(x1 * w, y1 * h, x2 * w, y2 * h)
+    }
+
     /// Clamps the box into a `width` × `height` image.
     pub fn clamp_to(&self, width: f32, height: f32) -> BBox {
         BBox::new(
@@ -64,6 +76,15 @@ impl BBox {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn normalised_and_back() {
+        let b = BBox::new(64.0, 27.2, 320.0, 272.0);
+        assert_eq!(b.to_normalised(640, 272), [0.1, 0.1, 0.5, 1.0]);
+        assert_eq!(BBox::from_normalised(b.to_normalised(640, 272), 640, 272), b);
+        // A zero-sized image divides by one rather than giving infinities.
+        assert!(b.to_normalised(0, 0).iter().all(|v| v.is_finite()));
+    }
 
     #[test]
     fn iou_of_identical_disjoint_and_half_overlapping_boxes() {

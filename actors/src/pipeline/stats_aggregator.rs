@@ -65,7 +65,6 @@ impl Actor for StatsAggregator {
             } => {
                 state.detections_total.increment(detections.len() as u64);
                 let pts_ms = pts_ns / 1_000_000;
-                let (w, h) = (width.max(1) as f32, height.max(1) as f32);
                 let stored: Vec<StoredDetection> = detections
                     .iter()
                     .map(|b| {
@@ -75,7 +74,7 @@ impl Actor for StatsAggregator {
                             pts_ms,
                             class_id: d.class_id,
                             confidence: d.confidence,
-                            bbox: [d.bbox.x1 / w, d.bbox.y1 / h, d.bbox.x2 / w, d.bbox.y2 / h],
+                            bbox: d.bbox.to_normalised(width, height),
                             track_id: b.track_id,
                             predicted: b.predicted,
                         }

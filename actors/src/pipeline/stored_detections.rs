@@ -72,7 +72,6 @@ fn lookup(
         ..DetectionQuery::default()
     };
     let page = args.store.query_detections(args.video, &query)?;
-    let (w, h) = (width as f32, height as f32);
     Ok(page
         .items
         .into_iter()
@@ -82,7 +81,7 @@ fn lookup(
                 track_id: d.track_id?,
                 class_id: d.class_id,
                 confidence: d.confidence,
-                bbox: BBox::new(d.bbox[0] * w, d.bbox[1] * h, d.bbox[2] * w, d.bbox[3] * h),
+                bbox: BBox::from_normalised(d.bbox, width, height),
                 predicted: d.predicted,
             })
         })

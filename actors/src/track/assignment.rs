@@ -11,6 +11,7 @@ pub struct CostMatrix {
 }
 
 impl CostMatrix {
+    #[cfg(test)]
     /// A matrix with every pair forbidden.
     pub fn forbidden(rows: usize, cols: usize) -> Self {
         Self {
@@ -30,10 +31,12 @@ impl CostMatrix {
         Self { rows, cols, data }
     }
 
+    #[cfg(test)]
     pub fn rows(&self) -> usize {
         self.rows
     }
 
+    #[cfg(test)]
     pub fn cols(&self) -> usize {
         self.cols
     }
@@ -42,6 +45,7 @@ impl CostMatrix {
         self.data[r * self.cols + c]
     }
 
+    #[cfg(test)]
     pub fn set(&mut self, r: usize, c: usize, v: f64) {
         self.data[r * self.cols + c] = v;
     }

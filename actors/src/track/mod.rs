@@ -31,9 +31,11 @@
 mod assignment;
 mod config;
 mod kalman;
-pub mod metrics;
 mod tracker;
 
+// MOT metrics judge the tracker in tests; the product never computes them.
+#[cfg(test)]
+mod metrics;
 #[cfg(test)]
 mod scenarios;
 #[cfg(test)]
@@ -43,7 +45,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::detect::BBox;
 
-pub use assignment::{gated_assignment, hungarian, CostMatrix, Matching};
 pub use config::{TrackerConfig, TrackerConfigError};
 pub use tracker::Tracker;
 

@@ -7,6 +7,7 @@ use poem_openapi::param::Path;
 use poem_openapi::payload::Binary;
 use poem_openapi::{ApiResponse, OpenApi, Tags};
 use sightline_actors::detect::names::class_name;
+use sightline_actors::detect::BBox;
 use sightline_actors::store::{DetectionIter, StoredDetection, VideoId};
 
 use super::error::ApiError;
@@ -160,15 +161,15 @@ fn line(out: &mut String, d: &StoredDetection, names: &[String], format: Format)
         Format::Mot(w, h) => {
             // Only tracked boxes have an identity to evaluate.
             if let Some(id) = d.track_id {
-                let (w, h) = (w as f32, h as f32);
+                let b = BBox::from_normalised(d.bbox, w, h);
                 let _ = writeln!(
                     out,
                     "{},{id},{:.2},{:.2},{:.2},{:.2},{:.4},-1,-1,-1",
                     d.frame + 1,
-                    x1 * w,
-                    y1 * h,
-                    (x2 - x1) * w,
-                    (y2 - y1) * h,
+                    b.x1,
+                    b.y1,
+                    b.width(),
+                    b.height(),
                     d.confidence
                 );
             }
