@@ -76,7 +76,10 @@ pub fn load(
     table.extend(flags);
     let config: ServerConfig = table
         .try_into()
-        .map_err(|e: toml::de::Error| anyhow::anyhow!("invalid configuration: {}", e.message()))?;
+        // The error's text names the key (`in \`preset\``); its bare message does not.
+        .map_err(|e: toml::de::Error| {
+            anyhow::anyhow!("invalid configuration: {}", e.to_string().trim_end().replace('\n', " "))
+        })?;
     config.validate()?;
     Ok(config)
 }
@@ -123,6 +126,11 @@ mod tests {
         assert!(e.to_string().contains("does not exist"), "{e}");
         let e = load(None, env(&[("SIGHTLINE_BIND", "nowhere")]), toml::Table::new()).unwrap_err();
         assert!(e.to_string().contains("invalid configuration"), "{e}");
+        let e = load(None, env(&[("SIGHTLINE_PRESET", "placebo")]), toml::Table::new()).unwrap_err();
+        assert!(
+            e.to_string().contains("`preset`") && e.to_string().contains("placebo"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -458,7 +458,11 @@ mod tests {
         let b = Detection { class_id: 1, ..a };
         let (boxes, joined) = t.update_joined(&[a, b, det(0, 0.05, 300.0)]);
         assert_eq!(boxes.len(), 2);
-        assert_eq!(joined, vec![Some(1), Some(2), None], "the too-faint third joins nothing");
+        assert_eq!(
+            joined,
+            vec![Some(1), Some(2), None],
+            "the too-faint third joins nothing"
+        );
         let (_, joined) = t.update_joined(&[b, a]);
         assert_eq!(joined, vec![Some(2), Some(1)]);
     }
