@@ -236,3 +236,23 @@ fn the_example_config_is_valid_complete_and_shows_the_defaults() {
         assert!(documented, "sightline.example.toml does not document `{key}`");
     }
 }
+
+#[test]
+fn a_bad_value_in_the_config_stops_the_start_naming_its_key() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (text, key) in [("preset = \"placebo\"\n", "`preset`"), ("every = 0\n", "`every`")] {
+        let file = dir.path().join("bad.toml");
+        std::fs::write(&file, text).expect("write config");
+        let out = common::run(
+            common::sightline()
+                .arg("serve")
+                .arg("--config")
+                .arg(&file)
+                .arg("--data")
+                .arg(dir.path().join("data")),
+        );
+        let err = common::stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{text}: {err}");
+        assert!(err.contains(key) && !err.contains("panicked"), "{text}: {err}");
+    }
+}

@@ -154,6 +154,25 @@ fn a_video_from_upload_to_delete() {
         &["-H", "Content-Type: application/json", "-d", r#"{"opacity": 0}"#],
     );
     assert_eq!(code, 400, "{bad}");
+    assert!(
+        bad["message"].as_str().is_some_and(|m| m.contains("opacity")),
+        "names the field: {bad}"
+    );
+    let (code, bad) = curl(
+        "POST",
+        &server.url(&format!("/api/videos/{id}/renders")),
+        &[
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            r#"{"classes": ["unicorn"]}"#,
+        ],
+    );
+    assert_eq!(code, 400, "{bad}");
+    assert!(
+        bad["message"].as_str().is_some_and(|m| m.contains("unicorn")),
+        "names the class: {bad}"
+    );
 
     let (code, _) = curl("DELETE", &server.url(&format!("/api/videos/{id}")), &[]);
     assert_eq!(code, 204);
@@ -214,21 +233,20 @@ fn bad_input_is_refused_and_nothing_is_stored() {
     expect(server.upload(&noise, &[]), 415, "random bytes named .mp4");
     expect(server.upload(&truncated, &[]), 415, "truncated MP4");
     expect(server.upload(&audio, &[]), 422, "audio only");
-    expect(
-        server.upload(&media("bikes.mp4"), &["confidence=3"]),
-        400,
-        "confidence out of range",
-    );
-    expect(
-        server.upload(&media("bikes.mp4"), &["classes=unicorn"]),
-        400,
-        "unknown class",
-    );
-    expect(
-        server.upload(&media("bikes.mp4"), &["every=0"]),
-        400,
-        "every out of range",
-    );
+    // A bad option's message names it, as the form calls it.
+    for (field, named) in [
+        ("confidence=3", "confidence"),
+        ("classes=unicorn", "unicorn"),
+        ("every=0", "every"),
+    ] {
+        let (code, body) = server.upload(&media("bikes.mp4"), &[field]);
+        expect((code, body.clone()), 400, field);
+        let message = body["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains(named),
+            "{field}: the message does not name it: {message}"
+        );
+    }
     expect(
         server.upload(&media("bikes.mp4"), &["model=other"]),
         400,

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use sightline_actors::detect::{Detector, DetectorConfig, ModelInfo};
-use sightline_actors::job::{JobQueue, JobRunner as RunJob};
+use sightline_actors::job::{JobKind, JobQueue, JobRunner as RunJob};
 use sightline_actors::store::{Store, VideoStatus};
 use sightline_actors::workers::{spawn_local, WorkerLedger};
 use sightline_cluster::{cookie, tls, Coordinator, CoordinatorConfig};
@@ -19,9 +19,13 @@ use crate::state::{AppState, JobKey, SharedState};
 pub async fn start(config: ServerConfig) -> Result<SharedState, ServeError> {
     let uploads = config.data_dir.join("uploads");
     let streams = config.data_dir.join("streams");
-    for dir in [&uploads, &streams] {
+    let spool = config.data_dir.join("tmp");
+    // Whatever an earlier run left half-written there is of no use now.
+    let _ = std::fs::remove_dir_all(&spool);
+    for dir in [&uploads, &streams, &spool] {
         std::fs::create_dir_all(dir).map_err(|e| ServeError::DataDir(dir.clone(), e.to_string()))?;
     }
+    spool_in(&spool);
     let store = Store::open(&config.data_dir.join("store"))?;
     let interrupted = store.interrupt_unfinished()?;
     for id in &interrupted {
@@ -65,7 +69,22 @@ pub async fn start(config: ServerConfig) -> Result<SharedState, ServeError> {
     }))
 }
 
-/// Jobs accepted but not started by an earlier run go back in the queue, oldest first.
+/// Upload bodies are spooled (by the multipart parser, through `tempfile`) under the data folder,
+/// so they count against its disk and its limits, not the system's temp folder. The override is
+/// process-wide and can be set once: a second server in the same process keeps the first's.
+fn spool_in(dir: &std::path::Path) {
+    if let Err(first) = tempfile::env::override_temp_dir(dir) {
+        if first != dir {
+            tracing::warn!(
+                "uploads spool in {}, set by an earlier start in this process",
+                first.display()
+            );
+        }
+    }
+}
+
+/// Jobs accepted but not started by an earlier run go back in the queue, oldest first, and
+/// renderings left running are marked interrupted.
 fn requeue(store: &Store, jobs: &JobQueue<JobKey>) -> Result<(), ServeError> {
     let mut after = None;
     loop {
@@ -77,9 +96,19 @@ fn requeue(store: &Store, jobs: &JobQueue<JobKey>) -> Result<(), ServeError> {
         }
         match page.next_after {
             Some(a) => after = Some(a),
-            None => return Ok(()),
+            None => break,
         }
     }
+    for r in store.recover_renders()? {
+        let key = JobKey {
+            video: r.video,
+            kind: JobKind::Render(r.number),
+        };
+        if jobs.submit(key).is_err() {
+            tracing::warn!(video = %r.video, render = r.number, "queue full at start-up; the rendering stays queued");
+        }
+    }
+    Ok(())
 }
 
 /// Starts this node's detector workers (actors in the `sightline.detectors` group: no handle is

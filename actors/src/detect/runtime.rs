@@ -28,6 +28,8 @@ pub fn environment(library: &Path) -> Result<Environment, DetectError> {
     let env = ort::init_from(library)
         .map_err(|e| load_err(&e))?
         .with_name("sightline")
+        // A server's model runs are its users' business: no events leave the machine.
+        .with_telemetry(false)
         .build()
         .map_err(|e| load_err(&e))?;
     Ok(ENVIRONMENT.get_or_init(|| env).clone())

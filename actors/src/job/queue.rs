@@ -46,8 +46,10 @@ impl<K: Copy + Eq + Hash + Debug + Send + Sync + 'static> JobQueue<K> {
         let permits = Arc::new(Semaphore::new(concurrency.max(1)));
         let running = live.clone();
         tokio::spawn(async move {
-            while let Some(id) = rx.recv().await {
-                let Ok(permit) = permits.clone().acquire_owned().await else {
+            // A slot first, then the next job: a job taken from the channel starts at once, so
+            // the channel holds exactly the waiting jobs and its capacity is the queue's bound.
+            while let Ok(permit) = permits.clone().acquire_owned().await {
+                let Some(id) = rx.recv().await else {
                     break;
                 };
                 let (progress_tx, progress_rx) = watch::channel(JobProgress::default());
@@ -110,6 +112,38 @@ mod tests {
             class_counts: Default::default(),
             wall: Duration::ZERO,
         }
+    }
+
+    #[tokio::test]
+    async fn waits_exactly_queue_limit_jobs() {
+        let gate = Arc::new(tokio::sync::Notify::new());
+        let g = gate.clone();
+        let runner: JobRunner<u64> = Arc::new(move |_, _| {
+            let g = g.clone();
+            Box::pin(async move {
+                g.notified().await;
+                outcome()
+            })
+        });
+        let q = JobQueue::start(1, 1, runner);
+        q.submit(1).expect("runs");
+        while q.running() == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        q.submit(2).expect("waits");
+        assert_eq!(q.waiting(), 1);
+        assert_eq!(
+            q.submit(3),
+            Err(SubmitError::QueueFull(1)),
+            "one running, one waiting: full"
+        );
+        gate.notify_one();
+        while q.running() == 0 || q.waiting() > 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(q.waiting(), 0, "job 2 started");
+        q.submit(3).expect("room again");
+        gate.notify_waiters();
     }
 
     #[tokio::test]

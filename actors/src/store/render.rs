@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::video::INTERRUPTED;
 use super::{now_ms, Store, StoreError, VideoId, VideoStatus};
 use crate::job::options::RenderOptions;
 
@@ -97,6 +98,31 @@ impl Store {
             .collect()
     }
 
+    /// Renderings left `processing` by a server that stopped are `interrupted`, with the reason;
+    /// returns those still `queued`, oldest first, for the job queue to take again.
+    pub fn recover_renders(&self) -> Result<Vec<RenderRecord>, StoreError> {
+        let mut queued = Vec::new();
+        for entry in self.renders.iter() {
+            let (k, v) = entry?;
+            let Ok(mut r) = serde_json::from_slice::<RenderRecord>(&v) else {
+                tracing::warn!(key = ?k, "skipping an unreadable render record during recovery");
+                continue;
+            };
+            match r.status {
+                VideoStatus::Processing => {
+                    r.status = VideoStatus::Interrupted;
+                    r.error = Some(INTERRUPTED.to_string());
+                    r.updated_at = now_ms();
+                    self.put_render(&r)?;
+                }
+                VideoStatus::Queued => queued.push(r),
+                _ => {}
+            }
+        }
+        queued.sort_by_key(|r| r.created_at);
+        Ok(queued)
+    }
+
     pub(crate) fn remove_renders(&self, video: VideoId) -> Result<(), StoreError> {
         for entry in self.renders.scan_prefix(video.to_be_bytes()) {
             let (k, _) = entry?;
@@ -141,5 +167,29 @@ mod tests {
         assert_eq!(store.list_renders(video.id).expect("list").len(), 2);
         store.delete_video(video.id).expect("delete");
         assert!(store.list_renders(video.id).expect("list").is_empty());
+    }
+
+    #[test]
+    fn a_restart_interrupts_running_renders_and_hands_back_queued_ones() {
+        let (_dir, store) = temp_store();
+        let video = store
+            .create_video(super::super::video::tests::sample_record())
+            .expect("video");
+        for _ in 0..3 {
+            store.create_render(video.id, RenderOptions::default()).expect("render");
+        }
+        store
+            .set_render_status(video.id, 1, VideoStatus::Processing, None)
+            .expect("status");
+        store
+            .set_render_status(video.id, 2, VideoStatus::Ready, None)
+            .expect("status");
+        let queued = store.recover_renders().expect("recovers");
+        assert_eq!(queued.iter().map(|r| r.number).collect::<Vec<_>>(), vec![3]);
+        let first = store.get_render(video.id, 1).expect("get").expect("there");
+        assert_eq!(first.status, VideoStatus::Interrupted);
+        assert_eq!(first.error.as_deref(), Some(INTERRUPTED));
+        let second = store.get_render(video.id, 2).expect("get").expect("there");
+        assert_eq!(second.status, VideoStatus::Ready, "finished renders are left alone");
     }
 }

@@ -138,6 +138,9 @@ where
     Option::<T>::deserialize(d).map(Option::unwrap_or_default)
 }
 
+/// Why a job found `processing` at start-up is `interrupted`.
+pub const INTERRUPTED: &str = "the server stopped while it was processing";
+
 /// One page of [`Store::list_videos`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct VideoPage {
@@ -293,6 +296,7 @@ impl Store {
                 changed = r.status == VideoStatus::Processing;
                 if changed {
                     r.status = VideoStatus::Interrupted;
+                    r.error = Some(INTERRUPTED.to_string());
                 }
             });
             match result {
@@ -494,6 +498,8 @@ pub(crate) mod tests {
         }
         let interrupted = store.interrupt_unfinished().unwrap();
         assert_eq!(interrupted, vec![ids[1], ids[3]]);
+        let why = store.get_video(ids[1]).unwrap().unwrap().error;
+        assert_eq!(why.as_deref(), Some(INTERRUPTED), "an interrupted job says why");
         let statuses: Vec<_> = ids
             .iter()
             .map(|id| store.get_video(*id).unwrap().unwrap().status)

@@ -4,7 +4,7 @@
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
-use sightline_actors::job::{JobKind, RenderOptions};
+use sightline_actors::job::{record_status, JobKind, RenderOptions};
 use sightline_actors::store::{RenderRecord, VideoStatus};
 
 use super::error::ApiError;
@@ -98,13 +98,9 @@ impl RendersApi {
         };
         options.validate(&st.model.names)?;
         let record = st.store.create_render(id, options)?;
-        if let Err(e) = st.jobs.submit(JobKey {
-            video: id,
-            kind: JobKind::Render(record.number),
-        }) {
-            let _ = st
-                .store
-                .set_render_status(id, record.number, VideoStatus::Failed, Some(e.to_string()));
+        let kind = JobKind::Render(record.number);
+        if let Err(e) = st.jobs.submit(JobKey { video: id, kind }) {
+            let _ = record_status(&st.store, id, kind, VideoStatus::Failed, Some(e.to_string()), None);
             return Err(ApiError::unavailable(e.to_string()));
         }
         Ok(RenderAccepted::Accepted(Json(Render::from(&record))))
