@@ -419,3 +419,44 @@ fn a_crash_mid_job_leaves_an_interrupted_job_that_can_be_retried() {
     );
     assert!(Path::new(&server.data).join("store").exists());
 }
+
+#[test]
+fn uploads_spool_under_the_data_folder() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let spool = data.join("tmp");
+    std::fs::create_dir_all(&spool).expect("spool dir");
+    std::fs::write(spool.join("leftover"), b"half an upload").expect("leftover");
+    let server = Server::start(&data, &[]);
+    assert!(
+        !spool.join("leftover").exists(),
+        "an earlier run's spool is cleared at start"
+    );
+
+    // A slow upload: while its body streams in, the server holds its spool file open, and that
+    // file is in the data folder, not the system's temp folder.
+    let form = format!("file=@{}", media("bikes.mp4").display());
+    let mut upload = std::process::Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "--limit-rate", "100k", "-F", &form])
+        .arg(server.url("/api/videos"))
+        .spawn()
+        .expect("curl starts");
+    let spool = spool.canonicalize().expect("spool dir");
+    let fds = format!("/proc/{}/fd", server.child.id());
+    let mut seen = false;
+    while !seen && upload.try_wait().expect("curl runs").is_none() {
+        seen = std::fs::read_dir(&fds)
+            .map(|d| {
+                d.filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+                    .any(|p| p.starts_with(&spool))
+            })
+            .unwrap_or(false);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(upload.wait().expect("curl ends").success());
+    assert!(
+        seen,
+        "no open file under {} while the upload streamed in",
+        spool.display()
+    );
+}
