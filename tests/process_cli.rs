@@ -337,3 +337,30 @@ fn losing_the_output_folder_mid_run_fails_the_job_within_seconds() {
     assert!(run.stderr.contains("the HLS writer failed"), "{}", run.stderr);
     assert!(!failed_record(&run).is_empty());
 }
+
+#[test]
+fn low_frame_rates_cut_every_segment_on_time_and_play_while_processing() {
+    // At 8 fps or less x264's lookahead held the first forced keyframe past the next boundary,
+    // and every later segment ran into one (5 fps: 2 s, then the rest of the video).
+    for (clip, fps) in [
+        ("bikes_1fps.mp4", 1.0),
+        ("bikes_5fps.mp4", 5.0),
+        ("bikes_8fps.mp4", 8.0),
+    ] {
+        let run = process(&media(clip), &["--every", "5"], "272p/index.m3u8", None);
+        assert!(run.success, "{clip}: {}", run.stderr);
+        assert!(run.grew, "{clip}: no segment was listed before the playlist ended");
+        let lengths: Vec<f64> = segments(&run.out().join("272p/index.m3u8"))
+            .into_iter()
+            .map(|(_, length)| length)
+            .collect();
+        let (_, rest) = lengths.split_last().expect("segments");
+        assert!(rest.len() >= 5, "{clip}: {lengths:?}");
+        for l in rest {
+            assert!(
+                (l - 2.0).abs() <= 1.0 / fps + 1e-3,
+                "{clip}: a segment of {l} s in {lengths:?}"
+            );
+        }
+    }
+}

@@ -49,6 +49,36 @@ mod tests {
         assert_eq!(opened, vec![0, 20, 40]);
     }
 
+    /// Segment lengths (frames × period) at `fps`, for 20 s of video and 2 s segments.
+    fn lengths_at(fps: f64) -> Vec<f64> {
+        let mut c = SegmentClock::new(2000 * MS);
+        let period_ns = 1e9 / fps;
+        let frames = (20.0 * fps) as u64;
+        let starts: Vec<u64> = (0..frames)
+            .map(|i| (i as f64 * period_ns) as u64)
+            .filter(|&p| c.frame(p))
+            .collect();
+        let end = (frames as f64 * period_ns) as u64;
+        starts
+            .windows(2)
+            .map(|w| (w[1] - w[0]) as f64 / 1e9)
+            .chain(starts.last().map(|l| (end - l) as f64 / 1e9))
+            .collect()
+    }
+
+    #[test]
+    fn every_segment_keeps_its_length_within_a_frame_at_any_rate() {
+        for fps in [1.0, 5.0, 8.0, 1000.0, 29.97, 0.7] {
+            let lengths = lengths_at(fps);
+            let (last, rest) = lengths.split_last().expect("segments");
+            assert!(*last > 0.0);
+            for l in rest {
+                assert!((l - 2.0).abs() <= 1.0 / fps + 1e-6, "{fps} fps: {lengths:?}");
+            }
+            assert_eq!(lengths.iter().sum::<f64>().round(), 20.0, "{fps} fps covers the video");
+        }
+    }
+
     #[test]
     fn variable_rate_still_follows_timestamps() {
         let mut c = SegmentClock::new(2000 * MS);

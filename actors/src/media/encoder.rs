@@ -9,7 +9,7 @@
 //! segment is preceded by a downstream force-key-unit event, which the tee hands to every
 //! encoder, so all renditions get a keyframe on the same frame. x264's own keyframe placement
 //! (interval, scene cuts) is switched off so those are the only keyframes, and splitmuxsink,
-//! whose threshold is below one segment, cuts at each of them. Playlists are written by us from
+//! whose threshold is below one frame, cuts at each of them. Playlists are written by us from
 //! splitmuxsink's fragment messages, as EVENT playlists that grow while the job runs.
 
 use std::collections::BTreeMap;
@@ -28,6 +28,19 @@ use crate::hls::{
     avc1_from_annexb, render_master, write_atomic, MediaPlaylist, Rendition, Segment, SegmentClock, Variant,
 };
 use crate::job::options::Preset;
+
+/// Where the encoder's timeline starts. x264enc asks GstVideoEncoder for a minimum PTS of 1000 h
+/// (so B-frames never get a negative DTS), and GstVideoEncoder shifts earlier input by the
+/// difference but only moves its output segment once the first encoded frame leaves. Until then a
+/// frame's running time reads 1000 h + t, and the keyframe we force on it is recorded as such;
+/// every later request (t' < 1000 h) then looks older and is dropped. At 8 fps or less x264's
+/// lookahead holds the first output past the first 2 s boundary, so one segment held the rest
+/// of the video. Timestamps that start at the minimum need no shift, and times stay consistent.
+/// The files are unchanged: their PTS already started at 1000 h (modulo the MPEG-TS wrap).
+const TIME_BASE: u64 = 1000 * 3600 * 1_000_000_000;
+
+/// splitmuxsink's size threshold: far below any frame period we accept (1000 fps is 1 ms).
+const SPLIT_THRESHOLD_NS: u64 = 100_000;
 
 /// Frames appsrc may hold before push() waits.
 const APPSRC_QUEUE: usize = 2;
@@ -176,7 +189,10 @@ impl Encoder {
                 .name(format!("sink-{}", r.name))
                 .property("location", location.to_string_lossy().as_ref())
                 .property("muxer-factory", "mpegtsmux")
-                .property("max-size-time", (segment_ns / 2).max(1))
+                // Any GOP longer than this starts a file; ours are whole segments. Half a segment
+                // was too much for the last one: measured without its last frame's duration, a
+                // two-frame GOP at 1 fps reads as 1 s and was appended to the one before.
+                .property("max-size-time", SPLIT_THRESHOLD_NS)
                 .property("send-keyframe-requests", false)
                 .build()
                 .map_err(|e| fail(&e))?;
@@ -240,7 +256,7 @@ impl Encoder {
             }
             std::thread::sleep(Duration::from_millis(2));
         }
-        let pts = gst::ClockTime::from_nseconds(frame.pts_ns);
+        let pts = gst::ClockTime::from_nseconds(TIME_BASE + frame.pts_ns);
         if self.clock.frame(frame.pts_ns) && self.frames > 0 {
             let event = gst_video::DownstreamForceKeyUnitEvent::builder()
                 .timestamp(pts)
@@ -290,7 +306,8 @@ impl Encoder {
         }
         // A fragment's closing message can land on the bus just after the pipeline's EOS.
         self.process_messages()?;
-        let end = self.end_ns;
+        // Fragment times are running times, on the encoder's timeline.
+        let end = TIME_BASE + self.end_ns;
         for b in &mut self.branches {
             // Still open after all that: the muxer finished the file at EOS without telling us.
             for (location, start) in std::mem::take(&mut b.open_fragments) {
