@@ -1,6 +1,7 @@
 //! The `sightline` command: thin wiring of the engine crates behind a CLI.
 
 mod bench;
+mod caches;
 mod config;
 mod detect_cmd;
 mod model_args;
@@ -56,8 +57,16 @@ pub async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+/// A command ready to run: the server's settings are read before anything starts.
+enum Ready {
+    Detect(detect_cmd::DetectArgs),
+    Process(process_cmd::ProcessArgs),
+    Serve(sightline_openapi::ServerConfig),
+    Worker(worker_cmd::WorkerArgs),
+    Bench(bench::BenchCommand),
+}
+
+fn main() -> ExitCode {
     let cli = Cli::parse();
     // The server tells operators what it is doing; the one-shot commands stay quiet.
     let default_log = if matches!(cli.command, Command::Serve(_) | Command::Worker(_)) {
@@ -71,18 +80,43 @@ async fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_env("SIGHTLINE_LOG").unwrap_or_else(|_| default_log.into()),
         )
         .init();
-    let result = match cli.command {
-        Command::Detect(args) => detect_cmd::run(args),
-        Command::Process(args) => process_cmd::run(args).await,
-        Command::Serve(args) => serve_cmd::run(args).await,
-        Command::Worker(args) => worker_cmd::run(args).await,
-        Command::Bench(cmd) => bench::run(cmd).await,
+    // Still one thread: the last moment the environment may change (see `caches`).
+    let ready = match cli.command {
+        Command::Serve(args) => match serve_cmd::config(args) {
+            Ok(config) => {
+                caches::keep_in(&config.data_dir);
+                Ready::Serve(config)
+            }
+            Err(e) => return fail(e),
+        },
+        Command::Process(args) => {
+            caches::keep_in(args.data_dir());
+            Ready::Process(args)
+        }
+        Command::Detect(args) => Ready::Detect(args),
+        Command::Worker(args) => Ready::Worker(args),
+        Command::Bench(cmd) => Ready::Bench(cmd),
     };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => return fail(e.into()),
+    };
+    let result = runtime.block_on(async {
+        match ready {
+            Ready::Detect(args) => detect_cmd::run(args),
+            Ready::Process(args) => process_cmd::run(args).await,
+            Ready::Serve(config) => serve_cmd::run(config).await,
+            Ready::Worker(args) => worker_cmd::run(args).await,
+            Ready::Bench(cmd) => bench::run(cmd).await,
+        }
+    });
     match result {
         Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
+        Err(e) => fail(e),
     }
+}
+
+fn fail(e: anyhow::Error) -> ExitCode {
+    eprintln!("error: {e:#}");
+    ExitCode::FAILURE
 }

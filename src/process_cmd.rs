@@ -76,6 +76,13 @@ struct Summary {
     realtime_factor: f64,
 }
 
+impl ProcessArgs {
+    /// The data folder, where the store (and the libraries' caches) go.
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.data
+    }
+}
+
 pub async fn run(args: ProcessArgs) -> anyhow::Result<ExitCode> {
     let video = probe(&args.video, Duration::from_secs(15))?;
     let store = Store::open(&args.data.join("store"))?;

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
+use sightline_openapi::ServerConfig;
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
@@ -21,7 +22,8 @@ pub struct ServeArgs {
     sample: Option<PathBuf>,
 }
 
-pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+/// The server's settings: defaults, then the config file, the environment and the flags.
+pub fn config(args: ServeArgs) -> anyhow::Result<ServerConfig> {
     let mut flags = toml::Table::new();
     if let Some(b) = args.bind {
         flags.insert("bind".into(), toml::Value::String(b));
@@ -35,7 +37,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             toml::Value::String(s.to_string_lossy().into_owned()),
         );
     }
-    let config = crate::config::load(args.config.as_deref(), std::env::vars(), flags)?;
+    crate::config::load(args.config.as_deref(), std::env::vars(), flags)
+}
+
+pub async fn run(config: ServerConfig) -> anyhow::Result<ExitCode> {
     sightline_openapi::serve(config, crate::shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }

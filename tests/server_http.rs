@@ -421,16 +421,26 @@ fn a_crash_mid_job_leaves_an_interrupted_job_that_can_be_retried() {
 }
 
 #[test]
-fn uploads_spool_under_the_data_folder() {
+fn the_server_writes_under_its_data_folder() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let data = dir.path().join("data");
+    let (data, home) = (dir.path().join("data"), dir.path().join("home"));
     let spool = data.join("tmp");
     std::fs::create_dir_all(&spool).expect("spool dir");
     std::fs::write(spool.join("leftover"), b"half an upload").expect("leftover");
-    let server = Server::start(&data, &[]);
+    let home_var = home.to_string_lossy().into_owned();
+    let server = Server::start(&data, &[("HOME", &home_var)]);
     assert!(
         !spool.join("leftover").exists(),
         "an earlier run's spool is cleared at start"
+    );
+    // ONNX Runtime (loaded at start) keeps its device id in the data folder's cache, not $HOME's.
+    assert!(
+        !home.join(".cache/Microsoft").exists(),
+        "ONNX Runtime wrote under $HOME"
+    );
+    assert!(
+        data.join("cache/Microsoft").is_dir(),
+        "no cache folder in the data folder"
     );
 
     // A slow upload: while its body streams in, the server holds its spool file open, and that
