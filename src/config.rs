@@ -7,10 +7,14 @@ use anyhow::{bail, Context};
 use sightline_openapi::ServerConfig;
 
 /// Keys that may also come from the environment as `SIGHTLINE_<KEY>` (upper case).
-const KEYS: [&str; 29] = [
+const KEYS: [&str; 33] = [
     "bind",
     "data_dir",
     "max_upload_mb",
+    "max_connections",
+    "max_connections_per_ip",
+    "header_timeout_s",
+    "idle_timeout_s",
     "max_jobs",
     "queue_limit",
     "api_token",

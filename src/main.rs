@@ -61,7 +61,7 @@ pub async fn shutdown_signal() {
 enum Ready {
     Detect(detect_cmd::DetectArgs),
     Process(process_cmd::ProcessArgs),
-    Serve(sightline_openapi::ServerConfig),
+    Serve(Box<sightline_openapi::ServerConfig>),
     Worker(worker_cmd::WorkerArgs),
     Bench(bench::BenchCommand),
 }
@@ -85,7 +85,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => match serve_cmd::config(args) {
             Ok(config) => {
                 caches::keep_in(&config.data_dir);
-                Ready::Serve(config)
+                Ready::Serve(Box::new(config))
             }
             Err(e) => return fail(e),
         },
@@ -105,7 +105,7 @@ fn main() -> ExitCode {
         match ready {
             Ready::Detect(args) => detect_cmd::run(args),
             Ready::Process(args) => process_cmd::run(args).await,
-            Ready::Serve(config) => serve_cmd::run(config).await,
+            Ready::Serve(config) => serve_cmd::run(*config).await,
             Ready::Worker(args) => worker_cmd::run(args).await,
             Ready::Bench(cmd) => bench::run(cmd).await,
         }

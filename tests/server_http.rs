@@ -61,6 +61,20 @@ fn a_video_from_upload_to_delete() {
     let (_, stream) = get(&stream_url);
     assert_eq!(stream["ended"], true);
     assert_eq!(stream["playable_segments"], 40, "80 s in 2 s segments: {stream}");
+    // The event stream of a ready video says the same, then ends.
+    let (code, events) = curl_raw(
+        "GET",
+        &server.url(&format!("/api/videos/{id}/events")),
+        &["--max-time", "10"],
+    );
+    assert_eq!(code, 200);
+    let status: Value = String::from_utf8_lossy(&events)
+        .lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .filter_map(|d| serde_json::from_str(d.trim()).ok())
+        .find(|e: &Value| e["kind"] == "status")
+        .expect("a status event");
+    assert_eq!(status["playable_segments"], 40, "{status}");
 
     // Paging a window with a small limit returns each detection exactly once.
     let window = |extra: &str| server.url(&format!("/api/videos/{id}/detections?start=10&end=30{extra}"));

@@ -21,6 +21,9 @@ pub const CLUSTER_NODES: &str = "sightline_cluster_nodes";
 pub const CLUSTER_EVENTS_TOTAL: &str = "sightline_cluster_events_total";
 pub const HTTP_REQUESTS_TOTAL: &str = "sightline_http_requests_total";
 pub const HTTP_REQUEST_DURATION_SECONDS: &str = "sightline_http_request_duration_seconds";
+pub const HTTP_CONNECTIONS: &str = "sightline_http_connections";
+pub const HTTP_CONNECTIONS_REFUSED_TOTAL: &str = "sightline_http_connections_refused_total";
+pub const HTTP_CONNECTIONS_CUT_TOTAL: &str = "sightline_http_connections_cut_total";
 pub const JOBS: &str = "sightline_jobs";
 pub const JOBS_WAITING: &str = "sightline_jobs_waiting";
 pub const DETECTOR_WORKERS: &str = "sightline_detector_workers";
@@ -47,7 +50,7 @@ const fn metric(name: &'static str, kind: Kind, help: &'static str) -> Metric {
 }
 
 /// Every metric, with its HELP text.
-pub const ALL: [Metric; 20] = [
+pub const ALL: [Metric; 23] = [
     metric(
         FRAMES_TOTAL,
         Kind::Counter,
@@ -127,6 +130,17 @@ pub const ALL: [Metric; 20] = [
         HTTP_REQUEST_DURATION_SECONDS,
         Kind::Histogram,
         "HTTP request handling time by method and route.",
+    ),
+    metric(HTTP_CONNECTIONS, Kind::Gauge, "HTTP connections open."),
+    metric(
+        HTTP_CONNECTIONS_REFUSED_TOTAL,
+        Kind::Counter,
+        "HTTP connections refused with a 503: every slot taken (full), or the client's share (per_client).",
+    ),
+    metric(
+        HTTP_CONNECTIONS_CUT_TOTAL,
+        Kind::Counter,
+        "HTTP connections closed for silence: no byte either way for idle_timeout_s (idle).",
     ),
     metric(JOBS, Kind::Gauge, "Videos by job status."),
     metric(

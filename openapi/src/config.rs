@@ -16,6 +16,15 @@ pub struct ServerConfig {
     pub data_dir: PathBuf,
     /// Largest upload accepted, in MiB, enforced while the body streams in.
     pub max_upload_mb: u64,
+    /// HTTP connections open at once; more are answered 503 and closed.
+    pub max_connections: usize,
+    /// HTTP connections one client address may hold, so one client cannot take every slot.
+    pub max_connections_per_ip: usize,
+    /// Seconds a client has to send a request's head (line and headers), once it has begun.
+    pub header_timeout_s: u64,
+    /// Seconds a connection may pass without a byte either way (idle keep-alive, a stalled
+    /// upload) before it is closed.
+    pub idle_timeout_s: u64,
     /// Jobs processed at once.
     pub max_jobs: usize,
     /// Jobs waiting beyond those; more are refused with 503.
@@ -68,6 +77,10 @@ impl Default for ServerConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("data"),
             max_upload_mb: 1024,
+            max_connections: 512,
+            max_connections_per_ip: 64,
+            header_timeout_s: 30,
+            idle_timeout_s: 60,
             max_jobs: 1,
             queue_limit: 16,
             api_token: None,
@@ -119,6 +132,30 @@ impl ServerConfig {
         let err = |key, message: String| Err(ConfigError { key, message });
         if !(1..=1_048_576).contains(&self.max_upload_mb) {
             return err("max_upload_mb", format!("{} is outside 1..1048576", self.max_upload_mb));
+        }
+        if !(1..=65_536).contains(&self.max_connections) {
+            return err(
+                "max_connections",
+                format!("{} is outside 1..65536", self.max_connections),
+            );
+        }
+        if !(1..=self.max_connections).contains(&self.max_connections_per_ip) {
+            return err(
+                "max_connections_per_ip",
+                format!(
+                    "{} is outside 1..{} (max_connections)",
+                    self.max_connections_per_ip, self.max_connections
+                ),
+            );
+        }
+        if !(1..=600).contains(&self.header_timeout_s) {
+            return err(
+                "header_timeout_s",
+                format!("{} is outside 1..600", self.header_timeout_s),
+            );
+        }
+        if !(1..=3600).contains(&self.idle_timeout_s) {
+            return err("idle_timeout_s", format!("{} is outside 1..3600", self.idle_timeout_s));
         }
         if !(1..=64).contains(&self.max_jobs) {
             return err("max_jobs", format!("{} is outside 1..64", self.max_jobs));

@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! serve.rs       runs the server: config check, metrics, start-up, routes, listener
+//! http/          connections: caps per server and per client, head and idle deadlines
 //! startup.rs     data folders, store, detector workers, cluster coordinator, job queue
 //! job_runner.rs  a queued job: its record → its spec → the engine
 //! state.rs       what every handler shares
@@ -15,6 +16,7 @@ mod api;
 mod app;
 pub mod config;
 mod error;
+mod http;
 mod job_runner;
 mod metrics;
 mod serve;

@@ -1,11 +1,11 @@
 //! Running the HTTP server until it is told to stop.
 
-use poem::listener::TcpListener;
+use std::time::Duration;
 
 use crate::config::ServerConfig;
 use crate::error::ServeError;
 use crate::state::SharedState;
-use crate::{api, app, metrics, startup};
+use crate::{api, app, http, metrics, startup};
 
 /// Runs the server until `shutdown` resolves.
 pub async fn serve(
@@ -15,13 +15,20 @@ pub async fn serve(
     config.validate()?;
     let prometheus = metrics::install().map_err(ServeError::Metrics)?;
     let state = startup::start(config.clone()).await?;
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .map_err(|e| ServeError::Listen(config.bind, e.to_string()))?;
     ingest_sample(&state);
     let app = app::build(state, prometheus);
     tracing::info!("listening on http://{}", config.bind);
-    poem::Server::new(TcpListener::bind(config.bind))
-        .run_with_graceful_shutdown(app, shutdown, Some(std::time::Duration::from_secs(5)))
-        .await
-        .map_err(|e| ServeError::Listen(config.bind, e.to_string()))
+    let limits = http::Limits {
+        max_connections: config.max_connections,
+        max_connections_per_client: config.max_connections_per_ip,
+        header_timeout: Duration::from_secs(config.header_timeout_s),
+        idle_timeout: Duration::from_secs(config.idle_timeout_s),
+    };
+    http::serve(listener, app, limits, shutdown).await;
+    Ok(())
 }
 
 /// On a first start with an empty store, processes the sample video so there is something to see.

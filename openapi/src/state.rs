@@ -49,6 +49,24 @@ impl AppState {
         self.streams.join(id.to_string())
     }
 
+    /// Segments every rendition of video `id` lists on disk (what a player can fetch once no job
+    /// runs): the fewest `#EXTINF` entries over the master's variants.
+    pub fn segments_on_disk(&self, id: VideoId) -> u64 {
+        let dir = self.stream_dir(id);
+        let Ok(master) = std::fs::read_to_string(dir.join("master.m3u8")) else {
+            return 0;
+        };
+        master
+            .lines()
+            .filter(|l| l.ends_with(".m3u8") && !l.starts_with('#'))
+            .map(|uri| {
+                let text = std::fs::read_to_string(dir.join(uri)).unwrap_or_default();
+                text.matches("#EXTINF").count() as u64
+            })
+            .min()
+            .unwrap_or(0)
+    }
+
     /// The name a client passes as `model`: the model file's stem.
     pub fn model_name(&self) -> String {
         self.model

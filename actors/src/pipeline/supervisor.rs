@@ -106,71 +106,43 @@ impl Actor for VideoSupervisor {
 /// Spawns the stages from the end of the pipeline back, so each knows where to send.
 async fn wire(myself: &ActorRef<SupervisorMsg>, state: &mut SupervisorState) -> Result<(), ActorProcessingErr> {
     let spec = state.spec.clone();
-    let sup = myself.get_cell();
     record_status(&state.store, spec.video, spec.kind, VideoStatus::Processing, None, None)?;
     let progress = state.progress.take().ok_or("job wired twice")?;
 
-    let (extractor, _) = Actor::spawn_linked(
-        None,
-        FrameExtractor,
-        ExtractorArgs {
-            input: spec.input.clone(),
-            window: spec.settings.window,
-            declared_ms: spec.duration_ms,
-        },
-        sup.clone(),
-    )
-    .await?;
-    state.stages.insert(extractor.get_id(), "the frame extractor");
-
-    let (stats, _) = Actor::spawn_linked(
-        None,
-        StatsAggregator,
-        StatsArgs {
-            store: state.store.clone(),
-            video: spec.video,
-            progress,
-        },
-        sup.clone(),
-    )
-    .await?;
-    state.stages.insert(stats.get_id(), "the stats aggregator");
+    let extractor = ExtractorArgs {
+        input: spec.input.clone(),
+        window: spec.settings.window,
+        declared_ms: spec.duration_ms,
+    };
+    let extractor = stage(myself, state, "the frame extractor", FrameExtractor, extractor).await?;
+    let stats = StatsArgs {
+        store: state.store.clone(),
+        video: spec.video,
+        progress,
+    };
+    let stats = stage(myself, state, "the stats aggregator", StatsAggregator, stats).await?;
     state.stats = Some(stats.clone());
-
-    let (writer, _) = Actor::spawn_linked(
-        None,
-        HlsWriter,
-        WriterArgs {
-            out_dir: spec.out_dir.clone(),
-            segment_seconds: spec.settings.segment_seconds,
-            fps: spec.fps,
-            preset: spec.settings.preset,
-            extractor: extractor.clone(),
-            stats: stats.clone(),
-            supervisor: myself.clone(),
-        },
-        sup.clone(),
-    )
-    .await?;
-    state.stages.insert(writer.get_id(), "the HLS writer");
-
-    let (renderer, _) = Actor::spawn_linked(
-        None,
-        Renderer,
-        RendererArgs {
-            writer,
-            stats: stats.clone(),
-            tracker: spec.settings.tracker.clone(),
-            style: spec.style,
-            class_names: spec.class_names.clone(),
-            draw_classes: spec.draw_classes.clone(),
-        },
-        sup.clone(),
-    )
-    .await?;
-    state.stages.insert(renderer.get_id(), "the renderer");
-
-    let (pool, _) = match spec.kind {
+    let writer = WriterArgs {
+        out_dir: spec.out_dir.clone(),
+        segment_seconds: spec.settings.segment_seconds,
+        fps: spec.fps,
+        preset: spec.settings.preset,
+        extractor: extractor.clone(),
+        stats: stats.clone(),
+        supervisor: myself.clone(),
+    };
+    let writer = stage(myself, state, "the HLS writer", HlsWriter, writer).await?;
+    let renderer = RendererArgs {
+        writer,
+        stats,
+        tracker: spec.settings.tracker.clone(),
+        style: spec.style,
+        class_names: spec.class_names.clone(),
+        draw_classes: spec.draw_classes.clone(),
+    };
+    let renderer = stage(myself, state, "the renderer", Renderer, renderer).await?;
+    let source = "the detection source";
+    let pool = match spec.kind {
         JobKind::Process => {
             let args = PoolArgs {
                 renderer,
@@ -180,7 +152,7 @@ async fn wire(myself: &ActorRef<SupervisorMsg>, state: &mut SupervisorState) -> 
                 per_worker: spec.settings.per_worker,
                 request_timeout: spec.settings.request_timeout,
             };
-            Actor::spawn_linked(None, DetectorPool, args, sup).await?
+            stage(myself, state, source, DetectorPool, args).await?
         }
         JobKind::Render(_) => {
             let args = StoredArgs {
@@ -188,13 +160,24 @@ async fn wire(myself: &ActorRef<SupervisorMsg>, state: &mut SupervisorState) -> 
                 video: spec.video,
                 renderer,
             };
-            Actor::spawn_linked(None, StoredDetections, args, sup).await?
+            stage(myself, state, source, StoredDetections, args).await?
         }
     };
-    state.stages.insert(pool.get_id(), "the detection source");
-
     extractor.cast(ExtractorMsg::Start { pool })?;
     Ok(())
+}
+
+/// Spawns one stage linked to the supervisor, known in failure messages as `name`.
+async fn stage<A: Actor>(
+    myself: &ActorRef<SupervisorMsg>,
+    state: &mut SupervisorState,
+    name: &'static str,
+    actor: A,
+    args: A::Arguments,
+) -> Result<ActorRef<A::Msg>, ActorProcessingErr> {
+    let (stage, _) = Actor::spawn_linked(None, actor, args, myself.get_cell()).await?;
+    state.stages.insert(stage.get_id(), name);
+    Ok(stage)
 }
 
 /// Ends the job once: records the outcome in the store, stops every stage, tells the caller.

@@ -66,7 +66,10 @@ pub fn follow(state: SharedState, id: VideoId) -> impl Stream<Item = Event> + Se
                     },
                     frames_done: frames,
                     detections,
-                    playable_segments: live.as_ref().map_or(0, |p| p.playable_segments as u64),
+                    // No job running: what the playlists on disk list, as `/stream` says.
+                    playable_segments: live
+                        .as_ref()
+                        .map_or_else(|| f.state.segments_on_disk(f.id), |p| p.playable_segments as u64),
                     error: record.error.clone(),
                 };
                 return Some((event, f));

@@ -135,8 +135,7 @@ impl VideosApi {
         let dir = self.state.stream_dir(record.id);
         let playable_segments = match &live {
             Some(p) => p.playable_segments as u64,
-            // No job running: count what the playlists on disk list.
-            None => segments_on_disk(&dir),
+            None => self.state.segments_on_disk(record.id),
         };
         let ended = record.status == VideoStatus::Ready;
         let state = StreamState {
@@ -464,22 +463,6 @@ pub(crate) fn ingest_file(st: &SharedState, path: &std::path::Path) -> Result<Vi
     register(st, incoming, filename, size, st.config.job_defaults())
         .map(|r| r.id)
         .map_err(|e| format!("{e:?}"))
-}
-
-/// Segments every rendition lists: the fewest `#EXTINF` entries over the master's variants.
-fn segments_on_disk(dir: &std::path::Path) -> u64 {
-    let Ok(master) = std::fs::read_to_string(dir.join("master.m3u8")) else {
-        return 0;
-    };
-    master
-        .lines()
-        .filter(|l| l.ends_with(".m3u8") && !l.starts_with('#'))
-        .map(|uri| {
-            let text = std::fs::read_to_string(dir.join(uri)).unwrap_or_default();
-            text.matches("#EXTINF").count() as u64
-        })
-        .min()
-        .unwrap_or(0)
 }
 
 fn item(names: &[String], d: &sightline_actors::store::StoredDetection) -> DetectionItem {

@@ -1,0 +1,177 @@
+//! The HTTP listener: accepts connections within the caps, gives each a head deadline (hyper's
+//! `header_read_timeout`) and an idle deadline (`IdleTimeout`), and serves the poem application
+//! on it. A connection over a cap gets a short 503 and is closed. On shutdown it stops accepting,
+//! lets requests in progress finish for a grace period, then drops what is left.
+//!
+//! We drive hyper ourselves rather than through `poem::Server` because poem's only knob, an idle
+//! timeout, restarts on every byte (a client sending headers at a byte a second stays for ever)
+//! and offers neither a head deadline nor a connection cap.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use poem::web::{LocalAddr, RemoteAddr};
+use poem::{Addr, Endpoint};
+use sightline_actors::telemetry;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+
+use super::admission::{Admissions, Refusal, Ticket};
+use super::idle_timeout::IdleTimeout;
+
+/// What poem's responses carry, as hyper sends them.
+type ResponseBody = http_body_util::combinators::BoxBody<Bytes, std::io::Error>;
+
+/// How long requests in progress may take to finish once shutdown is asked for.
+const GRACE: Duration = Duration::from_secs(5);
+/// Refusals being written at once; beyond that a refused connection is just closed.
+const REFUSALS_IN_FLIGHT: usize = 32;
+
+/// The listener's limits (from the server's config).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_connections: usize,
+    pub max_connections_per_client: usize,
+    pub header_timeout: Duration,
+    pub idle_timeout: Duration,
+}
+
+/// Serves `endpoint` on `listener` until `shutdown` resolves.
+pub async fn serve<E>(
+    listener: TcpListener,
+    endpoint: E,
+    limits: Limits,
+    shutdown: impl std::future::Future<Output = ()>,
+) where
+    E: Endpoint + 'static,
+{
+    let endpoint = Arc::new(endpoint);
+    let admissions = Admissions::new(limits.max_connections, limits.max_connections_per_client);
+    let refusals = Arc::new(Semaphore::new(REFUSALS_IN_FLIGHT));
+    let (stop, stopped) = watch::channel(false);
+    let mut connections = JoinSet::new();
+    let open = metrics::gauge!(telemetry::HTTP_CONNECTIONS);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => {
+                open.set(admissions.open() as f64);
+            }
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => match admissions.admit(peer.ip()) {
+                    Ok(ticket) => {
+                        let local = stream.local_addr().unwrap_or(peer);
+                        let conn = Connection { stream, local, peer, ticket, limits };
+                        connections.spawn(conn.serve(endpoint.clone(), stopped.clone()));
+                        open.set(admissions.open() as f64);
+                    }
+                    Err(why) => refuse(stream, peer, why, &refusals),
+                },
+                Err(e) => {
+                    // Out of descriptors, most likely: wait for some to close rather than spin.
+                    tracing::warn!("accepting a connection failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+        }
+    }
+    drop(listener);
+    let _ = stop.send(true);
+    let drained = tokio::time::timeout(GRACE, async { while connections.join_next().await.is_some() {} });
+    if drained.await.is_err() {
+        tracing::info!(
+            "{} connections still open after {GRACE:?}; closing them",
+            connections.len()
+        );
+        connections.shutdown().await;
+    }
+    open.set(0.0);
+}
+
+struct Connection {
+    stream: TcpStream,
+    local: SocketAddr,
+    peer: SocketAddr,
+    /// Holds this connection's slot until the connection ends.
+    ticket: Ticket,
+    limits: Limits,
+}
+
+impl Connection {
+    async fn serve<E: Endpoint + 'static>(self, endpoint: Arc<E>, mut stopped: watch::Receiver<bool>) {
+        let Connection {
+            stream,
+            local,
+            peer,
+            ticket,
+            limits,
+        } = self;
+        let io = TokioIo::new(IdleTimeout::new(stream, limits.idle_timeout, count_idle_cut));
+        let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+            let endpoint = endpoint.clone();
+            async move {
+                let req = poem::Request::from((
+                    req,
+                    LocalAddr(Addr::SocketAddr(local)),
+                    RemoteAddr(Addr::SocketAddr(peer)),
+                    poem::http::uri::Scheme::HTTP,
+                ));
+                let resp = endpoint.get_response(req).await;
+                Ok::<_, Infallible>(hyper::Response::<ResponseBody>::from(resp))
+            }
+        });
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_timeout)
+            .keep_alive(true);
+        let conn = builder.serve_connection(io, service);
+        tokio::pin!(conn);
+        tokio::select! {
+            _ = conn.as_mut() => {}
+            _ = stopped.changed() => {
+                conn.as_mut().graceful_shutdown();
+                let _ = conn.await;
+            }
+        }
+        drop(ticket);
+    }
+}
+
+fn count_idle_cut() {
+    metrics::counter!(telemetry::HTTP_CONNECTIONS_CUT_TOTAL, "reason" => "idle").increment(1);
+}
+
+/// Tells a refused client why, briefly, then closes; never holds up the accept loop.
+fn refuse(mut stream: TcpStream, peer: SocketAddr, why: Refusal, refusals: &Arc<Semaphore>) {
+    metrics::counter!(telemetry::HTTP_CONNECTIONS_REFUSED_TOTAL, "reason" => why.label()).increment(1);
+    let Ok(permit) = refusals.clone().try_acquire_owned() else {
+        return;
+    };
+    let message = match why {
+        Refusal::Full => "the server has as many connections open as it takes; try again shortly".to_string(),
+        Refusal::PerClient => format!(
+            "{} has as many connections open as one client may; close some",
+            peer.ip()
+        ),
+    };
+    let body = serde_json::json!({ "error": "unavailable", "message": message }).to_string();
+    let response = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\nretry-after: 1\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    tokio::spawn(async move {
+        let _ = tokio::time::timeout(Duration::from_secs(2), stream.write_all(response.as_bytes())).await;
+        drop(permit);
+    });
+}

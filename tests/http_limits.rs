@@ -1,0 +1,200 @@
+//! Slow, silent and greedy clients against a real server with small limits: each is cut off at
+//! its deadline or refused over its cap with a JSON 503, and a normal client is served meanwhile.
+//! Every client here connects from a loopback address (127.0.0.x) of this machine.
+
+mod common;
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::server::Server;
+use common::*;
+
+fn start(dir: &Path, header_s: &str, idle_s: &str, max: &str, per_ip: &str) -> Server {
+    Server::start(
+        dir,
+        &[
+            ("SIGHTLINE_HEADER_TIMEOUT_S", header_s),
+            ("SIGHTLINE_IDLE_TIMEOUT_S", idle_s),
+            ("SIGHTLINE_MAX_CONNECTIONS", max),
+            ("SIGHTLINE_MAX_CONNECTIONS_PER_IP", per_ip),
+        ],
+    )
+}
+
+fn address(server: &Server) -> SocketAddr {
+    server
+        .base
+        .trim_start_matches("http://")
+        .parse()
+        .expect("the server's address")
+}
+
+/// A connection to `to` from the loopback address `127.0.0.<source>`.
+fn connect_from(source: u8, to: SocketAddr) -> TcpStream {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    socket
+        .bind(&SocketAddr::from(([127, 0, 0, source], 0)).into())
+        .expect("bind a loopback source address");
+    socket.connect(&to.into()).expect("connect");
+    socket.into()
+}
+
+/// Whatever the server sends before `wait` passes or it closes the connection, and whether it closed.
+fn read_for(s: &mut TcpStream, wait: Duration) -> (String, bool) {
+    let deadline = Instant::now() + wait;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return (String::from_utf8_lossy(&got).into_owned(), false);
+        }
+        s.set_read_timeout(Some(left)).expect("timeout");
+        match s.read(&mut buf) {
+            Ok(0) => return (String::from_utf8_lossy(&got).into_owned(), true),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return (String::from_utf8_lossy(&got).into_owned(), false)
+            }
+            Err(_) => return (String::from_utf8_lossy(&got).into_owned(), true),
+        }
+    }
+}
+
+/// `GET /healthz` from `127.0.0.<source>`: the status line.
+fn health_from(source: u8, to: SocketAddr) -> String {
+    let mut s = connect_from(source, to);
+    s.write_all(b"GET /healthz HTTP/1.1\r\nhost: sightline\r\nconnection: close\r\n\r\n")
+        .expect("request");
+    let (text, _) = read_for(&mut s, Duration::from_secs(10));
+    text.lines().next().unwrap_or_default().to_string()
+}
+
+#[test]
+fn silent_slow_and_stalled_clients_are_cut_off_and_moving_ones_are_not() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = start(dir.path(), "2", "2", "64", "32");
+    let to = address(&server);
+
+    // A connection that never sends a byte.
+    let mut silent = connect_from(1, to);
+    let started = Instant::now();
+    let (_, closed) = read_for(&mut silent, Duration::from_secs(10));
+    assert!(closed, "a silent connection was kept for 10 s");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "closed after {:?}",
+        started.elapsed()
+    );
+
+    // A request head at a byte every 300 ms: never idle, but its head is late.
+    let mut slow = connect_from(1, to);
+    let head = b"GET /healthz HTTP/1.1\r\nhost: sightline\r\nuser-agent: one-byte-at-a-time\r\n\r\n";
+    let started = Instant::now();
+    let mut cut = false;
+    for byte in head.iter() {
+        if slow.write_all(&[*byte]).is_err() {
+            cut = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    if !cut {
+        let (text, closed) = read_for(&mut slow, Duration::from_secs(2));
+        assert!(closed && !text.contains("200 OK"), "a 24 s head was answered: {text}");
+    }
+    assert!(started.elapsed() < Duration::from_secs(15), "{:?}", started.elapsed());
+
+    // An upload whose body stops arriving.
+    let mut stalled = connect_from(1, to);
+    stalled
+        .write_all(
+            b"POST /api/videos HTTP/1.1\r\nhost: sightline\r\ncontent-type: multipart/form-data; boundary=XyZ\r\n\
+              content-length: 1000000\r\n\r\n--XyZ\r\ncontent-disposition: form-data; name=\"file\"; filename=\"a.mp4\"\r\n\r\n",
+        )
+        .expect("head");
+    stalled.write_all(&[0u8; 4096]).expect("some body");
+    let started = Instant::now();
+    let (_, closed) = read_for(&mut stalled, Duration::from_secs(10));
+    assert!(closed, "a stalled upload was kept for 10 s");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "closed after {:?}",
+        started.elapsed()
+    );
+    let (_, videos) = common::server::get(&server.url("/api/videos"));
+    assert_eq!(videos["items"].as_array().map(Vec::len), Some(0), "nothing was stored");
+
+    // A slow upload that keeps moving passes: 8 KB every 500 ms, 4.5 s in all, more than twice
+    // the idle timeout.
+    let mut body = b"--XyZ\r\ncontent-disposition: form-data; name=\"file\"; filename=\"slow.mp4\"\r\n\r\n".to_vec();
+    body.extend(std::fs::read(media("bikes_1fps.mp4")).expect("clip"));
+    body.extend(b"\r\n--XyZ--\r\n");
+    let mut slow = connect_from(1, to);
+    let head = format!(
+        "POST /api/videos HTTP/1.1\r\nhost: sightline\r\ncontent-type: multipart/form-data; boundary=XyZ\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    slow.write_all(head.as_bytes()).expect("head");
+    for chunk in body.chunks(8192) {
+        slow.write_all(chunk)
+            .expect("a slow upload that keeps moving is not cut");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let (answer, _) = read_for(&mut slow, Duration::from_secs(20));
+    assert!(answer.starts_with("HTTP/1.1 202"), "{answer}");
+}
+
+#[test]
+fn one_client_cannot_take_every_connection() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = start(dir.path(), "30", "30", "30", "10");
+    let to = address(&server);
+
+    // A greedy client opens 25 and sends nothing: 10 are held, 15 are told why and closed.
+    let mut greedy: Vec<TcpStream> = (0..25).map(|_| connect_from(1, to)).collect();
+    let mut refused = 0;
+    for s in &mut greedy {
+        let (text, closed) = read_for(s, Duration::from_millis(500));
+        if closed {
+            assert!(text.starts_with("HTTP/1.1 503"), "{text}");
+            assert!(
+                text.contains("\"error\":\"unavailable\"") && text.contains("127.0.0.1"),
+                "{text}"
+            );
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, 15, "the client's share is 10");
+    // Meanwhile another client is served.
+    assert!(health_from(2, to).contains("200"), "another client was not served");
+
+    // Fill the rest from two more addresses: then the server is full, for everyone.
+    let _more: Vec<TcpStream> = (0..10)
+        .map(|_| connect_from(3, to))
+        .chain((0..10).map(|_| connect_from(4, to)))
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let mut late = connect_from(5, to);
+    let (text, closed) = read_for(&mut late, Duration::from_secs(5));
+    assert!(closed && text.starts_with("HTTP/1.1 503"), "{text}");
+    assert!(text.contains("as many connections open as it takes"), "{text}");
+
+    // Slots come back as connections close.
+    drop(greedy);
+    let started = Instant::now();
+    while !health_from(5, to).contains("200") {
+        assert!(started.elapsed() < Duration::from_secs(10), "no slot came back");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (_, metrics) = common::server::curl_raw("GET", &server.url("/metrics"), &[]);
+    let metrics = String::from_utf8_lossy(&metrics);
+    assert!(
+        metrics.contains("sightline_http_connections_refused_total{reason=\"per_client\"} 15"),
+        "{metrics}"
+    );
+}
