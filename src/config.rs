@@ -7,12 +7,13 @@ use anyhow::{bail, Context};
 use sightline_openapi::ServerConfig;
 
 /// Keys that may also come from the environment as `SIGHTLINE_<KEY>` (upper case).
-const KEYS: [&str; 33] = [
+const KEYS: [&str; 34] = [
     "bind",
     "data_dir",
     "max_upload_mb",
     "max_connections",
     "max_connections_per_ip",
+    "min_free_mb",
     "header_timeout_s",
     "idle_timeout_s",
     "max_jobs",

@@ -11,6 +11,7 @@ use poem_openapi::OpenApiService;
 
 use crate::api::error::json_error;
 use crate::api::{ClusterApi, ExportApi, MotApi, RendersApi, SystemApi, VideosApi};
+use crate::disk::DiskGuard;
 use crate::state::SharedState;
 use crate::{metrics, streams, web_ui};
 
@@ -33,6 +34,7 @@ pub fn build(state: SharedState, prometheus: metrics_exporter_prometheus::Promet
     let limit = state.config.max_upload_bytes();
     let token = state.config.api_token.clone();
     let cors = state.config.cors_origins.clone();
+    let disk = state.disk.clone();
 
     let routes = Route::new()
         .nest("/", api)
@@ -56,6 +58,7 @@ pub fn build(state: SharedState, prometheus: metrics_exporter_prometheus::Promet
         .data(prometheus);
     let app = routes
         .around(move |ep, req| upload_limit(ep, req, limit))
+        .around(move |ep, req| disk_gate(ep, req, disk.clone()))
         .around(move |ep, req| require_token(ep, req, token.clone()))
         .around(json_errors)
         .around(metrics::track);
@@ -84,6 +87,37 @@ async fn require_token<E: Endpoint>(next: E, req: Request, token: Option<String>
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
                 "this request needs Authorization: Bearer <api_token>",
+            ));
+        }
+    }
+    Ok(next.call(req).await?.into_response())
+}
+
+/// An upload that would go below the free-space floor is refused before its body is read: 507
+/// with the figures. (Content-Length counts against what is free; the handler checks again once
+/// the body is spooled, and jobs check before they start.)
+async fn disk_gate<E: Endpoint>(next: E, req: Request, disk: DiskGuard) -> poem::Result<Response> {
+    if *req.method() == Method::POST && req.uri().path() == "/api/videos" {
+        let declared_mb = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .map_or(0, |n| n.div_ceil(1024 * 1024));
+        let free_mb = disk.free_mb().unwrap_or(0);
+        let refusal = match disk.check() {
+            Err(low) => Some(low.to_string()),
+            Ok(()) if declared_mb > 0 && free_mb.saturating_sub(declared_mb) < disk.min_free_mb() => Some(format!(
+                "this upload ({declared_mb} MiB) would leave less than {} MiB free in the data folder ({free_mb} MiB free)",
+                disk.min_free_mb()
+            )),
+            Ok(()) => None,
+        };
+        if let Some(why) = refusal {
+            return Ok(json_error(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "insufficient_storage",
+                &why,
             ));
         }
     }

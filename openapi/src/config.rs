@@ -20,6 +20,9 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// HTTP connections one client address may hold, so one client cannot take every slot.
     pub max_connections_per_ip: usize,
+    /// MiB that must stay free in the data folder: below it uploads are refused (507), jobs do
+    /// not start and `/readyz` is 503. 0 turns the check off.
+    pub min_free_mb: u64,
     /// Seconds a client has to send a request's head (line and headers), once it has begun.
     pub header_timeout_s: u64,
     /// Seconds a connection may pass without a byte either way (idle keep-alive, a stalled
@@ -79,6 +82,7 @@ impl Default for ServerConfig {
             max_upload_mb: 1024,
             max_connections: 512,
             max_connections_per_ip: 64,
+            min_free_mb: 256,
             header_timeout_s: 30,
             idle_timeout_s: 60,
             max_jobs: 1,
@@ -147,6 +151,9 @@ impl ServerConfig {
                     self.max_connections_per_ip, self.max_connections
                 ),
             );
+        }
+        if self.min_free_mb > 1_048_576 {
+            return err("min_free_mb", format!("{} is outside 0..1048576", self.min_free_mb));
         }
         if !(1..=600).contains(&self.header_timeout_s) {
             return err(

@@ -2,6 +2,7 @@
 //! to the engine.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use sightline_actors::detect::ModelInfo;
 use sightline_actors::job::{record_status, EngineSettings, JobKind, JobOutcome, JobProgress, JobSpec, RenderOptions};
@@ -10,10 +11,14 @@ use sightline_actors::pipeline::run_job;
 use sightline_actors::store::{Store, VideoId, VideoStatus};
 use tokio::sync::watch;
 
+use crate::disk::DiskGuard;
+use crate::repairs::Repairs;
 use crate::state::{upload_path, JobKey};
 
 /// What every job of this server shares.
 pub struct JobRunner {
+    pub disk: DiskGuard,
+    pub repairs: Arc<Repairs>,
     pub store: Store,
     pub model: ModelInfo,
     pub settings: EngineSettings,
@@ -39,14 +44,44 @@ impl JobRunner {
         // A retry starts from a clean folder: old segments must not mix with new ones. (A
         // video's renders live inside its folder but are only ever made once it is ready.)
         let _ = std::fs::remove_dir_all(&out_dir);
+        // A job that would fill the disk fails before it starts, saying why.
+        if let Err(low) = self.disk.check() {
+            return self.fail(key, low.to_string());
+        }
         if let Err(e) = std::fs::create_dir_all(&out_dir) {
-            let why = format!("cannot create {}: {e}", out_dir.display());
-            let _ = record_status(&self.store, id, key.kind, VideoStatus::Failed, Some(why.clone()), None);
-            return JobOutcome::failed(&why);
+            return self.fail(key, format!("cannot create {}: {e}", out_dir.display()));
         }
         let input = Input::File(upload_path(&self.uploads, id));
         let spec = JobSpec::new(&record, key.kind, &drawing, input, out_dir, &self.model, &self.settings);
-        run_job(spec, self.store.clone(), progress).await
+        let outcome = run_job(spec, self.store.clone(), progress).await;
+        if !self.recorded(key, outcome.status) {
+            tracing::error!(video = %id, status = %outcome.status, "the store did not take the job's end; it is kept in memory until it does");
+            self.repairs.remember(key, outcome.status, outcome.error.clone());
+        }
+        outcome
+    }
+
+    /// Ends a job that could not start: recorded, or remembered when the store refuses.
+    fn fail(&self, key: JobKey, why: String) -> JobOutcome {
+        let failed = VideoStatus::Failed;
+        if record_status(&self.store, key.video, key.kind, failed, Some(why.clone()), None).is_err() {
+            self.repairs.remember(key, failed, Some(why.clone()));
+        }
+        JobOutcome::failed(&why)
+    }
+
+    /// Whether the store holds the status a job ended with.
+    fn recorded(&self, key: JobKey, status: VideoStatus) -> bool {
+        let stored = match key.kind {
+            JobKind::Process => self.store.get_video(key.video).map(|r| r.map(|r| r.status)),
+            JobKind::Render(n) => self.store.get_render(key.video, n).map(|r| r.map(|r| r.status)),
+        };
+        match stored {
+            Ok(Some(s)) => s == status,
+            // Deleted meanwhile: nothing to record.
+            Ok(None) => true,
+            Err(_) => false,
+        }
     }
 }
 

@@ -15,10 +15,12 @@
 mod api;
 mod app;
 pub mod config;
+mod disk;
 mod error;
 mod http;
 mod job_runner;
 mod metrics;
+mod repairs;
 mod serve;
 mod startup;
 mod state;

@@ -43,8 +43,8 @@ fn refresh_gauges(state: &SharedState) {
     let mut counts = [0u64; 5];
     let mut after = None;
     while let Ok(page) = state.store.list_videos(after, 1000) {
-        for v in &page.items {
-            counts[status_index(v.status)] += 1;
+        for v in page.items.iter().cloned() {
+            counts[status_index(state.repairs.video(v).status)] += 1;
         }
         match page.next_after {
             Some(a) => after = Some(a),

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use poem::EndpointExt;
+
 use crate::config::ServerConfig;
 use crate::error::ServeError;
 use crate::state::SharedState;
@@ -19,7 +21,8 @@ pub async fn serve(
         .await
         .map_err(|e| ServeError::Listen(config.bind, e.to_string()))?;
     ingest_sample(&state);
-    let app = app::build(state, prometheus);
+    // Boxed: the middleware stack's type is deeper than the compiler will lay out in a future.
+    let app = app::build(state, prometheus).boxed();
     tracing::info!("listening on http://{}", config.bind);
     let limits = http::Limits {
         max_connections: config.max_connections,

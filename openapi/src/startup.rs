@@ -10,8 +10,10 @@ use sightline_actors::workers::{spawn_local, WorkerLedger};
 use sightline_cluster::{cookie, tls, Coordinator, CoordinatorConfig};
 
 use crate::config::ServerConfig;
+use crate::disk::DiskGuard;
 use crate::error::ServeError;
 use crate::job_runner::JobRunner;
+use crate::repairs::Repairs;
 use crate::state::{AppState, JobKey, SharedState};
 
 /// Opens the store, starts the detector workers and the job queue, and turns jobs left
@@ -45,7 +47,12 @@ pub async fn start(config: ServerConfig) -> Result<SharedState, ServeError> {
         None
     };
 
+    let disk = DiskGuard::new(&config.data_dir, config.min_free_mb);
+    let repairs = Arc::new(Repairs::default());
+    repairs.clone().keep_writing(store.clone(), disk.clone());
     let runner = Arc::new(JobRunner {
+        disk: disk.clone(),
+        repairs: repairs.clone(),
         store: store.clone(),
         model: model.clone(),
         settings: config.engine_settings(),
@@ -66,6 +73,8 @@ pub async fn start(config: ServerConfig) -> Result<SharedState, ServeError> {
         uploads,
         streams,
         cluster,
+        disk,
+        repairs,
     }))
 }
 

@@ -9,6 +9,8 @@ use sightline_actors::store::{Store, VideoId};
 use sightline_cluster::Coordinator;
 
 use crate::config::ServerConfig;
+use crate::disk::DiskGuard;
+use crate::repairs::Repairs;
 
 /// A job: processing a video, or re-rendering it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -36,6 +38,10 @@ pub struct AppState {
     pub streams: PathBuf,
     /// `None` when `cluster_enabled` is off.
     pub cluster: Option<Coordinator>,
+    /// The data folder's free-space floor.
+    pub disk: DiskGuard,
+    /// Job ends the store has not taken yet.
+    pub repairs: Arc<Repairs>,
 }
 
 pub type SharedState = Arc<AppState>;

@@ -177,14 +177,18 @@ impl StoredDetection {
 /// Streams one video's detections in time order straight from sled, without loading them all.
 /// Yields an error (and keeps going) for an entry that can't be decoded.
 pub struct DetectionIter {
-    inner: sled::Iter,
+    /// `Err` once: the store was closed (being reopened) when the iteration began.
+    inner: Result<sled::Iter, Option<StoreError>>,
 }
 
 impl Iterator for DetectionIter {
     type Item = Result<StoredDetection, StoreError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let entry = self.inner.next()?;
+        let entry = match &mut self.inner {
+            Ok(iter) => iter.next()?,
+            Err(e) => return e.take().map(Err),
+        };
         Some(
             entry
                 .map_err(StoreError::from)
@@ -234,7 +238,7 @@ impl Store {
         }
         // Drop what a previous, larger version of these frames left beyond the new count.
         for (pts, count) in &per_pts {
-            for key in self.detections.scan_prefix(frame_prefix(id, *pts)).keys() {
+            for key in self.trees()?.detections.scan_prefix(frame_prefix(id, *pts)).keys() {
                 let key = key?;
                 match parse_key(&key) {
                     Ok((_, _, seq)) if seq < *count => {}
@@ -242,14 +246,17 @@ impl Store {
                 }
             }
         }
-        self.detections.apply_batch(batch)?;
+        self.trees()?.detections.apply_batch(batch)?;
         Ok(detections.len())
     }
 
     /// All of a video's detections in time order, streamed (for CSV/JSONL export, re-renders).
     pub fn detections_iter(&self, id: VideoId) -> DetectionIter {
         DetectionIter {
-            inner: self.detections.scan_prefix(id.to_be_bytes()),
+            inner: self
+                .trees()
+                .map(|t| t.detections.scan_prefix(id.to_be_bytes()))
+                .map_err(Some),
         }
     }
 
@@ -257,7 +264,7 @@ impl Store {
     /// The `detections` field of the record is the cheap running figure.
     pub fn count_detections(&self, id: VideoId) -> Result<u64, StoreError> {
         let mut n = 0u64;
-        for key in self.detections.scan_prefix(id.to_be_bytes()).keys() {
+        for key in self.trees()?.detections.scan_prefix(id.to_be_bytes()).keys() {
             key?;
             n += 1;
         }
@@ -277,7 +284,7 @@ impl Store {
             let mut batch = sled::Batch::default();
             let mut last = None;
             let mut n = 0usize;
-            for key in self.detections.range((from.clone(), Bound::Unbounded)).keys() {
+            for key in self.trees()?.detections.range((from.clone(), Bound::Unbounded)).keys() {
                 let key = key?;
                 if !key.starts_with(&prefix) || n == CHUNK {
                     break;
@@ -289,7 +296,7 @@ impl Store {
             let Some(last) = last else {
                 return Ok(removed);
             };
-            self.detections.apply_batch(batch)?;
+            self.trees()?.detections.apply_batch(batch)?;
             removed += n as u64;
             from = Bound::Excluded(last.to_vec());
         }
@@ -427,6 +434,8 @@ pub(crate) mod tests {
         let (_dir, store, id) = temp_store_with_video();
         store.insert_detections(id, &[det(0, 0, 0.5), det(40, 0, 0.5)]).unwrap();
         store
+            .trees()
+            .expect("open")
             .detections
             .insert(detection_key(id, 20, 0), &[1u8, 2, 3][..])
             .unwrap();

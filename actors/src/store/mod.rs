@@ -25,7 +25,8 @@ mod stats;
 mod video;
 
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub use detection::{DetectionIter, EntryError, StoredDetection};
 pub use id::{ParseVideoIdError, VideoId};
@@ -69,34 +70,99 @@ pub enum StoreError {
     InvalidQuery(String),
     #[error("invalid cursor: {0}")]
     Cursor(#[from] CursorError),
+    /// Between closing a failed database and opening it again.
+    #[error("the store is being reopened after an I/O error")]
+    Closed,
+    #[error("the store could not be reopened: calls still used it after {0:?}")]
+    Busy(Duration),
 }
 
 /// sled page cache: enough for the working set of window queries on several long videos.
 const CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
-/// Handles to the database and its trees.
+/// One open of the database: its handle and its trees.
+pub(crate) struct Trees {
+    pub(crate) db: sled::Db,
+    pub(crate) videos: sled::Tree,
+    pub(crate) detections: sled::Tree,
+    pub(crate) stats: sled::Tree,
+    pub(crate) renders: sled::Tree,
+}
+
+/// The store: cheap to clone, every clone sees the same database, reopened in place if need be.
 #[derive(Clone)]
 pub struct Store {
-    db: sled::Db,
-    videos: sled::Tree,
-    detections: sled::Tree,
-    stats: sled::Tree,
-    renders: sled::Tree,
+    dir: PathBuf,
+    /// `None` only between closing a database that failed and opening it again.
+    current: Arc<RwLock<Option<Arc<Trees>>>>,
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store")
-            .field("videos", &self.videos.len())
-            .finish_non_exhaustive()
+        f.debug_struct("Store").field("dir", &self.dir).finish_non_exhaustive()
     }
 }
+
+/// How long `reopen` waits for calls still using the failed database.
+const REOPEN_WAIT: Duration = Duration::from_secs(10);
 
 impl Store {
     /// Opens (or creates) the database in `dir`, which should be the store's own directory (e.g.
     /// `<data dir>/store`): a non-empty directory without a sled database is refused. Only one
     /// process may hold it: a second open fails with a message saying the store is in use.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let trees = open_trees(dir)?;
+        Ok(Store {
+            dir: dir.to_path_buf(),
+            current: Arc::new(RwLock::new(Some(Arc::new(trees)))),
+        })
+    }
+
+    /// The database as it is open now.
+    pub(crate) fn trees(&self) -> Result<Arc<Trees>, StoreError> {
+        let slot = self.current.read().unwrap_or_else(|p| p.into_inner());
+        slot.clone().ok_or(StoreError::Closed)
+    }
+
+    /// Closes the database and opens it again. sled remembers an I/O error (a full disk, say) and
+    /// answers every later call with it, even once the cause is gone; a new open starts clean
+    /// from what sled made durable. sled locks its files per open, so the old database must be
+    /// closed first: this waits (up to 10 s) for calls still using it, holding new ones back.
+    pub fn reopen(&self) -> Result<(), StoreError> {
+        let mut slot = self.current.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(old) = slot.take() {
+            let started = Instant::now();
+            while Arc::strong_count(&old) > 1 && started.elapsed() < REOPEN_WAIT {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            if Arc::strong_count(&old) > 1 {
+                *slot = Some(old);
+                return Err(StoreError::Busy(REOPEN_WAIT));
+            }
+        }
+        // sled's flusher lets go of the file lock a moment after the last handle is dropped.
+        let started = Instant::now();
+        let trees = loop {
+            match open_trees(&self.dir) {
+                Ok(trees) => break trees,
+                Err(StoreError::Open {
+                    source: sled::Error::Io(e),
+                    ..
+                }) if e.to_string().contains("could not acquire lock") && started.elapsed() < REOPEN_WAIT => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        *slot = Some(Arc::new(trees));
+        tracing::info!(dir = %self.dir.display(), "store reopened");
+        Ok(())
+    }
+}
+
+/// Opens the database in `dir` and its trees.
+fn open_trees(dir: &Path) -> Result<Trees, StoreError> {
+    {
         let open_error = |source: sled::Error| {
             let reason = match &source {
                 sled::Error::Io(e) if e.to_string().contains("could not acquire lock") => {
@@ -130,7 +196,7 @@ impl Store {
         let stats = db.open_tree("stats").map_err(open_error)?;
         let renders = db.open_tree("renders").map_err(open_error)?;
         tracing::debug!(dir = %dir.display(), recovered = db.was_recovered(), "store opened");
-        Ok(Self {
+        Ok(Trees {
             db,
             videos,
             detections,
@@ -138,16 +204,26 @@ impl Store {
             renders,
         })
     }
+}
 
+impl Store {
     /// Durable point: blocks until everything written so far is on disk (see the module docs for
     /// what that does and doesn't promise). Returns the bytes flushed.
     pub fn flush(&self) -> Result<usize, StoreError> {
-        Ok(self.db.flush()?)
+        Ok(self.trees()?.db.flush()?)
+    }
+
+    /// Whether the store takes writes now: a small write to the default tree, made durable. A
+    /// full disk or an I/O error shows here before a job trips on it.
+    pub fn check_writable(&self) -> Result<(), StoreError> {
+        self.trees()?.db.insert("writable", &now_ms().to_be_bytes())?;
+        self.flush().map(|_| ())
     }
 
     /// [`Store::flush`] without blocking an async runtime thread.
     pub async fn flush_async(&self) -> Result<usize, StoreError> {
-        Ok(self.db.flush_async().await?)
+        let trees = self.trees()?;
+        Ok(trees.db.flush_async().await?)
     }
 }
 
@@ -177,6 +253,27 @@ pub(crate) mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         (dir, store)
+    }
+
+    #[test]
+    fn reopening_keeps_what_was_stored_and_every_clone_follows() {
+        let (_dir, store) = temp_store();
+        let clone = store.clone();
+        let id = store.create_video(sample_record()).unwrap().id;
+        store.insert_detections(id, &[det(0, 0, 0.5)]).unwrap();
+        store.flush().unwrap();
+        store.reopen().expect("reopens");
+        let video = clone.get_video(id).unwrap().expect("still there, seen through a clone");
+        assert_eq!(video.id, id);
+        assert_eq!(clone.detections_iter(id).count(), 1);
+        clone.check_writable().expect("takes writes");
+        // A call holding the database makes the reopen wait, then give up rather than block.
+        let held = store.trees().unwrap();
+        let started = std::time::Instant::now();
+        assert!(matches!(store.reopen(), Err(StoreError::Busy(_))));
+        assert!(started.elapsed() >= REOPEN_WAIT);
+        drop(held);
+        store.reopen().expect("reopens once nothing holds it");
     }
 
     /// sled's background flusher lets go of the file lock a moment after the last handle is

@@ -150,7 +150,7 @@ impl Store {
                 });
             }
         }
-        let iter = self.detections.range((lower, upper));
+        let iter = self.trees()?.detections.range((lower, upper));
 
         let mut items = Vec::with_capacity(limit.min(1024));
         let mut last_key = None;
@@ -522,6 +522,8 @@ mod tests {
         let (_dir, store, id) = temp_store_with_video();
         store.insert_detections(id, &[det(0, 0, 0.5), det(80, 0, 0.5)]).unwrap();
         store
+            .trees()
+            .expect("open")
             .detections
             .insert(detection_key(id, 40, 0), &[9u8; 40][..])
             .unwrap();
@@ -543,6 +545,8 @@ mod tests {
         // Written directly: ids come from generate_id, which won't reach u64::MAX.
         let d = det(5, 0, 0.5);
         store
+            .trees()
+            .expect("open")
             .detections
             .insert(detection_key(id, 5, 0), &d.encode_value().unwrap()[..])
             .unwrap();

@@ -60,13 +60,13 @@ impl Store {
     pub fn put_render(&self, record: &RenderRecord) -> Result<(), StoreError> {
         let k = key(record.video, record.number);
         let value = serde_json::to_vec(record).map_err(|e| corrupt(&k, e))?;
-        self.renders.insert(k, value)?;
+        self.trees()?.renders.insert(k, value)?;
         Ok(())
     }
 
     pub fn get_render(&self, video: VideoId, number: u32) -> Result<Option<RenderRecord>, StoreError> {
         let k = key(video, number);
-        match self.renders.get(k)? {
+        match self.trees()?.renders.get(k)? {
             Some(v) => serde_json::from_slice(&v).map(Some).map_err(|e| corrupt(&k, e)),
             None => Ok(None),
         }
@@ -89,7 +89,8 @@ impl Store {
 
     /// Every rendering of `video`, oldest first.
     pub fn list_renders(&self, video: VideoId) -> Result<Vec<RenderRecord>, StoreError> {
-        self.renders
+        self.trees()?
+            .renders
             .scan_prefix(video.to_be_bytes())
             .map(|entry| {
                 let (k, v) = entry?;
@@ -102,7 +103,7 @@ impl Store {
     /// returns those still `queued`, oldest first, for the job queue to take again.
     pub fn recover_renders(&self) -> Result<Vec<RenderRecord>, StoreError> {
         let mut queued = Vec::new();
-        for entry in self.renders.iter() {
+        for entry in self.trees()?.renders.iter() {
             let (k, v) = entry?;
             let Ok(mut r) = serde_json::from_slice::<RenderRecord>(&v) else {
                 tracing::warn!(key = ?k, "skipping an unreadable render record during recovery");
@@ -124,9 +125,9 @@ impl Store {
     }
 
     pub(crate) fn remove_renders(&self, video: VideoId) -> Result<(), StoreError> {
-        for entry in self.renders.scan_prefix(video.to_be_bytes()) {
+        for entry in self.trees()?.renders.scan_prefix(video.to_be_bytes()) {
             let (k, _) = entry?;
-            self.renders.remove(k)?;
+            self.trees()?.renders.remove(k)?;
         }
         Ok(())
     }

@@ -164,13 +164,13 @@ impl Store {
             what: "stats",
             reason: e.to_string(),
         })?;
-        self.stats.insert(id.to_be_bytes(), bytes)?;
+        self.trees()?.stats.insert(id.to_be_bytes(), bytes)?;
         Ok(())
     }
 
     /// The last stats stored for `id`, if any.
     pub fn get_stats(&self, id: VideoId) -> Result<Option<VideoStats>, StoreError> {
-        let Some(bytes) = self.stats.get(id.to_be_bytes())? else {
+        let Some(bytes) = self.trees()?.stats.get(id.to_be_bytes())? else {
             return Ok(None);
         };
         serde_json::from_slice(&bytes)
@@ -278,7 +278,12 @@ mod tests {
             store.put_stats(unknown, acc.stats()),
             Err(StoreError::NotFound(_))
         ));
-        store.stats.insert(id.to_be_bytes(), &b"[]"[..]).unwrap();
+        store
+            .trees()
+            .expect("open")
+            .stats
+            .insert(id.to_be_bytes(), &b"[]"[..])
+            .unwrap();
         assert!(matches!(store.get_stats(id), Err(StoreError::Corrupt { .. })));
     }
 

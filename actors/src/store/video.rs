@@ -171,13 +171,14 @@ impl Store {
     /// Stores a new record under a fresh id (sled's monotonic `generate_id`) and returns it with
     /// `id`, `created_at` and `updated_at` filled in.
     pub fn create_video(&self, mut record: VideoRecord) -> Result<VideoRecord, StoreError> {
-        record.id = VideoId::from_u64(self.db.generate_id()?);
+        record.id = VideoId::from_u64(self.trees()?.db.generate_id()?);
         let now = now_ms();
         record.created_at = now;
         record.updated_at = now;
         let bytes = encode_record(&record)?;
         // A fresh id can't exist; the CAS makes that an error instead of a silent overwrite.
         match self
+            .trees()?
             .videos
             .compare_and_swap(record.id.to_be_bytes(), None::<&[u8]>, Some(bytes))?
         {
@@ -190,14 +191,14 @@ impl Store {
     }
 
     pub fn get_video(&self, id: VideoId) -> Result<Option<VideoRecord>, StoreError> {
-        match self.videos.get(id.to_be_bytes())? {
+        match self.trees()?.videos.get(id.to_be_bytes())? {
             Some(bytes) => decode_record(id, &bytes).map(Some),
             None => Ok(None),
         }
     }
 
     pub(crate) fn video_exists(&self, id: VideoId) -> Result<bool, StoreError> {
-        Ok(self.videos.contains_key(id.to_be_bytes())?)
+        Ok(self.trees()?.videos.contains_key(id.to_be_bytes())?)
     }
 
     /// Applies `change` atomically (compare-and-swap loop: `change` may run more than once under
@@ -209,7 +210,7 @@ impl Store {
     {
         let key = id.to_be_bytes();
         loop {
-            let old = self.videos.get(key)?.ok_or(StoreError::NotFound(id))?;
+            let old = self.trees()?.videos.get(key)?.ok_or(StoreError::NotFound(id))?;
             let mut record = decode_record(id, &old)?;
             let created_at = record.created_at;
             change(&mut record);
@@ -217,7 +218,7 @@ impl Store {
             record.created_at = created_at;
             record.updated_at = now_ms().max(record.updated_at);
             let new = encode_record(&record)?;
-            match self.videos.compare_and_swap(key, Some(&old), Some(new))? {
+            match self.trees()?.videos.compare_and_swap(key, Some(&old), Some(new))? {
                 Ok(()) => return Ok(record),
                 // Someone else wrote (or deleted) in between: re-read and re-apply.
                 Err(_) => continue,
@@ -233,8 +234,8 @@ impl Store {
     pub fn list_videos(&self, after: Option<VideoId>, limit: usize) -> Result<VideoPage, StoreError> {
         let limit = limit.clamp(1, MAX_LIST_LIMIT);
         let iter = match after {
-            Some(after) => self.videos.range(..after.to_be_bytes()),
-            None => self.videos.iter(),
+            Some(after) => self.trees()?.videos.range(..after.to_be_bytes()),
+            None => self.trees()?.videos.iter(),
         };
         let mut items = Vec::with_capacity(limit.min(64));
         let mut next_after = None;
@@ -268,8 +269,8 @@ impl Store {
         }
         let removed = self.remove_detections(id)?;
         self.remove_renders(id)?;
-        self.stats.remove(id.to_be_bytes())?;
-        self.videos.remove(id.to_be_bytes())?;
+        self.trees()?.stats.remove(id.to_be_bytes())?;
+        self.trees()?.videos.remove(id.to_be_bytes())?;
         tracing::debug!(%id, removed, "deleted video");
         Ok(())
     }
@@ -279,7 +280,7 @@ impl Store {
     /// queue decides whether to re-admit them.
     pub fn interrupt_unfinished(&self) -> Result<Vec<VideoId>, StoreError> {
         let mut interrupted = Vec::new();
-        for entry in self.videos.iter() {
+        for entry in self.trees()?.videos.iter() {
             let (key, value) = entry?;
             let Some(id) = VideoId::from_be_slice(&key) else {
                 continue;
@@ -470,6 +471,8 @@ pub(crate) mod tests {
         let (_dir, store) = temp_store();
         let good = store.create_video(sample_record()).unwrap();
         store
+            .trees()
+            .expect("open")
             .videos
             .insert(VideoId::from_u64(1 << 40).to_be_bytes(), &b"{not json"[..])
             .unwrap();

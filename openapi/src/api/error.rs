@@ -40,6 +40,9 @@ pub enum ApiError {
     /// The server is busy (job queue full) or not ready.
     #[oai(status = 503)]
     Unavailable(Json<ErrorBody>),
+    /// The data folder is short of space (below `min_free_mb`).
+    #[oai(status = 507)]
+    InsufficientStorage(Json<ErrorBody>),
     /// Something failed on our side.
     #[oai(status = 500)]
     Internal(Json<ErrorBody>),
@@ -74,6 +77,17 @@ impl ApiError {
     pub fn unavailable(m: impl Into<String>) -> Self {
         ApiError::Unavailable(body("unavailable", m))
     }
+    pub fn insufficient_storage(m: impl Into<String>) -> Self {
+        ApiError::InsufficientStorage(body("insufficient_storage", m))
+    }
+    /// Writing an upload failed: a full disk is the client's 507, anything else is ours.
+    pub fn storing(e: std::io::Error) -> Self {
+        if e.kind() == std::io::ErrorKind::StorageFull {
+            ApiError::insufficient_storage(format!("the data folder is full: {e}"))
+        } else {
+            ApiError::internal(e)
+        }
+    }
     pub fn internal(m: impl std::fmt::Display) -> Self {
         tracing::error!("internal error: {m}");
         ApiError::Internal(body("internal", m.to_string()))
@@ -86,6 +100,9 @@ impl From<sightline_actors::store::StoreError> for ApiError {
         match e {
             StoreError::NotFound(id) => ApiError::not_found(format!("no video {id}")),
             StoreError::InvalidQuery(_) | StoreError::Cursor(_) => ApiError::bad_request(e.to_string()),
+            StoreError::Sled(sled::Error::Io(io)) if io.kind() == std::io::ErrorKind::StorageFull => {
+                ApiError::insufficient_storage(format!("the data folder is full: {io}"))
+            }
             other => ApiError::internal(other),
         }
     }

@@ -32,7 +32,7 @@ pub fn follow(state: SharedState, id: VideoId) -> impl Stream<Item = Event> + Se
         }
         loop {
             let record = match f.state.store.get_video(f.id) {
-                Ok(Some(r)) => r,
+                Ok(Some(r)) => f.state.repairs.video(r),
                 _ => return None,
             };
             let live = f

@@ -222,6 +222,16 @@ pub struct Readiness {
     pub workers: u64,
     pub jobs_running: u64,
     pub jobs_waiting: u64,
+    /// MiB free in the data folder, and the floor (`min_free_mb`) it must stay above.
+    pub free_mb: u64,
+    pub min_free_mb: u64,
+    /// Whether the store took a write just now.
+    pub store_writable: bool,
+    /// Job ends the store has not taken yet (written as soon as it does).
+    pub unrecorded_jobs: u64,
+    /// Why the server is not ready, when it is not.
+    #[oai(skip_serializing_if_is_none)]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Object)]

@@ -113,8 +113,9 @@ impl RendersApi {
         if self.state.store.get_video(id)?.is_none() {
             return Err(ApiError::not_found(format!("no video {id}")));
         }
+        let renders = self.state.store.list_renders(id)?.into_iter();
         Ok(Json(
-            self.state.store.list_renders(id)?.iter().map(Render::from).collect(),
+            renders.map(|r| Render::from(&self.state.repairs.render(r))).collect(),
         ))
     }
 
@@ -127,6 +128,6 @@ impl RendersApi {
             .store
             .get_render(id, number.0)?
             .ok_or_else(|| ApiError::not_found(format!("video {id} has no rendering {}", number.0)))?;
-        Ok(Json(Render::from(&r)))
+        Ok(Json(Render::from(&self.state.repairs.render(r))))
     }
 }

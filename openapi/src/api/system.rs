@@ -21,7 +21,8 @@ enum ReadyResponse {
     /// Ready to take uploads.
     #[oai(status = 200)]
     Ready(Json<Readiness>),
-    /// Not ready (no detector worker, or the job queue is full).
+    /// Not ready: no detector worker, a full job queue, too little free space, or a store that
+    /// does not take writes (`reason` says which).
     #[oai(status = 503)]
     NotReady(Json<Readiness>),
 }
@@ -40,11 +41,33 @@ impl SystemApi {
         let st = &self.state;
         let workers = sightline_actors::workers::WorkerLedger::global().available();
         let waiting = st.jobs.waiting();
+        let store = st.store.clone();
+        let writable = tokio::task::spawn_blocking(move || store.check_writable())
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|e| e.to_string()));
+        let space = st.disk.check();
+        let reason = if workers == 0 {
+            Some("no detector worker is available".to_string())
+        } else if waiting >= st.config.queue_limit {
+            Some(format!("the job queue is full ({waiting} waiting)"))
+        } else if let Err(low) = &space {
+            Some(low.to_string())
+        } else if let Err(e) = &writable {
+            Some(format!("the store does not take writes: {e}"))
+        } else {
+            None
+        };
         let r = Readiness {
-            ready: workers > 0 && waiting < st.config.queue_limit,
+            ready: reason.is_none(),
             workers: workers as u64,
             jobs_running: st.jobs.running() as u64,
             jobs_waiting: waiting as u64,
+            free_mb: st.disk.free_mb().unwrap_or(0),
+            min_free_mb: st.disk.min_free_mb(),
+            store_writable: writable.is_ok(),
+            unrecorded_jobs: st.repairs.len() as u64,
+            reason,
         };
         if r.ready {
             ReadyResponse::Ready(Json(r))

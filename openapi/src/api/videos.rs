@@ -73,14 +73,18 @@ impl VideosApi {
         if form.file.size() == 0 {
             return Err(ApiError::bad_request("the uploaded file is empty"));
         }
+        // The spooled body may have taken the last of the space.
+        st.disk
+            .check()
+            .map_err(|low| ApiError::insufficient_storage(low.to_string()))?;
         // Copied under a random name in our own folder; the client's name is never a path.
         let incoming = tempfile::Builder::new()
             .prefix("incoming-")
             .tempfile_in(&st.uploads)
-            .map_err(ApiError::internal)?;
-        let mut dst = tokio::fs::File::from_std(incoming.reopen().map_err(ApiError::internal)?);
+            .map_err(ApiError::storing)?;
+        let mut dst = tokio::fs::File::from_std(incoming.reopen().map_err(ApiError::storing)?);
         let mut src = form.file.into_async_read();
-        let size = tokio::io::copy(&mut src, &mut dst).await.map_err(ApiError::internal)?;
+        let size = tokio::io::copy(&mut src, &mut dst).await.map_err(ApiError::storing)?;
         drop(dst);
         let state = st.clone();
         let record = tokio::task::spawn_blocking(move || register(&state, incoming, filename, size, options))
@@ -111,7 +115,11 @@ impl VideosApi {
         let after = after.0.map(|a| a.0);
         let page = self.state.store.list_videos(after, limit as usize)?;
         Ok(Json(VideoList {
-            items: page.items.iter().map(Video::from).collect(),
+            items: page
+                .items
+                .into_iter()
+                .map(|v| Video::from(&self.state.repairs.video(v)))
+                .collect(),
             next: page.next_after.map(|id| id.to_string()),
         }))
     }
@@ -343,6 +351,7 @@ impl VideosApi {
             v.progress = Progress::new(0, v.progress.frames_total);
             v.detections = 0;
         })?;
+        self.state.repairs.forget(JobKey::process(record.id));
         if let Err(e) = self.state.jobs.submit(JobKey::process(record.id)) {
             let _ = self.state.store.update_video(record.id, |v| v.status = record.status);
             return Err(ApiError::unavailable(e.to_string()));
@@ -365,22 +374,27 @@ impl VideosApi {
                 record.id
             )));
         }
+        // Files first: on a full disk they free the space the store needs to record the removal.
+        let _ = std::fs::remove_file(self.state.upload_path(record.id));
+        let _ = std::fs::remove_dir_all(self.state.stream_dir(record.id));
         let store = self.state.store.clone();
         tokio::task::spawn_blocking(move || store.delete_video(record.id))
             .await
             .map_err(ApiError::internal)??;
-        let _ = std::fs::remove_file(self.state.upload_path(record.id));
-        let _ = std::fs::remove_dir_all(self.state.stream_dir(record.id));
+        self.state.repairs.forget(JobKey::process(record.id));
         Ok(DeleteResponse::Deleted)
     }
 }
 
 impl VideosApi {
+    /// The video as it stands: a job end the store has not taken yet included.
     fn record(&self, id: VideoId) -> Result<VideoRecord, ApiError> {
-        self.state
+        let record = self
+            .state
             .store
             .get_video(id)?
-            .ok_or_else(|| ApiError::not_found(format!("no video {id}")))
+            .ok_or_else(|| ApiError::not_found(format!("no video {id}")))?;
+        Ok(self.state.repairs.video(record))
     }
 
     /// The job's options, from the form and the server's defaults, validated.
@@ -439,7 +453,7 @@ pub(crate) fn register(
     ))?;
     if let Err(e) = incoming.persist(st.upload_path(record.id)) {
         let _ = st.store.delete_video(record.id);
-        return Err(ApiError::internal(e));
+        return Err(ApiError::storing(e.error));
     }
     if let Err(e) = st.jobs.submit(JobKey::process(record.id)) {
         let _ = st.store.delete_video(record.id);
