@@ -12,8 +12,9 @@ use sightline_actors::store::{Store, VideoId, VideoStatus};
 use tokio::sync::watch;
 
 use crate::disk::DiskGuard;
+use crate::job_key::JobKey;
 use crate::repairs::Repairs;
-use crate::state::{upload_path, JobKey};
+use crate::state::upload_path;
 
 /// What every job of this server shares.
 pub struct JobRunner {

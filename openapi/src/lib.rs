@@ -18,6 +18,7 @@ pub mod config;
 mod disk;
 mod error;
 mod http;
+mod job_key;
 mod job_runner;
 mod metrics;
 mod repairs;

@@ -12,7 +12,7 @@ use sightline_actors::job::record_status;
 use sightline_actors::store::{RenderRecord, Store, VideoRecord, VideoStatus};
 
 use crate::disk::DiskGuard;
-use crate::state::JobKey;
+use crate::job_key::JobKey;
 
 /// How often unrecorded ends are written again.
 const RETRY_EVERY: Duration = Duration::from_secs(5);

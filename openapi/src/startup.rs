@@ -12,9 +12,10 @@ use sightline_cluster::{cookie, tls, Coordinator, CoordinatorConfig};
 use crate::config::ServerConfig;
 use crate::disk::DiskGuard;
 use crate::error::ServeError;
+use crate::job_key::JobKey;
 use crate::job_runner::JobRunner;
 use crate::repairs::Repairs;
-use crate::state::{AppState, JobKey, SharedState};
+use crate::state::{AppState, SharedState};
 
 /// Opens the store, starts the detector workers and the job queue, and turns jobs left
 /// `processing` by an earlier run into `interrupted`.

@@ -4,30 +4,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use sightline_actors::detect::ModelInfo;
-use sightline_actors::job::{JobKind, JobQueue};
+use sightline_actors::job::JobQueue;
 use sightline_actors::store::{Store, VideoId};
 use sightline_cluster::Coordinator;
 
 use crate::config::ServerConfig;
 use crate::disk::DiskGuard;
+use crate::job_key::JobKey;
 use crate::repairs::Repairs;
-
-/// A job: processing a video, or re-rendering it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct JobKey {
-    pub video: VideoId,
-    pub kind: JobKind,
-}
-
-impl JobKey {
-    /// Processing `video` (detection and all).
-    pub fn process(video: VideoId) -> Self {
-        JobKey {
-            video,
-            kind: JobKind::Process,
-        }
-    }
-}
 
 pub struct AppState {
     pub config: ServerConfig,

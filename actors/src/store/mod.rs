@@ -160,6 +160,22 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Runs `op`; if sled answers with an I/O error (the one it keeps after a full disk, say),
+    /// reopens the store and runs `op` once more. For writes a user asks for right after freeing
+    /// space, which should not wait for a background reopen.
+    pub fn retry_after_reopen<T>(&self, op: impl Fn(&Store) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        match op(self) {
+            Err(StoreError::Sled(sled::Error::Io(e))) => {
+                tracing::warn!("the store answered with an I/O error ({e}); reopening it and trying again");
+                self.reopen()?;
+                op(self)
+            }
+            other => other,
+        }
+    }
+}
+
 /// Opens the database in `dir` and its trees.
 fn open_trees(dir: &Path) -> Result<Trees, StoreError> {
     {

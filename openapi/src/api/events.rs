@@ -38,7 +38,7 @@ pub fn follow(state: SharedState, id: VideoId) -> impl Stream<Item = Event> + Se
             let live = f
                 .state
                 .jobs
-                .progress(crate::state::JobKey::process(f.id))
+                .progress(crate::job_key::JobKey::process(f.id))
                 .map(|rx| rx.borrow().clone());
             let frames = live.as_ref().map_or(record.progress.frames_done, |p| p.frames_encoded);
             let detections = live.as_ref().map_or(record.detections, |p| p.detections);

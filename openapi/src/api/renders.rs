@@ -10,7 +10,8 @@ use sightline_actors::store::{RenderRecord, VideoStatus};
 use super::error::ApiError;
 use super::models::{RenderOptionsView, Status};
 use super::video_id::VideoIdParam;
-use crate::state::{JobKey, SharedState};
+use crate::job_key::JobKey;
+use crate::state::SharedState;
 
 #[derive(Tags)]
 enum ApiTags {

@@ -19,7 +19,8 @@ use sightline_actors::telemetry;
 use super::error::ApiError;
 use super::models::*;
 use super::video_id::VideoIdParam;
-use crate::state::{JobKey, SharedState};
+use crate::job_key::JobKey;
+use crate::state::SharedState;
 
 #[derive(Tags)]
 enum ApiTags {
@@ -378,7 +379,7 @@ impl VideosApi {
         let _ = std::fs::remove_file(self.state.upload_path(record.id));
         let _ = std::fs::remove_dir_all(self.state.stream_dir(record.id));
         let store = self.state.store.clone();
-        tokio::task::spawn_blocking(move || store.delete_video(record.id))
+        tokio::task::spawn_blocking(move || store.retry_after_reopen(|s| s.delete_video(record.id)))
             .await
             .map_err(ApiError::internal)??;
         self.state.repairs.forget(JobKey::process(record.id));

@@ -1,0 +1,21 @@
+//! How the job queue names a job: a video, and what is done to it.
+
+use sightline_actors::job::JobKind;
+use sightline_actors::store::VideoId;
+
+/// A job: processing a video, or re-rendering it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct JobKey {
+    pub video: VideoId,
+    pub kind: JobKind,
+}
+
+impl JobKey {
+    /// Processing `video` (detection and all).
+    pub fn process(video: VideoId) -> Self {
+        JobKey {
+            video,
+            kind: JobKind::Process,
+        }
+    }
+}
