@@ -114,8 +114,10 @@ mod tests {
         assert_eq!((a.open(), from_1(&a)), (5, 3));
         drop(mine);
         assert_eq!((a.open(), from_1(&a)), (2, 0));
-        a.admit(ip(1)).expect("slots come back when connections close");
+        let again = a.admit(ip(1)).expect("slots come back when connections close");
         drop((theirs, more));
         assert_eq!(a.lock().by_client.len(), 1, "closed clients are forgotten");
+        drop(again);
+        assert!(a.lock().by_client.is_empty());
     }
 }
