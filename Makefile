@@ -29,7 +29,8 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 ## Benchmarks: the detector alone, then the pipeline on vtest.avi and on a 720p version of it,
-## the pipeline's peak memory on a 4x longer input, the store, a detection across nodes, and scale-out.
+## the pipeline's peak memory on a 4x longer input, the store, a detection across nodes, scale-out,
+## and memory across 50 jobs in a row.
 bench: build
 	./target/release/sightline bench detect
 	./target/release/sightline bench pipeline .cache/media/vtest.avi
@@ -38,6 +39,7 @@ bench: build
 	./target/release/sightline bench store
 	./target/release/sightline bench remote
 	bash scripts/bench-cluster.sh target/release/sightline .cache/media/vtest.avi
+	bash scripts/bench-soak.sh 50
 
 clean:
 	$(CARGO) clean

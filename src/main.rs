@@ -1,5 +1,6 @@
 //! The `sightline` command: thin wiring of the engine crates behind a CLI.
 
+mod allocator;
 mod bench;
 mod caches;
 mod config;
@@ -67,6 +68,7 @@ enum Ready {
 }
 
 fn main() -> ExitCode {
+    allocator::limit_arenas();
     let cli = Cli::parse();
     // The server tells operators what it is doing; the one-shot commands stay quiet.
     let default_log = if matches!(cli.command, Command::Serve(_) | Command::Worker(_)) {
