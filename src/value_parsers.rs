@@ -8,77 +8,50 @@ fn number<T: std::str::FromStr>(s: &str) -> Result<T, String> {
     s.parse().map_err(|_| format!("'{s}' is not a number"))
 }
 
-fn judged<T>(value: T, options: JobOptions) -> Result<T, String> {
+/// Reads a number, puts it into the default job options with `set`, and lets them judge it.
+fn job_option<T: std::str::FromStr + Copy>(s: &str, set: fn(&mut JobOptions, T)) -> Result<T, String> {
+    let value = number(s)?;
+    let mut options = JobOptions::default();
+    set(&mut options, value);
     options.validate(&[]).map(|_| value).map_err(|e| e.message)
+}
+
+/// The same for the engine's settings.
+fn engine_setting<T: std::str::FromStr + Copy>(s: &str, set: fn(&mut EngineSettings, T)) -> Result<T, String> {
+    let value = number(s)?;
+    let mut settings = EngineSettings::default();
+    set(&mut settings, value);
+    settings.validate().map(|_| value).map_err(|e| e.message)
 }
 
 /// `--conf`: minimum confidence.
 pub fn confidence(s: &str) -> Result<f32, String> {
-    let confidence = number(s)?;
-    judged(
-        confidence,
-        JobOptions {
-            confidence,
-            ..JobOptions::default()
-        },
-    )
+    job_option(s, |o, v| o.confidence = v)
 }
 
 /// `--iou`: NMS overlap.
 pub fn iou(s: &str) -> Result<f32, String> {
-    let iou = number(s)?;
-    judged(
-        iou,
-        JobOptions {
-            iou,
-            ..JobOptions::default()
-        },
-    )
+    job_option(s, |o, v| o.iou = v)
 }
 
 /// `--every`: detection cadence.
 pub fn every(s: &str) -> Result<u64, String> {
-    let every = number(s)?;
-    judged(
-        every,
-        JobOptions {
-            every,
-            ..JobOptions::default()
-        },
-    )
+    job_option(s, |o, v| o.every = v)
+}
+
+/// `--segment-seconds`: HLS segment length.
+pub fn segment_seconds(s: &str) -> Result<f64, String> {
+    engine_setting(s, |e, v| e.segment_seconds = v)
+}
+
+/// `--window`: frames in flight between decoder and encoder.
+pub fn window(s: &str) -> Result<usize, String> {
+    engine_setting(s, |e, v| e.window = v)
 }
 
 /// `--preset`: x264 speed preset.
 pub fn preset(s: &str) -> Result<Preset, String> {
     s.parse().map_err(|e: sightline_actors::job::OptionError| e.message)
-}
-
-fn settled<T>(value: T, settings: EngineSettings) -> Result<T, String> {
-    settings.validate().map(|_| value).map_err(|e| e.message)
-}
-
-/// `--segment-seconds`: HLS segment length.
-pub fn segment_seconds(s: &str) -> Result<f64, String> {
-    let segment_seconds = number(s)?;
-    settled(
-        segment_seconds,
-        EngineSettings {
-            segment_seconds,
-            ..EngineSettings::default()
-        },
-    )
-}
-
-/// `--window`: frames in flight between decoder and encoder.
-pub fn window(s: &str) -> Result<usize, String> {
-    let window = number(s)?;
-    settled(
-        window,
-        EngineSettings {
-            window,
-            ..EngineSettings::default()
-        },
-    )
 }
 
 #[cfg(test)]

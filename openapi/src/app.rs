@@ -93,17 +93,20 @@ async fn require_token<E: Endpoint>(next: E, req: Request, token: Option<String>
     Ok(next.call(req).await?.into_response())
 }
 
+/// The body size a request declares (Content-Length), if it declares one that parses.
+fn declared_length(req: &Request) -> Option<u64> {
+    req.headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}
+
 /// An upload that would go below the free-space floor is refused before its body is read: 507
 /// with the figures. (Content-Length counts against what is free; the handler checks again once
 /// the body is spooled, and jobs check before they start.)
 async fn disk_gate<E: Endpoint>(next: E, req: Request, disk: DiskGuard) -> poem::Result<Response> {
     if *req.method() == Method::POST && req.uri().path() == "/api/videos" {
-        let declared_mb = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok())
-            .map_or(0, |n| n.div_ceil(1024 * 1024));
+        let declared_mb = declared_length(&req).map_or(0, |n| n.div_ceil(1024 * 1024));
         let free_mb = disk.free_mb().unwrap_or(0);
         let refusal = match disk.check() {
             Err(low) => Some(low.to_string()),
@@ -137,12 +140,7 @@ async fn upload_limit<E: Endpoint>(next: E, mut req: Request, limit: u64) -> poe
     if *req.method() != Method::POST {
         return Ok(next.call(req).await?.into_response());
     }
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit) {
+    if declared_length(&req).is_some_and(|n| n > limit) {
         return Ok(too_large());
     }
     let exceeded = Arc::new(AtomicBool::new(false));

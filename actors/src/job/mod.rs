@@ -8,7 +8,7 @@ pub mod queue;
 pub mod spec;
 pub mod status;
 
-pub use options::{JobOptions, OptionError, Preset, RenderOptions, MAX_EVERY};
+pub use options::{JobOptions, OptionError, Preset, RenderOptions};
 pub use outcome::JobOutcome;
 pub use progress::JobProgress;
 pub use queue::{JobQueue, JobRunner, SubmitError};
