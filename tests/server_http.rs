@@ -447,14 +447,12 @@ fn the_server_writes_under_its_data_folder() {
         !spool.join("leftover").exists(),
         "an earlier run's spool is cleared at start"
     );
-    // ONNX Runtime (loaded at start) keeps its device id in the data folder's cache, not $HOME's.
+    // ONNX Runtime (loaded at start) may keep a device id on disk: whether it does depends on what
+    // it detects of the machine (it keeps the id in memory in some containers), so the test holds
+    // only where it writes, never that it writes.
     assert!(
         !home.join(".cache/Microsoft").exists(),
         "ONNX Runtime wrote under $HOME"
-    );
-    assert!(
-        data.join("cache/Microsoft").is_dir(),
-        "no cache folder in the data folder"
     );
 
     // A slow upload: while its body streams in, the server holds its spool file open, and that
