@@ -7,7 +7,7 @@ use anyhow::{bail, Context};
 use sightline_openapi::ServerConfig;
 
 /// Keys that may also come from the environment as `SIGHTLINE_<KEY>` (upper case).
-const KEYS: [&str; 34] = [
+const KEYS: [&str; 41] = [
     "bind",
     "data_dir",
     "max_upload_mb",
@@ -16,6 +16,13 @@ const KEYS: [&str; 34] = [
     "min_free_mb",
     "header_timeout_s",
     "idle_timeout_s",
+    "max_width",
+    "max_height",
+    "max_pixels",
+    "max_aspect_ratio",
+    "min_fps",
+    "max_fps",
+    "max_duration_s",
     "max_jobs",
     "queue_limit",
     "api_token",

@@ -5,6 +5,7 @@ mod bench;
 mod caches;
 mod config;
 mod detect_cmd;
+mod limit_args;
 mod model_args;
 mod process_cmd;
 mod serve_cmd;

@@ -14,6 +14,7 @@ use sightline_actors::pipeline::run_job;
 use sightline_actors::store::{Store, VideoRecord, VideoStatus};
 use sightline_actors::workers::spawn_local;
 
+use crate::limit_args::LimitArgs;
 use crate::model_args::ModelArgs;
 use crate::value_parsers;
 
@@ -29,6 +30,8 @@ pub struct ProcessArgs {
     data: PathBuf,
     #[command(flatten)]
     model: ModelArgs,
+    #[command(flatten)]
+    limits: LimitArgs,
     /// Minimum confidence of a detection, 0..1.
     #[arg(long, default_value_t = 0.25, value_parser = value_parsers::confidence)]
     conf: f32,
@@ -84,7 +87,11 @@ impl ProcessArgs {
 }
 
 pub async fn run(args: ProcessArgs) -> anyhow::Result<ExitCode> {
+    let limits = args.limits.limits().map_err(anyhow::Error::msg)?;
     let video = probe(&args.video, Duration::from_secs(15))?;
+    limits
+        .check(&video)
+        .with_context(|| format!("{} is over an input limit", args.video.display()))?;
     let store = Store::open(&args.data.join("store"))?;
     let (workers, info) = spawn_local(&args.model.detector_config(args.threads.into()), args.workers.into())
         .await

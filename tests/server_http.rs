@@ -216,7 +216,10 @@ fn metric(server: &Server, name: &str) -> f64 {
 #[test]
 fn bad_input_is_refused_and_nothing_is_stored() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = Server::start(dir.path(), &[("SIGHTLINE_MAX_UPLOAD_MB", "1")]);
+    let server = Server::start(
+        dir.path(),
+        &[("SIGHTLINE_MAX_UPLOAD_MB", "1"), ("SIGHTLINE_MAX_DURATION_S", "5")],
+    );
     let files = tempfile::tempdir().expect("temp dir");
     let write = |name: &str, bytes: &[u8]| {
         let p = files.path().join(name);
@@ -247,6 +250,17 @@ fn bad_input_is_refused_and_nothing_is_stored() {
     expect(server.upload(&noise, &[]), 415, "random bytes named .mp4");
     expect(server.upload(&truncated, &[]), 415, "truncated MP4");
     expect(server.upload(&audio, &[]), 422, "audio only");
+    // Over an input limit: 422, the limit and the file's value named.
+    for (clip, limit, value) in [
+        ("wide_8000x64.mp4", "max_width", "8000 pixels wide"),
+        ("bikes.mp4", "max_duration_s", "lasts 10.0 s"),
+    ] {
+        let (code, body) = server.upload(&media(clip), &[]);
+        expect((code, body.clone()), 422, clip);
+        assert_eq!(body["error"], "input_limit", "{body}");
+        let message = body["message"].as_str().unwrap_or_default();
+        assert!(message.contains(limit) && message.contains(value), "{clip}: {message}");
+    }
     // A bad option's message names it, as the form calls it.
     for (field, named) in [
         ("confidence=3", "confidence"),
@@ -303,6 +317,8 @@ fn bad_input_is_refused_and_nothing_is_stored() {
         .expect("uploads")
         .collect();
     assert!(leftovers.is_empty(), "upload files left behind: {leftovers:?}");
+    let spooled: Vec<_> = std::fs::read_dir(dir.path().join("tmp")).expect("spool").collect();
+    assert!(spooled.is_empty(), "spool files left behind: {spooled:?}");
 }
 
 #[test]

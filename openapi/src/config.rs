@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use sightline_actors::job::{EngineSettings, JobOptions, OptionError, Preset};
+use sightline_actors::media::InputLimits;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -28,6 +29,14 @@ pub struct ServerConfig {
     /// Seconds a connection may pass without a byte either way (idle keep-alive, a stalled
     /// upload) before it is closed.
     pub idle_timeout_s: u64,
+    /// What uploads are accepted: picture size and shape, frame rate, length (see [`InputLimits`]).
+    pub max_width: u32,
+    pub max_height: u32,
+    pub max_pixels: u64,
+    pub max_aspect_ratio: f64,
+    pub min_fps: f64,
+    pub max_fps: f64,
+    pub max_duration_s: u64,
     /// Jobs processed at once.
     pub max_jobs: usize,
     /// Jobs waiting beyond those; more are refused with 503.
@@ -76,6 +85,7 @@ pub struct ServerConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
+        let limits = InputLimits::default();
         Self {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("data"),
@@ -85,6 +95,13 @@ impl Default for ServerConfig {
             min_free_mb: 256,
             header_timeout_s: 30,
             idle_timeout_s: 60,
+            max_width: limits.max_width,
+            max_height: limits.max_height,
+            max_pixels: limits.max_pixels,
+            max_aspect_ratio: limits.max_aspect_ratio,
+            min_fps: limits.min_fps,
+            max_fps: limits.max_fps,
+            max_duration_s: limits.max_duration_s,
             max_jobs: 1,
             queue_limit: 16,
             api_token: None,
@@ -164,6 +181,10 @@ impl ServerConfig {
         if !(1..=3600).contains(&self.idle_timeout_s) {
             return err("idle_timeout_s", format!("{} is outside 1..3600", self.idle_timeout_s));
         }
+        self.input_limits().validate().map_err(|e| ConfigError {
+            key: e.key,
+            message: e.message,
+        })?;
         if !(1..=64).contains(&self.max_jobs) {
             return err("max_jobs", format!("{} is outside 1..64", self.max_jobs));
         }
@@ -244,6 +265,19 @@ impl ServerConfig {
             iou: self.iou,
             classes: Vec::new(),
             every: self.every,
+        }
+    }
+
+    /// What an upload must be within to become a job.
+    pub fn input_limits(&self) -> InputLimits {
+        InputLimits {
+            max_width: self.max_width,
+            max_height: self.max_height,
+            max_pixels: self.max_pixels,
+            max_aspect_ratio: self.max_aspect_ratio,
+            min_fps: self.min_fps,
+            max_fps: self.max_fps,
+            max_duration_s: self.max_duration_s,
         }
     }
 

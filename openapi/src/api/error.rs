@@ -34,7 +34,8 @@ pub enum ApiError {
     /// The upload is not a video we can decode.
     #[oai(status = 415)]
     Unsupported(Json<ErrorBody>),
-    /// The upload is a file we understand but cannot process (e.g. no video stream).
+    /// The upload is a file we understand but cannot process: no video stream, or over one of the
+    /// server's input limits (`error` is `input_limit` and the message names the limit).
     #[oai(status = 422)]
     Unprocessable(Json<ErrorBody>),
     /// The server is busy (job queue full) or not ready.
@@ -73,6 +74,9 @@ impl ApiError {
     }
     pub fn unprocessable(m: impl Into<String>) -> Self {
         ApiError::Unprocessable(body("unprocessable", m))
+    }
+    pub fn over_limit(m: impl Into<String>) -> Self {
+        ApiError::Unprocessable(body("input_limit", m))
     }
     pub fn unavailable(m: impl Into<String>) -> Self {
         ApiError::Unavailable(body("unavailable", m))

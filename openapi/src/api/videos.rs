@@ -444,6 +444,10 @@ pub(crate) fn register(
         ProbeError::Empty(_) => ApiError::bad_request("the uploaded file is empty"),
         other => ApiError::internal(other),
     })?;
+    st.config
+        .input_limits()
+        .check(&video)
+        .map_err(|e| ApiError::over_limit(format!("'{filename}': {e}")))?;
     let record = st.store.create_video(VideoRecord::queued(
         filename,
         size,
