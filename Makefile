@@ -29,13 +29,14 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 ## Benchmarks: the detector alone, then the pipeline on vtest.avi and on a 720p version of it,
-## the pipeline's peak memory on a 4x longer input, the store, a detection across nodes, scale-out,
-## and memory across 50 jobs in a row.
+## the pipeline's peak memory on a 4x longer input and on a 4K one, the store, a detection across
+## nodes, scale-out, and memory across 50 jobs in a row.
 bench: build
 	./target/release/sightline bench detect
 	./target/release/sightline bench pipeline .cache/media/vtest.avi
 	./target/release/sightline bench pipeline .cache/media/vtest_720p.mp4
 	./target/release/sightline bench pipeline .cache/media/vtest_x4.avi --pipeline-only
+	./target/release/sightline bench pipeline .cache/media/vtest_4k.mp4 --pipeline-only
 	./target/release/sightline bench store
 	./target/release/sightline bench remote
 	bash scripts/bench-cluster.sh target/release/sightline .cache/media/vtest.avi

