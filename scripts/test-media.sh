@@ -3,6 +3,9 @@
 #   bikes_1fps.mp4, bikes_5fps.mp4, bikes_8fps.mp4  bikes.mp4's first ~100 frames (40 at 1 fps)
 #   re-timed to a low frame rate without re-encoding (ffmpeg -itsscale, stream copy), so the
 #   bytes are the same on every machine and checked by sha256.
+#   bikes_rot90/180/270.mp4  4 s tagged with a rotation (stream copy, sha256-checked);
+#   bikes_sideways.mp4  the same 4 s stored turned and tagged back upright, as phones do;
+#   wide_8000x64.mp4  one second re-encoded to 8000x64, over the default input limits.
 source "$(dirname "$0")/lib.sh"
 
 MEDIA="$CACHE/media"
@@ -15,6 +18,25 @@ CLIPS=(
   "bikes_5fps.mp4 5 20 2dd1c3bf4f5e741f9f743856904dead4ac92e008ea7861126f22151b3d4ef7de"
   "bikes_8fps.mp4 3.125 12.5 73f9e9ed8c114135cee985459627d1b4d570131122687bcee89e2def35fc0452"
 )
+# bikes_rot90.mp4, bikes_rot180.mp4, bikes_rot270.mp4: bikes.mp4's first 4 s tagged to be shown
+# turned 90, 180 and 270 degrees clockwise, as phones tag portrait clips: the tag only, the frames
+# are copied. (ffmpeg 5.1's `rotate` tag counts the other way round: 360 - angle.)
+ROTATED=(
+  "90 338c2b307ba8d34fedab6f2d826c8e31ec864dbccb5c362d73fb7176c90b510c"
+  "180 b7c6d0e2b9858b81fb4dfa7d70e479de5576ac95807f5dc57255ef3a8bedaa6a"
+  "270 4a281c2a186cfec09541928ec9232150a1d1f2210c13ddd5b70e4fe3360e12d6"
+)
+for clip in "${ROTATED[@]}"; do
+  read -r angle sum <<<"$clip"
+  name="bikes_rot$angle.mp4"
+  have_sha256 "$MEDIA/$name" "$sum" && continue
+  log "making $name"
+  ffmpeg -loglevel error -y -i "$SRC" -c copy -an -t 4 -metadata:s:v:0 rotate=$(((360 - angle) % 360)) \
+    -map_metadata -1 -fflags +bitexact -flags:v +bitexact "$MEDIA/$name.tmp.mp4" || die "could not make $name"
+  mv "$MEDIA/$name.tmp.mp4" "$MEDIA/$name"
+  check_sha256 "$MEDIA/$name" "$sum"
+done
+
 for clip in "${CLIPS[@]}"; do
   read -r name scale seconds sum <<<"$clip"
   have_sha256 "$MEDIA/$name" "$sum" && continue
@@ -24,3 +46,39 @@ for clip in "${CLIPS[@]}"; do
   mv "$MEDIA/$name.tmp.mp4" "$MEDIA/$name"
   check_sha256 "$MEDIA/$name" "$sum"
 done
+
+# Re-encoded clips: the encoder's bytes may change with a distribution update, so these are
+# checked by what ffprobe reads (size, frames), not by sha256.
+# check_video FILE "WIDTH,HEIGHT": the first video stream has that size.
+check_video() {
+  local got
+  # A stream with side data (a rotation) gets a trailing comma and a second line in CSV.
+  got=$(ffprobe -v error -select_streams v:0 -show_entries stream=width,height -of csv=p=0 "$1" 2>/dev/null \
+    | head -n 1 | sed 's/,$//' || true)
+  [ "$got" = "$2" ]
+}
+
+# wide_8000x64.mp4: one second of bikes.mp4 squeezed to 8000×64, over the default max_width.
+WIDE="$MEDIA/wide_8000x64.mp4"
+if ! check_video "$WIDE" "8000,64"; then
+  log "making wide_8000x64.mp4"
+  ffmpeg -loglevel error -y -i "$SRC" -t 1 -an -vf scale=8000:64 -c:v libx264 -preset ultrafast -threads 1 \
+    -map_metadata -1 "$WIDE.tmp.mp4" || die "could not make wide_8000x64.mp4"
+  mv "$WIDE.tmp.mp4" "$WIDE"
+  check_video "$WIDE" "8000,64" || die "wide_8000x64.mp4 is not 8000x64"
+fi
+
+# bikes_sideways.mp4: the same 4 s as a phone stores a clip: frames turned a quarter
+# counter-clockwise (re-encoded), tagged to be shown turned 90 degrees clockwise (stream copy).
+# Shown upright it is bikes.mp4 again, so its boxes must be bikes.mp4's.
+SIDEWAYS="$MEDIA/bikes_sideways.mp4"
+if ! check_video "$SIDEWAYS" "272,640"; then
+  log "making bikes_sideways.mp4"
+  ffmpeg -loglevel error -y -i "$SRC" -t 4 -an -vf transpose=cclock -c:v libx264 -preset veryfast -crf 18 \
+    -threads 1 -map_metadata -1 "$SIDEWAYS.turned.mp4" || die "could not make bikes_sideways.mp4"
+  ffmpeg -loglevel error -y -i "$SIDEWAYS.turned.mp4" -c copy -metadata:s:v:0 rotate=270 -map_metadata -1 \
+    "$SIDEWAYS.tmp.mp4" || die "could not tag bikes_sideways.mp4"
+  rm -f "$SIDEWAYS.turned.mp4"
+  mv "$SIDEWAYS.tmp.mp4" "$SIDEWAYS"
+  check_video "$SIDEWAYS" "272,640" || die "bikes_sideways.mp4 is not 272x640"
+fi

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::Value;
-use sightline_actors::store::{Store, VideoStatus};
+use sightline_actors::store::{Store, StoredDetection, VideoRecord, VideoStatus};
 
 struct Run {
     dir: tempfile::TempDir,
@@ -213,6 +213,75 @@ fn stored(run: &Run, class: &str) -> (usize, u64) {
     (frames.len(), store.count_detections(id).expect("count"))
 }
 
+/// A finished run's record and stored detections.
+fn stored_run(run: &Run) -> (VideoRecord, Vec<StoredDetection>) {
+    let store = Store::open(&run.data().join("store")).expect("store opens after the process exits");
+    let id = run.summary["video_id"]
+        .as_str()
+        .expect("video id")
+        .parse()
+        .expect("valid id");
+    let record = store.get_video(id).expect("read").expect("record");
+    let detections = store.detections_iter(id).map(|d| d.expect("decodes")).collect();
+    (record, detections)
+}
+
+fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
+    let w = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
+    let h = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
+    let area = |r: &[f32; 4]| (r[2] - r[0]) * (r[3] - r[1]);
+    w * h / (area(a) + area(b) - w * h)
+}
+
+#[test]
+fn rotation_tags_give_upright_renditions_records_and_boxes() {
+    let tagged = process(&media("bikes_rot90.mp4"), &[], "272p/index.m3u8", None);
+    assert!(tagged.success, "{}", tagged.stderr);
+    check_hls(&tagged.out(), &[(272, 640)]);
+    let (record, _) = stored_run(&tagged);
+    assert_eq!((record.width, record.height), (272, 640));
+
+    // A phone's clip: frames stored turned, tagged back upright. Shown upright it is bikes.mp4,
+    // so the detector must find bikes.mp4's boxes at the same places (4 s: its first 100 frames).
+    // Not all of them: the turned copy was re-encoded, and a few boxes move with the noise (89%
+    // were found with IoU > 0.9 when measured); a picture turned the wrong way gives almost none.
+    let sideways = process(&media("bikes_sideways.mp4"), &[], "272p/index.m3u8", None);
+    assert!(sideways.success, "{}", sideways.stderr);
+    check_hls(&sideways.out(), &[(640, 272)]);
+    let (_, on_sideways) = stored_run(&sideways);
+    let plain = process(&media("bikes.mp4"), &[], "272p/index.m3u8", None);
+    assert!(plain.success, "{}", plain.stderr);
+    let (_, on_plain) = stored_run(&plain);
+    let confident: Vec<_> = on_plain
+        .iter()
+        .filter(|d| d.frame < 100 && d.confidence >= 0.5)
+        .collect();
+    assert!(confident.len() > 30, "{} confident boxes", confident.len());
+    let matched = confident
+        .iter()
+        .filter(|p| {
+            on_sideways
+                .iter()
+                .any(|d| d.frame == p.frame && d.class_id == p.class_id && iou(&d.bbox, &p.bbox) > 0.9)
+        })
+        .count();
+    assert!(
+        matched * 100 >= confident.len() * 85,
+        "{matched} of {} boxes found again with IoU > 0.9",
+        confident.len()
+    );
+
+    for (angle, size) in [(180, (640, 272)), (270, (272, 640))] {
+        let clip = format!("bikes_rot{angle}.mp4");
+        let watch = format!("{}p/index.m3u8", size.0.min(size.1));
+        let run = process(&media(&clip), &[], &watch, None);
+        assert!(run.success, "{clip}: {}", run.stderr);
+        check_hls(&run.out(), &[size]);
+        let (record, _) = stored_run(&run);
+        assert_eq!((record.width, record.height), size, "{clip}");
+    }
+}
+
 #[test]
 fn vtest_gives_three_aligned_renditions_and_stores_its_people() {
     let video = media("vtest.avi");
@@ -265,9 +334,14 @@ fn every_nth_frame_detects_only_those_and_still_encodes_all() {
 }
 
 fn refused(video: &Path) -> String {
+    refused_with(video, &[])
+}
+
+fn refused_with(video: &Path, flags: &[&str]) -> String {
     let out = run(sightline()
         .arg("process")
         .arg(video)
+        .args(flags)
         .arg("--data")
         .arg(std::env::temp_dir().join(format!("sightline-refused-{}", std::process::id()))));
     assert!(!out.status.success(), "{} was accepted", video.display());
@@ -292,6 +366,35 @@ fn bad_input_is_refused_with_a_sentence() {
     assert!(refused(&root().join("Cargo.toml")).contains("is not a video we can decode"));
     assert!(refused(&truncated).contains("is not a video we can decode"));
     assert!(refused(&audio).contains("has no video stream"));
+}
+
+#[test]
+fn each_input_limit_refuses_with_its_name_and_the_files_value() {
+    let err = refused(&media("wide_8000x64.mp4"));
+    assert!(
+        err.contains("max_width is 4096") && err.contains("8000 pixels wide"),
+        "{err}"
+    );
+    // bikes.mp4 is 640×272 at 25 fps for 10 s: each flag sets one limit just below it.
+    for (flag, value, named) in [
+        ("--max-width", "600", "640 pixels wide"),
+        ("--max-height", "200", "272 pixels high"),
+        ("--max-pixels", "100000", "174080 pixels"),
+        ("--max-aspect-ratio", "2", "2.35:1"),
+        ("--min-fps", "30", "25.000 fps"),
+        ("--max-fps", "24", "25.000 fps"),
+        ("--max-duration-s", "9", "lasts 10.0 s"),
+    ] {
+        let err = refused_with(&media("bikes.mp4"), &[flag, value]);
+        let key = flag.trim_start_matches("--").replace('-', "_");
+        assert!(
+            err.contains(&format!("{key} is")) && err.contains(named),
+            "{flag}: {err}"
+        );
+    }
+    // A limit out of its own range is refused before any file is read.
+    let err = refused_with(&media("bikes.mp4"), &["--max-fps", "0.1"]);
+    assert!(err.contains("--max-fps"), "{err}");
 }
 
 /// Reads the job's record after a failed run: it must say failed, never processing.

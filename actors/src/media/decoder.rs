@@ -1,8 +1,11 @@
 //! GStreamer decoding of a video file into packed I420 frames, pulled one at a time.
 //!
-//! `filesrc ! decodebin ! videoconvert ! video/x-raw,format=I420 ! appsink`; videoconvert passes
-//! through untouched when the decoder already gives I420 (the common case). Audio and other
-//! streams go to fakesinks. appsink holds at most two samples, so the decoder waits for us.
+//! `filesrc ! decodebin ! videoconvert ! videoflip ! video/x-raw,format=I420 ! appsink`;
+//! videoconvert passes through untouched when the decoder already gives I420 (the common case).
+//! videoflip turns the picture upright from the file's orientation tag (a phone's portrait clip is
+//! stored landscape and tagged "rotate 90"), so every later stage, and every stored box, sees the
+//! picture as players show it; untagged, it passes frames through. Audio and other streams go to
+//! fakesinks. appsink holds at most two samples, so the decoder waits for us.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -50,6 +53,8 @@ impl Decoder {
             .map_err(|e| DecodeError::Pipeline(e.to_string()))?;
         let decodebin = element("decodebin")?;
         let convert = element("videoconvert")?;
+        let upright = element("videoflip")?;
+        upright.set_property_from_str("video-direction", "auto");
         let appsink = gst_app::AppSink::builder()
             .caps(
                 &gst_video::VideoCapsBuilder::new()
@@ -62,10 +67,10 @@ impl Decoder {
             .build();
         let fail = |e: &dyn std::fmt::Display| DecodeError::Pipeline(e.to_string());
         pipeline
-            .add_many([&src, &decodebin, &convert, appsink.upcast_ref()])
+            .add_many([&src, &decodebin, &convert, &upright, appsink.upcast_ref()])
             .map_err(|e| fail(&e))?;
         src.link(&decodebin).map_err(|e| fail(&e))?;
-        convert.link(&appsink).map_err(|e| fail(&e))?;
+        gst::Element::link_many([&convert, &upright, appsink.upcast_ref()]).map_err(|e| fail(&e))?;
 
         let pipeline_weak = pipeline.downgrade();
         let convert_sink = convert

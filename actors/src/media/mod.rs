@@ -3,10 +3,12 @@
 pub mod decoder;
 pub mod element;
 pub mod encoder;
+pub mod limits;
 pub mod probe;
 pub mod source;
 
 pub use decoder::{DecodeError, Decoder};
 pub use encoder::{EncodeError, EncodeSummary, Encoder, EncoderConfig};
+pub use limits::{InputLimits, LimitError};
 pub use probe::{probe, ProbeError, VideoProbe};
 pub use source::{FrameSource, Input};

@@ -10,6 +10,8 @@ use gstreamer_pbutils::prelude::*;
 /// What a probe learnt about a video file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VideoProbe {
+    /// The upright picture's size: a file tagged as turned a quarter reports its stored size
+    /// swapped, as the decoder will deliver it.
     pub width: u32,
     pub height: u32,
     /// As the container declares it; 0 when it does not (variable frame rate).
@@ -80,11 +82,44 @@ pub fn probe(path: &Path, timeout: Duration) -> Result<VideoProbe, ProbeError> {
     if video.width() == 0 || video.height() == 0 {
         return Err(not_video("the video stream has no size".into()));
     }
+    let sideways = video
+        .tags()
+        .and_then(|tags| {
+            tags.get::<gst::tags::ImageOrientation>()
+                .map(|o| turns_sideways(o.get()))
+        })
+        .unwrap_or(false);
+    let (width, height) = if sideways {
+        (video.height(), video.width())
+    } else {
+        (video.width(), video.height())
+    };
     Ok(VideoProbe {
-        width: video.width(),
-        height: video.height(),
+        width,
+        height,
         fps,
         duration_ms: info.duration().map_or(0, |d| d.mseconds()),
         has_audio: !info.audio_streams().is_empty(),
     })
+}
+
+/// Whether an `image-orientation` tag (`rotate-90`, `flip-rotate-270`, ...) turns the picture a
+/// quarter, so that it shows with width and height swapped.
+fn turns_sideways(orientation: &str) -> bool {
+    orientation.ends_with("rotate-90") || orientation.ends_with("rotate-270")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quarter_turns_swap_the_sides() {
+        for o in ["rotate-90", "rotate-270", "flip-rotate-90", "flip-rotate-270"] {
+            assert!(turns_sideways(o), "{o}");
+        }
+        for o in ["rotate-0", "rotate-180", "flip-rotate-0", "flip-rotate-180", ""] {
+            assert!(!turns_sideways(o), "{o}");
+        }
+    }
 }
