@@ -8,6 +8,13 @@ import { player } from './state.js';
 export const videoEl = $('#video');
 export const playerEl = $('#player');
 
+// Playback starts muted (browsers only autoplay silent video); a touch, click or key anywhere
+// in the player's panel is a user gesture, which may turn the sound on.
+function unmuteOnGesture() {
+  if (player.video && player.video.has_audio && videoEl.muted) videoEl.muted = false;
+}
+for (const type of ['pointerdown', 'keydown']) $('#player-section').addEventListener(type, unmuteOnGesture);
+
 export function closePlayer() {
   player.session++;
   teardownMedia();
@@ -41,9 +48,10 @@ export function setStatusLine() {
   playerEl.dataset.progress = String(live.status === 'ready' ? 1 : live.progress || 0);
   const parts = [live.status === 'processing' ? `Processing ${pct(live.progress)}` : live.status];
   parts.push(`${fmtInt(live.detections)} detections`);
-  parts.push(`${v.width}×${v.height}, ${fmtTime(v.duration_ms / 1000)}`);
+  parts.push(`${v.width}×${v.height}, ${fmtTime(v.duration_ms / 1000)}, ${v.has_audio ? 'with sound' : 'no sound'}`);
   if (live.status === 'processing') parts.push('plays while processing continues');
   if (live.error) parts.push(live.error);
+  for (const w of v.warnings || []) parts.push(w);
   $('#player-status').textContent = parts.join(' · ');
   $('#render-button').disabled = live.status !== 'ready';
   $('#render-button').title = live.status === 'ready' ? '' : 'Available once the video is ready';
@@ -133,7 +141,8 @@ export function attach(master, startAt, autoplay, session) {
 
 function fillQuality(hls) {
   const q = $('#quality');
-  const levels = hls.levels.map((l, i) => ({ i, height: l.height, bitrate: l.bitrate }));
+  // Named by the short side, as the server names renditions (a portrait 720×1280 is 720p).
+  const levels = hls.levels.map((l, i) => ({ i, height: Math.min(l.width, l.height), bitrate: l.bitrate }));
   levels.sort((a, b) => b.height - a.height || b.bitrate - a.bitrate);
   q.replaceChildren(h('option', { value: '-1' }, 'Auto'),
     ...levels.map((l) => h('option', { value: String(l.i) }, `${l.height}p · ${Math.round(l.bitrate / 1000)} kb/s`)));
@@ -145,7 +154,7 @@ function fillQuality(hls) {
 function showLevel(hls) {
   const l = hls.levels[hls.currentLevel];
   const what = hls.autoLevelEnabled ? 'Auto' : 'Fixed';
-  $('#now-playing').textContent = l ? `${what} · playing ${l.height}p` : '';
+  $('#now-playing').textContent = l ? `${what} · playing ${Math.min(l.width, l.height)}p` : '';
 }
 
 export function seek(t) {

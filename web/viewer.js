@@ -32,6 +32,8 @@ export async function openVideo(id, { autoplay = false } = {}) {
   if (session !== player.session) return;
   player.video = v;
   player.live = null;
+  // The element takes the picture's shape (upright: a portrait phone clip stands up).
+  videoEl.style.aspectRatio = v.width > 0 && v.height > 0 ? `${v.width} / ${v.height}` : '';
   player.source = 'original';
   player.stats = null;
   loadClassIds(v.model || '');

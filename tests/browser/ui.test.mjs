@@ -2,7 +2,7 @@
 // scripts/browser-test.sh, which starts one and sets SIGHTLINE_URL and ARTIFACTS):
 // upload with progress, playback while processing, the detections list, filters, a re-render,
 // a rejected upload, the page's JSON traffic while a processed video plays through, phone width
-// and keyboard use, delete. The tests share one upload (processing it is the slow part), so they
+// and keyboard use, a portrait phone clip and a clip with sound, delete. The tests share one upload (processing it is the slow part), so they
 // run in order; one whose prerequisite failed is skipped.
 
 import fs from 'node:fs';
@@ -355,6 +355,44 @@ const tests = [
       assert(await page.isHidden('#player-section'), 'the player still shows the deleted video');
       const { status } = await api(`/api/videos/${videoId}`);
       assert(status === 404, `GET the deleted video answered ${status}`);
+      assertNoErrors(page);
+    },
+  },
+  {
+    name: 'a phone clip stands upright and a clip with sound plays it',
+    needs: ['upload shows upload progress then processing progress'],
+    async fn() {
+      await page.setViewportSize({ width: 1280, height: 900 });
+      // Each upload opens in the player and starts playing, muted (browsers autoplay silence).
+      const playing = async (clip) => {
+        await page.setInputFiles('#file-input', path.join(MEDIA, clip));
+        await waitFor(`${clip} to open in the player`, async () => (await page.textContent('#player-title')) === clip, { ms: 60000 });
+        await waitFor(`${clip} to play`, () => page.evaluate(() => document.querySelector('#video').currentTime > 0.3), { ms: 60000 });
+      };
+      await playing('bikes_rot90.mp4');
+      const shape = await page.evaluate(() => {
+        const v = document.querySelector('#video');
+        return { w: v.videoWidth, h: v.videoHeight, ratio: getComputedStyle(v).aspectRatio };
+      });
+      assert(shape.w === 272 && shape.h === 640, `the portrait clip plays as ${shape.w}×${shape.h}`);
+      assert(shape.ratio.replace(/\s/g, '') === '272/640', `the player's shape is ${shape.ratio}`);
+      assert(/272×640/.test(await page.textContent('#player-status')), 'the status line does not say 272×640');
+      await page.screenshot({ path: path.join(ARTIFACTS, 'portrait.png') });
+
+      await playing('bikes_aac.mp4');
+      assert(await page.evaluate(() => document.querySelector('#video').muted), 'playback did not start muted');
+      // A click on the player is the gesture that turns the sound on.
+      await page.click('#player-status');
+      const before = await page.evaluate(() => document.querySelector('#video').webkitAudioDecodedByteCount);
+      await advancesBy(1);
+      const sound = await page.evaluate(() => {
+        const v = document.querySelector('#video');
+        return { muted: v.muted, paused: v.paused, decoded: v.webkitAudioDecodedByteCount };
+      });
+      assert(!sound.muted && !sound.paused, `after the click: muted ${sound.muted}, paused ${sound.paused}`);
+      assert(sound.decoded > before, `no sound decoded while playing (${before} → ${sound.decoded} bytes)`);
+      assert(/with sound/.test(await page.textContent('#player-status')), 'the status line does not say "with sound"');
+      console.log(`  portrait ${shape.w}×${shape.h}; sound: ${sound.decoded - before} bytes decoded in 1 s`);
       assertNoErrors(page);
     },
   },
