@@ -82,3 +82,71 @@ if ! check_video "$SIDEWAYS" "272,640"; then
   mv "$SIDEWAYS.tmp.mp4" "$SIDEWAYS"
   check_video "$SIDEWAYS" "272,640" || die "bikes_sideways.mp4 is not 272x640"
 fi
+
+# Clips with sound: bikes.mp4's first 4 s (copied, or VP9 for WebM) with a 440 Hz tone as
+#   bikes_aac.mp4 (AAC-LC), bikes_mp3.mkv (MP3), bikes_opus.webm (VP9 + Opus), and
+#   bikes_badaudio.mp4: bikes_aac.mp4 with its sound packets garbled (a bitstream noise filter),
+#   so the sound does not decode while the video is intact.
+# check_streams FILE "h264,aac": the file's streams have these codecs, in order.
+check_streams() {
+  local got
+  got=$(ffprobe -v error -show_entries stream=codec_name -of csv=p=0 "$1" 2>/dev/null | paste -sd, || true)
+  [ "$got" = "$2" ]
+}
+TONE=(-f lavfi -i "sine=frequency=440:sample_rate=48000:duration=4")
+SOUND=(
+  "bikes_aac.mp4|h264,aac|-c:v copy -c:a aac -b:a 128k"
+  "bikes_mp3.mkv|h264,mp3|-c:v copy -c:a libmp3lame -b:a 128k"
+  "bikes_opus.webm|vp9,opus|-c:v libvpx-vp9 -deadline realtime -cpu-used 8 -b:v 500k -threads 1 -c:a libopus -b:a 96k"
+)
+for clip in "${SOUND[@]}"; do
+  IFS='|' read -r name streams codecs <<<"$clip"
+  check_streams "$MEDIA/$name" "$streams" && continue
+  log "making $name"
+  ext="${name##*.}"
+  # shellcheck disable=SC2086 # the codec options are words
+  ffmpeg -loglevel error -y -i "$SRC" "${TONE[@]}" -t 4 -map 0:v -map 1:a $codecs -map_metadata -1 \
+    "$MEDIA/$name.tmp.$ext" || die "could not make $name"
+  mv "$MEDIA/$name.tmp.$ext" "$MEDIA/$name"
+  check_streams "$MEDIA/$name" "$streams" || die "$name does not hold $streams"
+done
+BAD="$MEDIA/bikes_badaudio.mp4"
+if ! check_streams "$BAD" "h264,aac"; then
+  log "making bikes_badaudio.mp4"
+  ffmpeg -loglevel error -y -i "$MEDIA/bikes_aac.mp4" -c copy -bsf:a noise=amount=4 -map_metadata -1 \
+    "$BAD.tmp.mp4" || die "could not make bikes_badaudio.mp4"
+  mv "$BAD.tmp.mp4" "$BAD"
+  check_streams "$BAD" "h264,aac" || die "bikes_badaudio.mp4 does not hold h264,aac"
+fi
+
+# Pictures other than 8-bit 4:2:0 progressive H.264, 2 s of bikes.mp4 each: bikes_hevc10.mp4
+# (HEVC Main 10), bikes_interlaced.mp4 (H.264, interlaced, top field first), and
+# bikes_nodecoder.avi (Motion JPEG relabelled with a codec tag nothing decodes).
+check_format() {
+  local got
+  got=$(ffprobe -v error -select_streams v:0 -show_entries stream=codec_tag_string,pix_fmt,field_order \
+    -of csv=p=0 "$1" 2>/dev/null | head -n 1 || true)
+  [ "$got" = "$2" ]
+}
+PICTURES=(
+  "bikes_hevc10.mp4|hev1,yuv420p10le,progressive|-c:v libx265 -preset ultrafast -pix_fmt yuv420p10le -x265-params log-level=error"
+  "bikes_interlaced.mp4|avc1,yuv420p,tt|-vf setfield=tff -c:v libx264 -preset veryfast -flags +ildct+ilme -x264opts tff=1"
+  "bikes_mjpeg.avi|MJPG,yuvj420p,unknown|-c:v mjpeg -q:v 5"
+)
+for clip in "${PICTURES[@]}"; do
+  IFS='|' read -r name format codecs <<<"$clip"
+  check_format "$MEDIA/$name" "$format" && continue
+  log "making $name"
+  ext="${name##*.}"
+  # shellcheck disable=SC2086 # the codec options are words
+  ffmpeg -loglevel error -y -i "$SRC" -t 2 -an $codecs -threads 1 -map_metadata -1 "$MEDIA/$name.tmp.$ext" \
+    || die "could not make $name"
+  mv "$MEDIA/$name.tmp.$ext" "$MEDIA/$name"
+  check_format "$MEDIA/$name" "$format" || die "$name is not $format"
+done
+NODEC="$MEDIA/bikes_nodecoder.avi"
+if ! check_format "$NODEC" "QQQQ,unknown,unknown"; then
+  log "making bikes_nodecoder.avi"
+  LC_ALL=C sed 's/MJPG/QQQQ/g' "$MEDIA/bikes_mjpeg.avi" > "$NODEC.tmp" || die "could not make bikes_nodecoder.avi"
+  mv "$NODEC.tmp" "$NODEC"
+fi

@@ -69,6 +69,8 @@ struct Summary {
     video_id: String,
     status: VideoStatus,
     error: Option<String>,
+    /// What a `ready` job did without, e.g. a sound track it could not read.
+    warnings: Vec<String>,
     master: PathBuf,
     frames: u64,
     segments: usize,
@@ -155,6 +157,7 @@ pub async fn run(args: ProcessArgs) -> anyhow::Result<ExitCode> {
         video_id: record.id.to_string(),
         status: outcome.status,
         error: outcome.error.clone(),
+        warnings: outcome.warnings.clone(),
         master: out.join("master.m3u8"),
         frames: outcome.frames,
         segments: outcome.segments,
@@ -221,6 +224,9 @@ fn print_summary(input: &std::path::Path, s: &Summary) {
     println!("{} → {}", input.display(), s.master.display());
     println!("video id      {}", s.video_id);
     println!("status        {}", s.status);
+    for w in &s.warnings {
+        println!("warning       {w}");
+    }
     if s.status != VideoStatus::Ready {
         return;
     }

@@ -117,7 +117,8 @@ fn check_hls(out: &Path, expected_sizes: &[(u32, u32)]) -> Vec<usize> {
     let found: BTreeSet<(u32, u32)> = streams
         .lines()
         .filter_map(|l| l.split_once(','))
-        .map(|(w, h)| (w.parse().expect("width"), h.parse().expect("height")))
+        // The sound's stream has no size.
+        .filter_map(|(w, h)| Some((w.parse().ok()?, h.trim_end_matches(',').parse().ok()?)))
         .collect();
     assert_eq!(found, expected_sizes.iter().copied().collect(), "{streams}");
 
@@ -280,6 +281,118 @@ fn rotation_tags_give_upright_renditions_records_and_boxes() {
         let (record, _) = stored_run(&run);
         assert_eq!((record.width, record.height), size, "{clip}");
     }
+}
+
+/// A stream's codec, start and duration, as ffprobe reads the whole playlist.
+fn stream_timing(playlist: &Path, stream: &str) -> (String, f64, f64) {
+    let (out, err) = ffprobe(
+        &[
+            "-select_streams",
+            stream,
+            "-show_entries",
+            "stream=codec_name,profile,start_time,duration:format=duration",
+            "-of",
+            "json",
+        ],
+        playlist,
+    );
+    let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out} {err}"));
+    let s = &v["streams"][0];
+    let num = |x: &Value| x.as_str().and_then(|t| t.parse::<f64>().ok());
+    let codec = format!(
+        "{} {}",
+        s["codec_name"].as_str().unwrap_or("?"),
+        s["profile"].as_str().unwrap_or("")
+    );
+    let start = num(&s["start_time"]).expect("start time");
+    let duration = num(&s["duration"])
+        .or_else(|| num(&v["format"]["duration"]))
+        .expect("duration");
+    (codec, start, duration)
+}
+
+#[test]
+fn sound_is_one_audio_rendition_in_step_with_every_video_rendition() {
+    // AAC-LC is copied; MP3 and Opus are encoded to AAC-LC once.
+    for clip in ["bikes_aac.mp4", "bikes_mp3.mkv", "bikes_opus.webm"] {
+        let run = process(&media(clip), &[], "272p/index.m3u8", None);
+        assert!(run.success, "{clip}: {}", run.stderr);
+        assert_eq!(run.summary["warnings"], serde_json::json!([]), "{clip}");
+        let (record, _) = stored_run(&run);
+        assert!(record.has_audio, "{clip}");
+        let master = std::fs::read_to_string(run.out().join("master.m3u8")).expect("master");
+        assert!(
+            master.contains("#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\"")
+                && master.contains("URI=\"audio/index.m3u8\""),
+            "{clip}: {master}"
+        );
+        assert!(
+            master.contains(",mp4a.40.2\"") && master.contains("AUDIO=\"audio\""),
+            "{clip}: {master}"
+        );
+        let audio = run.out().join("audio/index.m3u8");
+        assert!(std::fs::read_to_string(&audio)
+            .expect("audio playlist")
+            .contains("#EXT-X-ENDLIST"));
+        let (codec, a_start, a_len) = stream_timing(&audio, "a:0");
+        assert_eq!(codec, "aac LC", "{clip}");
+        let (_, v_start, v_len) = stream_timing(&run.out().join("272p/index.m3u8"), "v:0");
+        // In step: starts within a video frame (25 fps), lengths within an audio frame (1024
+        // samples at 48 kHz) plus that frame.
+        assert!(
+            (a_start - v_start).abs() <= 0.04,
+            "{clip}: audio starts at {a_start}, video at {v_start}"
+        );
+        assert!(
+            (a_len - v_len).abs() <= 1024.0 / 48_000.0 + 0.04,
+            "{clip}: audio lasts {a_len} s, video {v_len} s"
+        );
+    }
+}
+
+#[test]
+fn a_sound_track_that_does_not_decode_leaves_the_video_silent_with_a_warning() {
+    let run = process(&media("bikes_badaudio.mp4"), &[], "272p/index.m3u8", None);
+    assert!(run.success, "{}", run.stderr);
+    let warnings = run.summary["warnings"].as_array().cloned().unwrap_or_default();
+    assert_eq!(warnings.len(), 1, "{}", run.summary);
+    assert!(
+        warnings[0].as_str().unwrap_or("").contains("without its sound"),
+        "{warnings:?}"
+    );
+    let (record, _) = stored_run(&run);
+    assert_eq!(record.status, VideoStatus::Ready);
+    assert_eq!(record.warnings.len(), 1);
+    let master = std::fs::read_to_string(run.out().join("master.m3u8")).expect("master");
+    assert!(!master.contains("TYPE=AUDIO") && !master.contains("mp4a"), "{master}");
+    assert!(
+        !run.out().join("audio").exists(),
+        "a half-written audio rendition was left"
+    );
+    check_hls(&run.out(), &[(640, 272)]);
+}
+
+#[test]
+fn other_codecs_and_picture_formats_are_processed() {
+    // HEVC Main 10 (converted once to 8-bit), interlaced H.264 (deinterlaced, one frame per
+    // frame), Motion JPEG, VP9 with Opus sound.
+    for clip in [
+        "bikes_hevc10.mp4",
+        "bikes_interlaced.mp4",
+        "bikes_mjpeg.avi",
+        "bikes_opus.webm",
+    ] {
+        let video = media(clip);
+        let run = process(&video, &[], "272p/index.m3u8", None);
+        assert!(run.success, "{clip}: {}", run.stderr);
+        let frames = check_hls(&run.out(), &[(640, 272)]);
+        assert_eq!(frames, vec![source_frames(&video)], "{clip}: every frame, once");
+        let (car_frames, _) = stored(&run, "car");
+        assert!(car_frames > 10, "{clip}: car in {car_frames} frames");
+    }
+    // A codec nothing installed decodes is refused at the probe, by name.
+    let err = refused(&media("bikes_nodecoder.avi"));
+    assert!(err.contains("no decoder for video/x-avi-unknown is installed"), "{err}");
 }
 
 #[test]

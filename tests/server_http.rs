@@ -202,6 +202,57 @@ fn a_video_from_upload_to_delete() {
     assert!(!dir.path().join("streams").join(&id).exists());
 }
 
+#[test]
+fn a_video_with_sound_keeps_it_in_every_rendering() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(dir.path(), &[]);
+    let (code, accepted) = server.upload(&media("bikes_aac.mp4"), &[]);
+    assert_eq!(code, 202, "{accepted}");
+    let id = accepted["id"].as_str().expect("id").to_string();
+    let done = server.wait_status(&id, READY, Duration::from_secs(300));
+    assert_eq!(done["status"], "ready", "{done}");
+    assert_eq!(done["has_audio"], true, "{done}");
+    assert_eq!(done["warnings"], serde_json::json!([]), "{done}");
+    // The original and a re-rendering both name the sound, and the server serves it.
+    let sound_of = |master_url: &str| {
+        let (code, master) = curl_raw("GET", &server.url(master_url), &[]);
+        assert_eq!(code, 200, "{master_url}");
+        let master = String::from_utf8_lossy(&master).into_owned();
+        assert!(
+            master.contains("TYPE=AUDIO") && master.contains("mp4a.40.2"),
+            "{master}"
+        );
+        let audio = format!("{}audio/index.m3u8", master_url.trim_end_matches("master.m3u8"));
+        let (code, playlist) = curl_raw("GET", &server.url(&audio), &[]);
+        assert_eq!(code, 200, "{audio}");
+        let playlist = String::from_utf8_lossy(&playlist).into_owned();
+        assert!(playlist.contains("#EXT-X-ENDLIST"), "{playlist}");
+        let segment = playlist.lines().find(|l| l.ends_with(".ts")).expect("a segment");
+        let (code, bytes) = curl_raw("GET", &server.url(&audio.replace("index.m3u8", segment)), &[]);
+        assert!(code == 200 && !bytes.is_empty(), "{segment}: {code}");
+    };
+    let (_, stream) = get(&server.url(&format!("/api/videos/{id}/stream")));
+    sound_of(stream["master"].as_str().expect("master"));
+    let (code, render) = curl(
+        "POST",
+        &server.url(&format!("/api/videos/{id}/renders")),
+        &["-H", "Content-Type: application/json", "-d", r#"{"classes": ["car"]}"#],
+    );
+    assert_eq!(code, 202, "{render}");
+    let render_url = server.url(render["url"].as_str().expect("render url"));
+    let started = Instant::now();
+    let render = loop {
+        let (_, r) = get(&render_url);
+        if r["status"] == "ready" || r["status"] == "failed" {
+            break r;
+        }
+        assert!(started.elapsed() < Duration::from_secs(300), "{r}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(render["status"], "ready", "{render}");
+    sound_of(render["master"].as_str().expect("master"));
+}
+
 /// The value of an unlabelled metric in the server's Prometheus text.
 fn metric(server: &Server, name: &str) -> f64 {
     let (code, text) = curl_raw("GET", &server.url("/metrics"), &[]);
@@ -250,6 +301,12 @@ fn bad_input_is_refused_and_nothing_is_stored() {
     expect(server.upload(&noise, &[]), 415, "random bytes named .mp4");
     expect(server.upload(&truncated, &[]), 415, "truncated MP4");
     expect(server.upload(&audio, &[]), 422, "audio only");
+    let (code, body) = server.upload(&media("bikes_nodecoder.avi"), &[]);
+    expect((code, body.clone()), 415, "a codec with no decoder");
+    assert!(
+        body["message"].as_str().unwrap_or_default().contains("no decoder for"),
+        "{body}"
+    );
     // Over an input limit: 422, the limit and the file's value named.
     for (clip, limit, value) in [
         ("wide_8000x64.mp4", "max_width", "8000 pixels wide"),

@@ -29,6 +29,7 @@ fn bikes_becomes_a_growing_then_ended_event_playlist() {
                 segment_seconds: 2.0,
                 fps: 25.0,
                 preset: Preset::Veryfast,
+                audio: false,
             };
             Encoder::start(config, f.layout).expect("encoder starts")
         });

@@ -284,6 +284,7 @@ fn encode_all(frames: Vec<Frame>, out: &std::path::Path, preset: Preset, fps: f6
         segment_seconds: 2.0,
         fps,
         preset,
+        audio: false,
     };
     let mut encoder = Encoder::start(config, first.layout)?;
     for f in frames {

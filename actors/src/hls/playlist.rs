@@ -85,17 +85,47 @@ pub struct Variant {
     pub frame_rate: f64,
 }
 
-pub fn render_master(variants: &[Variant]) -> String {
+/// The master playlist; with `audio`, one AAC-LC audio rendition (`audio/index.m3u8`) is every
+/// variant's audio group, and counted in its bandwidth and codecs.
+pub fn render_master(variants: &[Variant], audio: bool) -> String {
     let mut s = String::from("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-INDEPENDENT-SEGMENTS\n");
+    let (group, extra_codec, extra_bits) = if audio {
+        let _ = writeln!(
+            s,
+            "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"{AUDIO_GROUP}\",NAME=\"sound\",DEFAULT=YES,AUTOSELECT=YES,URI=\"{AUDIO_URI}\""
+        );
+        (
+            format!(",AUDIO=\"{AUDIO_GROUP}\""),
+            format!(",{AUDIO_CODECS}"),
+            AUDIO_BANDWIDTH,
+        )
+    } else {
+        (String::new(), String::new(), 0)
+    };
     for v in variants {
         let _ = writeln!(
             s,
-            "#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},RESOLUTION={}x{},CODECS=\"{}\",FRAME-RATE={:.3}\n{}",
-            v.bandwidth, v.average_bandwidth, v.width, v.height, v.codecs, v.frame_rate, v.uri
+            "#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},RESOLUTION={}x{},CODECS=\"{}{extra_codec}\",FRAME-RATE={:.3}{group}\n{}",
+            v.bandwidth + extra_bits,
+            v.average_bandwidth + extra_bits,
+            v.width,
+            v.height,
+            v.codecs,
+            v.frame_rate,
+            v.uri
         );
     }
     s
 }
+
+const AUDIO_GROUP: &str = "audio";
+/// The sound's folder under a job's output folder, and its playlist there.
+pub const AUDIO_DIR: &str = "audio";
+pub const AUDIO_URI: &str = "audio/index.m3u8";
+const AUDIO_CODECS: &str = "mp4a.40.2";
+/// The sound's bits per second: the AAC-LC rate `media::audio` encodes at, and what each
+/// variant's bandwidth counts for it (a copied track is rarely above it).
+pub const AUDIO_BANDWIDTH: u64 = 128_000;
 
 /// Replaces `path` atomically (write a sibling temp file, then rename), so a player polling the
 /// playlist never reads half of one.
@@ -155,7 +185,7 @@ mod tests {
 
     #[test]
     fn master_lists_every_attribute() {
-        let m = render_master(&[Variant {
+        let variants = [Variant {
             uri: "576p/index.m3u8".into(),
             bandwidth: 900_000,
             average_bandwidth: 700_000,
@@ -163,10 +193,22 @@ mod tests {
             height: 576,
             codecs: "avc1.64001f".into(),
             frame_rate: 10.0,
-        }]);
+        }];
+        let m = render_master(&variants, false);
         assert!(m.contains(
             "#EXT-X-STREAM-INF:BANDWIDTH=900000,AVERAGE-BANDWIDTH=700000,RESOLUTION=768x576,\
              CODECS=\"avc1.64001f\",FRAME-RATE=10.000\n576p/index.m3u8\n"
+        ));
+        assert!(!m.contains("TYPE=AUDIO"));
+        // With sound: one audio group, named by every variant, its codec and bits counted.
+        let m = render_master(&variants, true);
+        assert!(m.contains(
+            "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",NAME=\"sound\",DEFAULT=YES,AUTOSELECT=YES,\
+             URI=\"audio/index.m3u8\"\n"
+        ));
+        assert!(m.contains(
+            "#EXT-X-STREAM-INF:BANDWIDTH=1028000,AVERAGE-BANDWIDTH=828000,RESOLUTION=768x576,\
+             CODECS=\"avc1.64001f,mp4a.40.2\",FRAME-RATE=10.000,AUDIO=\"audio\"\n576p/index.m3u8\n"
         ));
     }
 }

@@ -9,6 +9,8 @@ use crate::store::VideoStatus;
 pub struct JobOutcome {
     pub status: VideoStatus,
     pub error: Option<String>,
+    /// What a `ready` job did without (e.g. a sound track it could not read).
+    pub warnings: Vec<String>,
     pub frames: u64,
     pub segments: usize,
     /// Detections stored, per class id.
@@ -22,6 +24,7 @@ impl JobOutcome {
         JobOutcome {
             status: VideoStatus::Failed,
             error: Some(error.to_string()),
+            warnings: Vec::new(),
             frames: 0,
             segments: 0,
             class_counts: BTreeMap::new(),

@@ -107,6 +107,7 @@ mod tests {
         JobOutcome {
             status: VideoStatus::Ready,
             error: None,
+            warnings: Vec::new(),
             frames: 0,
             segments: 0,
             class_counts: Default::default(),

@@ -85,6 +85,8 @@ pub struct JobSpec {
     /// Frame rate and duration the container declares (0 when it does not).
     pub fps: f64,
     pub duration_ms: u64,
+    /// The input has a sound track, kept in the output.
+    pub has_audio: bool,
     pub model_input: (u32, u32),
     pub class_names: Vec<String>,
 }
@@ -113,6 +115,7 @@ impl JobSpec {
             settings: settings.clone(),
             fps: record.fps,
             duration_ms: record.duration_ms,
+            has_audio: record.has_audio,
             model_input: (model.input_width, model.input_height),
             class_names: model.names.clone(),
         }

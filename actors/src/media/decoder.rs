@@ -1,7 +1,10 @@
 //! GStreamer decoding of a video file into packed I420 frames, pulled one at a time.
 //!
-//! `filesrc ! decodebin ! videoconvert ! videoflip ! video/x-raw,format=I420 ! appsink`;
-//! videoconvert passes through untouched when the decoder already gives I420 (the common case).
+//! `filesrc ! decodebin ! deinterlace ! videoconvert ! videoflip ! video/x-raw,format=I420 !
+//! appsink`; deinterlace and videoconvert pass frames through untouched when the decoder already
+//! gives progressive I420 (the common case); otherwise interlaced frames are deinterlaced (one
+//! frame per frame, from the top field) and 10-bit, 4:2:2 or 4:4:4 ones converted once to 8-bit
+//! I420, which drawing and x264 take.
 //! videoflip turns the picture upright from the file's orientation tag (a phone's portrait clip is
 //! stored landscape and tagged "rotate 90"), so every later stage, and every stored box, sees the
 //! picture as players show it; untagged, it passes frames through. Audio and other streams go to
@@ -52,6 +55,9 @@ impl Decoder {
             .build()
             .map_err(|e| DecodeError::Pipeline(e.to_string()))?;
         let decodebin = element("decodebin")?;
+        let deinterlace = element("deinterlace")?;
+        // One frame out per frame in (the default makes one per field, doubling the rate).
+        deinterlace.set_property_from_str("fields", "top");
         let convert = element("videoconvert")?;
         let upright = element("videoflip")?;
         upright.set_property_from_str("video-direction", "auto");
@@ -67,13 +73,23 @@ impl Decoder {
             .build();
         let fail = |e: &dyn std::fmt::Display| DecodeError::Pipeline(e.to_string());
         pipeline
-            .add_many([&src, &decodebin, &convert, &upright, appsink.upcast_ref()])
+            .add_many([&src, &decodebin, &deinterlace, &convert, &upright, appsink.upcast_ref()])
             .map_err(|e| fail(&e))?;
         src.link(&decodebin).map_err(|e| fail(&e))?;
-        gst::Element::link_many([&convert, &upright, appsink.upcast_ref()]).map_err(|e| fail(&e))?;
+        gst::Element::link_many([&deinterlace, &convert, &upright, appsink.upcast_ref()]).map_err(|e| fail(&e))?;
 
+        // Sound is kept by its own pipeline (`media::audio`); here it is never decoded, so a broken
+        // sound track cannot stop the video, and no time goes into decoding what is thrown away.
+        decodebin.connect("autoplug-continue", false, |values| {
+            let caps = values.get(2).and_then(|v| v.get::<gst::Caps>().ok());
+            let audio = caps
+                .as_ref()
+                .and_then(|c| c.structure(0))
+                .is_some_and(|s| s.name().starts_with("audio/"));
+            Some((!audio).to_value())
+        });
         let pipeline_weak = pipeline.downgrade();
-        let convert_sink = convert
+        let video_sink = deinterlace
             .static_pad("sink")
             .ok_or_else(|| DecodeError::Pipeline("no sink pad".into()))?;
         decodebin.connect_pad_added(move |_, pad| {
@@ -81,8 +97,8 @@ impl Decoder {
                 .current_caps()
                 .and_then(|c| c.structure(0).map(|s| s.name().starts_with("video/")))
                 .unwrap_or(false);
-            if is_video && !convert_sink.is_linked() {
-                if let Err(e) = pad.link(&convert_sink) {
+            if is_video && !video_sink.is_linked() {
+                if let Err(e) = pad.link(&video_sink) {
                     tracing::warn!("could not link the video stream: {e:?}");
                 }
                 return;

@@ -37,7 +37,7 @@ use crate::job::options::Preset;
 /// lookahead holds the first output past the first 2 s boundary, so one segment held the rest
 /// of the video. Timestamps that start at the minimum need no shift, and times stay consistent.
 /// The files are unchanged: their PTS already started at 1000 h (modulo the MPEG-TS wrap).
-const TIME_BASE: u64 = 1000 * 3600 * 1_000_000_000;
+pub(crate) const TIME_BASE: u64 = 1000 * 3600 * 1_000_000_000;
 
 /// splitmuxsink's size threshold: far below any frame period we accept (1000 fps is 1 ms).
 const SPLIT_THRESHOLD_NS: u64 = 100_000;
@@ -82,6 +82,9 @@ pub struct EncoderConfig {
     /// master playlist; the final FRAME-RATE is measured from timestamps).
     pub fps: f64,
     pub preset: Preset,
+    /// The master names the sound's rendition (`audio/index.m3u8`, written beside the encoder by
+    /// `media::audio`) as every variant's audio group.
+    pub audio: bool,
 }
 
 /// What a finished encode produced.
@@ -90,6 +93,8 @@ pub struct EncodeSummary {
     pub frames: u64,
     pub segments: usize,
     pub variants: Vec<Variant>,
+    /// What the job did without, e.g. a sound track that could not be read.
+    pub warnings: Vec<String>,
 }
 
 struct Branch {
@@ -335,7 +340,19 @@ impl Encoder {
             frames: self.frames,
             segments: self.branches.first().map_or(0, |b| b.playlist.segments.len()),
             variants: self.variants(),
+            warnings: Vec::new(),
         })
+    }
+
+    /// Whether the master names a sound rendition.
+    pub fn has_audio(&self) -> bool {
+        self.config.audio
+    }
+
+    /// Takes the sound's rendition out of the master (its track could not be written).
+    pub fn drop_audio(&mut self) -> Result<(), EncodeError> {
+        self.config.audio = false;
+        self.write_master()
     }
 
     /// How many segments every rendition has finished (what a player can fetch).
@@ -432,7 +449,7 @@ impl Encoder {
     }
 
     fn write_master(&mut self) -> Result<(), EncodeError> {
-        let text = render_master(&self.variants());
+        let text = render_master(&self.variants(), self.config.audio);
         if text != self.master {
             let path = self.config.out_dir.join("master.m3u8");
             write_atomic(&path, &text).map_err(|e| write_err(&path, e))?;
@@ -456,7 +473,7 @@ fn write_err(path: &Path, e: std::io::Error) -> EncodeError {
 }
 
 /// The playlist entry of a fragment file written from `start` to `end` (running time, ns).
-fn finished_segment(location: &str, start: u64, end: u64) -> Option<Segment> {
+pub(crate) fn finished_segment(location: &str, start: u64, end: u64) -> Option<Segment> {
     let path = Path::new(location);
     let bytes = std::fs::metadata(path).map(|m| m.len()).ok().filter(|b| *b > 0)?;
     Some(Segment {

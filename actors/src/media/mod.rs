@@ -1,5 +1,6 @@
 //! GStreamer glue: probing an upload, decoding it into frames, encoding frames into HLS.
 
+pub mod audio;
 pub mod decoder;
 pub mod element;
 pub mod encoder;
@@ -7,6 +8,7 @@ pub mod limits;
 pub mod probe;
 pub mod source;
 
+pub use audio::{AudioError, AudioSummary};
 pub use decoder::{DecodeError, Decoder};
 pub use encoder::{EncodeError, EncodeSummary, Encoder, EncoderConfig};
 pub use limits::{InputLimits, LimitError};

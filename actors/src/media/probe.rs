@@ -30,6 +30,8 @@ pub enum ProbeError {
     NotVideo { path: String, reason: String },
     #[error("{0} has no video stream (audio only?)")]
     NoVideoStream(String),
+    #[error("{path}: no decoder for {codec} is installed")]
+    NoDecoder { path: String, codec: String },
     #[error("could not start GStreamer: {0}")]
     Init(String),
 }
@@ -56,7 +58,20 @@ pub fn probe(path: &Path, timeout: Duration) -> Result<VideoProbe, ProbeError> {
         path: shown.clone(),
         reason,
     };
-    let info = discoverer.discover_uri(&uri).map_err(|e| not_video(e.to_string()))?;
+    let info = discoverer.discover_uri(&uri).map_err(|e| {
+        // Say which decoder is missing: the discoverer's error does not.
+        let missing = e
+            .matches(gst::CoreError::MissingPlugin)
+            .then(|| missing_video_decoder(&missing_decoders(&absolute, timeout)))
+            .flatten();
+        match missing {
+            Some(codec) => ProbeError::NoDecoder {
+                path: shown.clone(),
+                codec,
+            },
+            None => not_video(e.to_string()),
+        }
+    })?;
     match info.result() {
         gst_pbutils::DiscovererResult::Ok => {}
         other => return Err(not_video(format!("{other:?}"))),
@@ -65,10 +80,14 @@ pub fn probe(path: &Path, timeout: Duration) -> Result<VideoProbe, ProbeError> {
         return Err(ProbeError::NoVideoStream(shown));
     };
     // Image formats that discoverer reports as video (GIF, even animated) are not what the
-    // pipeline is for; refuse them here rather than let a job stall on them.
+    // pipeline is for; refuse them here rather than let a job stall on them. Motion JPEG (a
+    // JPEG per frame, in AVI or QuickTime from cameras) is a video codec.
     let image = video
         .caps()
-        .and_then(|c| c.structure(0).map(|s| s.name().starts_with("image/")))
+        .and_then(|c| {
+            c.structure(0)
+                .map(|s| s.name().starts_with("image/") && s.name() != "image/jpeg")
+        })
         .unwrap_or(false);
     if image {
         return Err(not_video("it is an image, not a video".into()));
@@ -103,6 +122,57 @@ pub fn probe(path: &Path, timeout: Duration) -> Result<VideoProbe, ProbeError> {
     })
 }
 
+/// The installer details (`gstreamer|1.0|…|decoder-video/…`) of the decoders a file needs and
+/// this machine lacks, from the messages decodebin posts while it prerolls the file.
+fn missing_decoders(path: &Path, timeout: Duration) -> Vec<String> {
+    let mut details = Vec::new();
+    let Ok(pipeline) = gst::parse::launch("filesrc name=src ! decodebin ! fakesink async=false") else {
+        return details;
+    };
+    let Ok(pipeline) = pipeline.downcast::<gst::Pipeline>() else {
+        return details;
+    };
+    if let Some(src) = pipeline.by_name("src") {
+        src.set_property("location", path.to_string_lossy().as_ref());
+    }
+    let Some(bus) = pipeline.bus() else { return details };
+    let _ = pipeline.set_state(gst::State::Paused);
+    let deadline = std::time::Instant::now() + timeout;
+    while let Some(msg) = bus.timed_pop(gst::ClockTime::from_nseconds(
+        deadline.saturating_duration_since(std::time::Instant::now()).as_nanos() as u64,
+    )) {
+        match msg.view() {
+            gst::MessageView::Element(_) => {
+                if let Ok(missing) = gst_pbutils::MissingPluginMessage::parse(&msg) {
+                    details.push(missing.installer_detail().to_string());
+                }
+            }
+            gst::MessageView::Error(_) | gst::MessageView::AsyncDone(_) | gst::MessageView::Eos(_) => break,
+            _ => {}
+        }
+    }
+    let _ = pipeline.set_state(gst::State::Null);
+    details
+}
+
+/// The description of the first missing video decoder in GStreamer's installer details
+/// (`gstreamer|1.0|app|<description>|decoder-video/...`).
+fn missing_video_decoder(details: &[String]) -> Option<String> {
+    details.iter().find_map(|d| {
+        let fields: Vec<&str> = d.split('|').collect();
+        let what = fields.get(4)?;
+        what.starts_with("decoder-video/").then(|| {
+            let description = fields.get(3).copied().unwrap_or_default();
+            let description = description.trim_end_matches(" decoder");
+            if description.is_empty() {
+                what.trim_start_matches("decoder-").to_string()
+            } else {
+                description.to_string()
+            }
+        })
+    })
+}
+
 /// Whether an `image-orientation` tag (`rotate-90`, `flip-rotate-270`, ...) turns the picture a
 /// quarter, so that it shows with width and height swapped.
 fn turns_sideways(orientation: &str) -> bool {
@@ -112,6 +182,17 @@ fn turns_sideways(orientation: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_video_decoder_is_named_and_a_missing_sound_decoder_is_not() {
+        let video = "gstreamer|1.0|sightline|QQQQ video decoder|decoder-video/x-avi-unknown, fourcc=(string)QQQQ";
+        let audio = "gstreamer|1.0|sightline|AC-3 decoder|decoder-audio/x-ac3";
+        assert_eq!(
+            missing_video_decoder(&[audio.into(), video.into()]),
+            Some("QQQQ video".into())
+        );
+        assert_eq!(missing_video_decoder(&[audio.into()]), None);
+    }
 
     #[test]
     fn quarter_turns_swap_the_sides() {

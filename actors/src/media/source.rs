@@ -1,7 +1,7 @@
 //! Where a job's frames come from: the seam between the frame extractor and what it reads.
 //! Uploaded files are the one kind today; live cameras will be another behind the same trait.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::decoder::{DecodeError, Decoder};
@@ -20,6 +20,13 @@ impl Input {
     pub fn open(&self) -> Result<Box<dyn FrameSource>, DecodeError> {
         match self {
             Input::File(path) => Ok(Box::new(Decoder::open(path)?)),
+        }
+    }
+
+    /// The file whose sound track the output keeps.
+    pub fn sound_file(&self) -> Option<&Path> {
+        match self {
+            Input::File(path) => Some(path),
         }
     }
 }

@@ -1,8 +1,10 @@
 //! HlsWriter: encodes the rendered frames into adaptive HLS and hands credits back.
 //!
-//! The encoder is started on the first frame (its size picks the renditions). Each push runs on
-//! tokio's blocking pool since it may wait for the encoder; once the frame is in, its credit goes
-//! back to the extractor.
+//! The encoder is started on the first frame (its size picks the renditions), and with it, when
+//! the input has sound, the audio rendition's own pipeline on a thread of its own (it runs ahead
+//! of the video, at the speed of the file). Each push runs on tokio's blocking pool since it may
+//! wait for the encoder; once the frame is in, its credit goes back to the extractor. At the end
+//! the sound is waited for; if it failed, the master drops it and the job keeps a warning.
 //!
 //! Metrics: `sightline_frames_total{stage="rendered"}` per frame received from the renderer (the
 //! renderer's output, counted here), `{stage="encoded"}` per frame the encoder accepted, and
@@ -10,6 +12,7 @@
 //! (the first push's encoder start is not).
 
 use std::path::PathBuf;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use metrics::{Counter, Histogram};
@@ -17,20 +20,28 @@ use ractor::{Actor, ActorProcessingErr, ActorRef};
 
 use super::messages::{ExtractorMsg, StatsMsg, SupervisorMsg, WriterMsg};
 use crate::hls::ladder;
+use crate::hls::AUDIO_DIR;
 use crate::job::options::Preset;
-use crate::media::encoder::{EncodeError, Encoder, EncoderConfig};
+use crate::media::audio::{self, AudioError, AudioSummary};
+use crate::media::encoder::{EncodeError, EncodeSummary, Encoder, EncoderConfig};
 use crate::telemetry;
 
 /// How long one frame may wait for the encoder, and the whole stream for its end, before the
 /// job is failed as stalled.
 const PUSH_STALL: Duration = Duration::from_secs(60);
 const FINISH_TIMEOUT: Duration = Duration::from_secs(120);
+/// The sound's pipeline runs far faster than real time; it may take this plus the video's length.
+const SOUND_TIMEOUT: Duration = Duration::from_secs(60);
+
+type SoundJob = JoinHandle<Result<AudioSummary, AudioError>>;
 
 pub struct WriterArgs {
     pub out_dir: PathBuf,
     pub segment_seconds: f64,
     pub fps: f64,
     pub preset: Preset,
+    /// The file whose sound track to keep, and its declared length in ms; `None`: no sound.
+    pub sound: Option<(PathBuf, u64)>,
     pub extractor: ActorRef<ExtractorMsg>,
     pub stats: ActorRef<StatsMsg>,
     pub supervisor: ActorRef<SupervisorMsg>,
@@ -39,6 +50,7 @@ pub struct WriterArgs {
 pub struct WriterState {
     args: WriterArgs,
     encoder: Option<Encoder>,
+    sound: Option<SoundJob>,
     frames: u64,
     rendered: Counter,
     encoded: Counter,
@@ -56,6 +68,7 @@ impl Actor for HlsWriter {
         Ok(WriterState {
             args,
             encoder: None,
+            sound: None,
             frames: 0,
             rendered: metrics::counter!(telemetry::FRAMES_TOTAL, "stage" => "rendered"),
             encoded: metrics::counter!(telemetry::FRAMES_TOTAL, "stage" => "encoded"),
@@ -79,7 +92,11 @@ impl Actor for HlsWriter {
                     segment_seconds: state.args.segment_seconds,
                     fps: state.args.fps,
                     preset: state.args.preset,
+                    audio: state.args.sound.is_some(),
                 };
+                if encoder.is_none() {
+                    state.sound = start_sound(&state.args);
+                }
                 let push_seconds = state.push_seconds.clone();
                 let encoder = tokio::task::spawn_blocking(move || {
                     let mut encoder = match encoder {
@@ -107,7 +124,9 @@ impl Actor for HlsWriter {
                     .encoder
                     .take()
                     .ok_or("the video ended before any frame was encoded")?;
-                let summary = tokio::task::spawn_blocking(move || encoder.finish(FINISH_TIMEOUT)).await??;
+                let sound = state.sound.take();
+                let out_dir = state.args.out_dir.clone();
+                let summary = tokio::task::spawn_blocking(move || finish(encoder, sound, out_dir)).await??;
                 ractor::call!(state.args.stats, |ack| StatsMsg::Encoded {
                     frames: summary.frames,
                     playable_segments: summary.segments,
@@ -118,4 +137,37 @@ impl Actor for HlsWriter {
         }
         Ok(())
     }
+}
+
+/// Starts writing the sound's rendition, when the input has sound.
+fn start_sound(args: &WriterArgs) -> Option<SoundJob> {
+    let (input, duration_ms) = args.sound.clone()?;
+    let (out_dir, segment_seconds) = (args.out_dir.clone(), args.segment_seconds);
+    let timeout = SOUND_TIMEOUT + Duration::from_millis(duration_ms);
+    let spawned = std::thread::Builder::new()
+        .name("sound".into())
+        .spawn(move || audio::extract(&input, &out_dir, segment_seconds, timeout));
+    // Without a thread there is no sound; `finish` says so.
+    spawned.ok()
+}
+
+/// Waits for the sound, takes it out of the master if it failed, and ends the stream.
+fn finish(mut encoder: Encoder, sound: Option<SoundJob>, out_dir: PathBuf) -> Result<EncodeSummary, EncodeError> {
+    let mut warnings = Vec::new();
+    if encoder.has_audio() {
+        let outcome = match sound {
+            Some(job) => job
+                .join()
+                .unwrap_or_else(|_| Err(AudioError::Stream("the sound's thread panicked".into()))),
+            None => Err(AudioError::Pipeline("the sound's thread could not start".into())),
+        };
+        if let Err(e) = outcome {
+            encoder.drop_audio()?;
+            let _ = std::fs::remove_dir_all(out_dir.join(AUDIO_DIR));
+            warnings.push(format!("the video was processed without its sound: {e}"));
+        }
+    }
+    let mut summary = encoder.finish(FINISH_TIMEOUT)?;
+    summary.warnings = warnings;
+    Ok(summary)
 }

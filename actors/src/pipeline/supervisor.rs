@@ -127,6 +127,10 @@ async fn wire(myself: &ActorRef<SupervisorMsg>, state: &mut SupervisorState) -> 
         segment_seconds: spec.settings.segment_seconds,
         fps: spec.fps,
         preset: spec.settings.preset,
+        sound: spec
+            .has_audio
+            .then(|| spec.input.sound_file().map(|p| (p.to_path_buf(), spec.duration_ms)))
+            .flatten(),
         extractor: extractor.clone(),
         stats: stats.clone(),
         supervisor: myself.clone(),
@@ -209,13 +213,32 @@ async fn finish(
         Err(e) => (VideoStatus::Failed, Some(e)),
     };
     let (store, spec) = (&state.store, &state.spec);
-    let stored = record_status(store, spec.video, spec.kind, status, error.clone(), Some(frames));
+    let warnings = summary.as_ref().map(|s| s.warnings.clone()).unwrap_or_default();
+    for w in &warnings {
+        tracing::warn!(video = %spec.video, "{w}");
+    }
+    let stored = record_status(store, spec.video, spec.kind, status, error.clone(), Some(frames)).and_then(|_| {
+        // A processing job's warnings replace the last run's; a re-render adds any new one.
+        match spec.kind {
+            JobKind::Process => store.update_video(spec.video, |v| v.warnings = warnings.clone()),
+            JobKind::Render(_) if !warnings.is_empty() => store.update_video(spec.video, |v| {
+                for w in &warnings {
+                    if !v.warnings.contains(w) {
+                        v.warnings.push(w.clone());
+                    }
+                }
+            }),
+            JobKind::Render(_) => return Ok(()),
+        }
+        .map(|_| ())
+    });
     if let Err(e) = stored.and_then(|_| store.flush().map(|_| ())) {
         tracing::error!(video = %state.spec.video, "could not record the job's end: {e}");
     }
     let _ = done.send(JobOutcome {
         status,
         error,
+        warnings,
         frames,
         segments: summary.map_or(0, |s| s.segments),
         class_counts,

@@ -79,6 +79,9 @@ pub struct VideoRecord {
     pub fps: f64,
     pub width: u32,
     pub height: u32,
+    /// The file has a sound track (records from before sound was kept read `false`).
+    #[serde(default)]
+    pub has_audio: bool,
     pub model: String,
     /// The model's class names; detections store indexes into this list.
     pub class_names: Vec<String>,
@@ -89,6 +92,9 @@ pub struct VideoRecord {
     pub status: VideoStatus,
     pub progress: Progress,
     pub error: Option<String>,
+    /// What the last job did without, though it ended `ready` (e.g. a sound track it could not read).
+    #[serde(default)]
+    pub warnings: Vec<String>,
     /// Detections stored so far (kept by the StatsAggregator; `count_detections` is the slow truth).
     pub detections: u64,
     /// Unix milliseconds.
@@ -116,12 +122,14 @@ impl VideoRecord {
             fps: video.fps,
             width: video.width,
             height: video.height,
+            has_audio: video.has_audio,
             model,
             class_names,
             options,
             status: VideoStatus::Queued,
             progress: Progress::new(0, frames_total),
             error: None,
+            warnings: Vec::new(),
             detections: 0,
             created_at: 0,
             updated_at: 0,
@@ -324,6 +332,7 @@ pub(crate) mod tests {
             fps: 25.0,
             width: 640,
             height: 272,
+            has_audio: false,
             model: "yolov4-tiny".into(),
             class_names: vec!["person".into(), "bicycle".into(), "car".into()],
             options: JobOptions {
@@ -334,6 +343,7 @@ pub(crate) mod tests {
             status: VideoStatus::Queued,
             progress: Progress::new(0, Some(250)),
             error: None,
+            warnings: Vec::new(),
             detections: 0,
             created_at: 0,
             updated_at: 0,

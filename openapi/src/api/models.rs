@@ -83,8 +83,11 @@ pub struct Video {
     pub size_bytes: u64,
     pub duration_ms: u64,
     pub fps: f64,
+    /// The picture's size as shown: a file tagged to be turned a quarter reports it turned.
     pub width: u32,
     pub height: u32,
+    /// The file has a sound track, kept in every rendition (an `audio` group in the master).
+    pub has_audio: bool,
     pub model: String,
     pub status: Status,
     /// 0..1
@@ -92,6 +95,8 @@ pub struct Video {
     pub frames_done: u64,
     pub frames_total: Option<u64>,
     pub error: Option<String>,
+    /// What the last job did without though it ended `ready`, e.g. a sound track it could not read.
+    pub warnings: Vec<String>,
     pub detections: u64,
     /// The job's detection options.
     pub options: JobOptionsView,
@@ -113,12 +118,14 @@ impl From<&VideoRecord> for Video {
             fps: r.fps,
             width: r.width,
             height: r.height,
+            has_audio: r.has_audio,
             model: r.model.clone(),
             status: r.status.into(),
             progress: r.progress.fraction,
             frames_done: r.progress.frames_done,
             frames_total: r.progress.frames_total,
             error: r.error.clone(),
+            warnings: r.warnings.clone(),
             detections: r.detections,
             options: JobOptionsView::from(&r.options),
             created_at: r.created_at,

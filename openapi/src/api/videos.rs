@@ -440,6 +440,9 @@ pub(crate) fn register(
 ) -> Result<VideoRecord, ApiError> {
     let video = probe(incoming.path(), Duration::from_secs(15)).map_err(|e| match e {
         ProbeError::NotVideo { .. } => ApiError::unsupported(format!("'{filename}' is not a video we can decode")),
+        ProbeError::NoDecoder { codec, .. } => {
+            ApiError::unsupported(format!("'{filename}': no decoder for {codec} is installed"))
+        }
         ProbeError::NoVideoStream(_) => ApiError::unprocessable(format!("'{filename}' has no video stream")),
         ProbeError::Empty(_) => ApiError::bad_request("the uploaded file is empty"),
         other => ApiError::internal(other),
