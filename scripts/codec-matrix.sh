@@ -47,7 +47,9 @@ s = json.load(sys.stdin)
 out = pathlib.Path(sys.argv[1])
 sound = "with sound" if (out / "audio" / "index.m3u8").exists() else "no sound"
 warn = "; ".join(s["warnings"])
-print(f"processed: {s[\"frames\"]} frames, {s[\"detections\"]} detections, {sound}" + (f" (warning: {warn})" if warn else ""))
+frames, detections = s["frames"], s["detections"]
+note = f" (warning: {warn})" if warn else ""
+print(f"processed: {frames} frames, {detections} detections, {sound}{note}")
 ' "$out/out" <<<"$summary")
   else
     result="refused: $(tail -n 1 "$out/err")"
