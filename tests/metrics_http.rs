@@ -69,6 +69,30 @@ fn processing_a_video_shows_in_the_metrics() {
     let dir = tempfile::tempdir().expect("temp dir");
     let server = Server::start(&dir.path().join("data"), &[]);
 
+    // Before anything happens, the counters whose labels are known already read 0, so the first
+    // event counts in `increase()` and `rate()`.
+    let (_, body) = curl_raw("GET", &server.url("/metrics"), &[]);
+    let before = samples(&String::from_utf8_lossy(&body));
+    for series in [
+        "sightline_uploads_total",
+        "sightline_detections_total",
+        "sightline_detection_retries_total",
+        "sightline_worker_benched_total",
+        "sightline_frames_total{stage=\"decoded\"}",
+        "sightline_frames_total{stage=\"encoded\"}",
+        "sightline_http_connections_refused_total{reason=\"per_client\"}",
+        "sightline_http_connections_cut_total{reason=\"idle\"}",
+        "sightline_cluster_bad_messages_total{message=\"detect_reply\"}",
+        "sightline_cluster_events_total{event=\"joined\"}",
+        "sightline_frames_in_flight",
+    ] {
+        assert_eq!(
+            before.get(series),
+            Some(&0.0),
+            "{series} is not exported at 0 from the start"
+        );
+    }
+
     let (code, accepted) = server.upload(&media("bikes.mp4"), &[]);
     assert_eq!(code, 202, "upload: {accepted}");
     let id = accepted["id"].as_str().unwrap_or_else(|| panic!("no id in {accepted}"));
@@ -157,6 +181,23 @@ fn processing_a_video_shows_in_the_metrics() {
         .map(String::from)
         .collect();
     check_dashboard(&exported, dir.path());
+
+    // README's list of metrics is what the server exports, no more and no less.
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README");
+    let section = readme
+        .split("Metrics (`/metrics`, all prefixed `sightline_`):")
+        .nth(1)
+        .and_then(|rest| rest.split("No label ever carries").next())
+        .expect("README's metrics paragraph");
+    let listed: BTreeSet<String> = section
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(|code| code.split('{').next().unwrap_or(code))
+        .filter(|name| !name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+        .map(|name| format!("sightline_{name}"))
+        .collect();
+    assert_eq!(listed, exported, "README's metrics (left) and /metrics (right) differ");
 }
 
 /// Every query of the dashboard names only exported metrics and passes `promtool check rules`.

@@ -170,9 +170,80 @@ pub fn describe_all() {
     }
 }
 
+/// A label and every value it takes.
+type KnownLabel = (&'static str, &'static [&'static str]);
+
+/// The label values each counter and gauge takes where they are known before anything happens;
+/// `(metric, label, values)`, or no label. Not here: metrics whose labels only exist later (a
+/// worker's node and name, a route and status), and those their owner sets in full from the
+/// start (the job gauges at every scrape, the cluster's node states and events when it starts).
+const KNOWN_SERIES: [(&str, Option<KnownLabel>); 10] = [
+    (
+        FRAMES_TOTAL,
+        Some(("stage", &["decoded", "detected", "rendered", "encoded"])),
+    ),
+    (DETECTION_RETRIES_TOTAL, None),
+    (DETECTIONS_TOTAL, None),
+    (WORKER_BENCHED_TOTAL, None),
+    (UPLOADS_TOTAL, None),
+    (
+        // The cross-node messages' wire names (`Wire::NAME`).
+        CLUSTER_BAD_MESSAGES_TOTAL,
+        Some((
+            "message",
+            &[
+                "detect_request",
+                "detect_reply",
+                "model_info",
+                "join_request",
+                "join_reply",
+                "heartbeat",
+                "heartbeat_reply",
+                "leave",
+            ],
+        )),
+    ),
+    (
+        HTTP_CONNECTIONS_REFUSED_TOTAL,
+        Some(("reason", &["full", "per_client"])),
+    ),
+    (HTTP_CONNECTIONS_CUT_TOTAL, Some(("reason", &["idle"]))),
+    (FRAMES_IN_FLIGHT, None),
+    (HTTP_CONNECTIONS, None),
+];
+
+/// Creates every series in [`KNOWN_SERIES`] at 0, so `increase()` and `rate()` count the first
+/// event too (a counter that appears with its first increment reads as never having moved).
+/// Call once, right after the recorder is installed.
+pub fn zero_all() {
+    let kind = |name: &str| ALL.iter().find(|m| m.name == name).map(|m| m.kind);
+    for (name, labels) in KNOWN_SERIES {
+        let series: Vec<Vec<(&str, &str)>> = match labels {
+            Some((label, values)) => values.iter().map(|v| vec![(label, *v)]).collect(),
+            None => vec![Vec::new()],
+        };
+        for labels in series {
+            let labels: Vec<metrics::Label> = labels.iter().map(|(k, v)| metrics::Label::new(*k, *v)).collect();
+            match kind(name) {
+                Some(Kind::Counter) => metrics::counter!(name, labels).increment(0),
+                Some(Kind::Gauge) => metrics::gauge!(name, labels).increment(0.0),
+                _ => {}
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_series_zeroed_at_start_is_a_known_counter_or_gauge() {
+        for (name, _) in KNOWN_SERIES {
+            let kind = ALL.iter().find(|m| m.name == name).map(|m| m.kind);
+            assert!(matches!(kind, Some(Kind::Counter | Kind::Gauge)), "{name}");
+        }
+    }
 
     #[test]
     fn names_are_unique_prefixed_and_suffixed_by_kind() {

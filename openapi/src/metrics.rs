@@ -26,6 +26,7 @@ pub fn install() -> Result<PrometheusHandle, String> {
         .install_recorder()
         .map_err(|e| e.to_string())?;
     telemetry::describe_all();
+    telemetry::zero_all();
     Ok(HANDLE.get_or_init(|| handle).clone())
 }
 

@@ -34,6 +34,9 @@ use crate::hls::{write_atomic, MediaPlaylist, AUDIO_BANDWIDTH, AUDIO_DIR};
 const VIDEO_START_WAIT: Duration = Duration::from_secs(10);
 /// The sound may run this far ahead of the first video packet in the file.
 const AUDIO_QUEUE: Duration = Duration::from_secs(10);
+/// The sound gives up when it has not moved for this long: a decoder that takes packets and
+/// never gives anything back (a garbled track) stalls the pipeline rather than failing it.
+const AUDIO_STALL: Duration = Duration::from_secs(15);
 
 #[derive(Debug, thiserror::Error)]
 pub enum AudioError {
@@ -164,11 +167,7 @@ pub fn extract(
         let audio_pad = audio_pad.clone();
         parse.connect_no_more_pads(move |_| {
             if passthrough.lock().is_ok_and(|p| p.is_none()) {
-                if let Some(peer) = audio_pad.peer() {
-                    let _ = peer.send_event(gst::event::Eos::new());
-                } else {
-                    let _ = audio_pad.send_event(gst::event::Eos::new());
-                }
+                let _ = audio_pad.send_event(gst::event::Eos::new());
             }
         });
     }
@@ -185,19 +184,26 @@ pub fn extract(
             bus_error(&bus).unwrap_or_else(|| "the pipeline would not start".into()),
         ));
     }
-    let stop = |result: Result<AudioSummary, AudioError>| {
-        let _ = pipeline.set_state(gst::State::Null);
-        result
-    };
+    let _running = Running(pipeline.clone());
     let deadline = Instant::now() + timeout;
     let mut open: Vec<(String, u64)> = Vec::new();
+    let (mut reached, mut moved_at) = (0, Instant::now());
     loop {
+        let now_at = end.lock().map(|e| *e).unwrap_or(0);
+        if now_at != reached {
+            (reached, moved_at) = (now_at, Instant::now());
+        } else if moved_at.elapsed() > AUDIO_STALL {
+            return Err(AudioError::Stream(format!(
+                "it stopped decoding (nothing for {} s)",
+                AUDIO_STALL.as_secs()
+            )));
+        }
         if let Some(e) = linked.lock().ok().and_then(|mut l| l.take()) {
-            return stop(Err(AudioError::Pipeline(e)));
+            return Err(AudioError::Pipeline(e));
         }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return stop(Err(AudioError::Timeout(timeout)));
+            return Err(AudioError::Timeout(timeout));
         }
         let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(left.as_millis().min(200) as u64)) else {
             continue;
@@ -206,7 +212,7 @@ pub fn extract(
             gst::MessageView::Eos(_) => break,
             gst::MessageView::Error(e) => {
                 let source = msg.src().map(|s| s.name().to_string()).unwrap_or_default();
-                return stop(Err(AudioError::Stream(format!("{source}: {}", e.error()))));
+                return Err(AudioError::Stream(format!("{source}: {}", e.error())));
             }
             gst::MessageView::Element(el) => {
                 let Some(s) = el.structure() else { continue };
@@ -219,9 +225,7 @@ pub fn extract(
                         if let Some(seg) = finished_segment(&location, opened.unwrap_or(running), running) {
                             playlist.segments.push(seg);
                         }
-                        if let Err(e) = write(&playlist) {
-                            return stop(Err(e));
-                        }
+                        write(&playlist)?;
                     }
                     _ => {}
                 }
@@ -230,10 +234,10 @@ pub fn extract(
         }
     }
     if let Some(e) = linked.lock().ok().and_then(|mut l| l.take()) {
-        return stop(Err(AudioError::Pipeline(e)));
+        return Err(AudioError::Pipeline(e));
     }
     let Some(passthrough) = passthrough.lock().ok().and_then(|p| *p) else {
-        return stop(Err(AudioError::NoAudio));
+        return Err(AudioError::NoAudio);
     };
     // A fragment the muxer finished at the end of the stream without a closing message.
     let last = end.lock().map(|e| *e).unwrap_or(0);
@@ -243,18 +247,25 @@ pub fn extract(
         }
     }
     if playlist.segments.is_empty() {
-        return stop(Err(AudioError::NoAudio));
+        return Err(AudioError::NoAudio);
     }
     playlist.ended = true;
-    if let Err(e) = write(&playlist) {
-        return stop(Err(e));
-    }
+    write(&playlist)?;
     let seconds = playlist.segments.iter().map(|s| s.duration).sum();
-    stop(Ok(AudioSummary {
+    Ok(AudioSummary {
         passthrough,
         segments: playlist.segments.len(),
         seconds,
-    }))
+    })
+}
+
+/// Stops the pipeline however `extract` returns.
+struct Running(gst::Pipeline);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.set_state(gst::State::Null);
+    }
 }
 
 /// The sound's branch: a queue (so waiting for the video's start never blocks the demuxer),
