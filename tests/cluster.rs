@@ -14,7 +14,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use common::server::{curl_raw, get, strip_ansi, wait_for_text, Server};
+use common::server::{curl_raw, get, wait_for_text, Server};
 use common::{media, model, run, sightline};
 use serde_json::Value;
 
@@ -61,7 +61,7 @@ impl Worker {
     }
 
     fn log(&self) -> String {
-        strip_ansi(&std::fs::read_to_string(&self.log).unwrap_or_default())
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// Waits until the worker's log says `text`.

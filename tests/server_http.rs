@@ -520,6 +520,8 @@ fn the_server_writes_under_its_data_folder() {
         !spool.join("leftover").exists(),
         "an earlier run's spool is cleared at start"
     );
+    // Logs written to a file carry no colour codes.
+    assert!(!server.log().contains('\u{1b}'), "escape codes in the log file");
     // ONNX Runtime (loaded at start) may keep a device id on disk: whether it does depends on what
     // it detects of the machine (it keeps the id in memory in some containers), so the test holds
     // only where it writes, never that it writes.

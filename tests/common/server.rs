@@ -74,8 +74,7 @@ impl Server {
 
     /// What the server logged so far, colour codes removed.
     pub fn log(&self) -> String {
-        let raw = std::fs::read_to_string(self.data.join("server.log")).unwrap_or_default();
-        strip_ansi(&raw)
+        std::fs::read_to_string(self.data.join("server.log")).unwrap_or_default()
     }
 
     /// Waits until the server's log says `text` (log lines may trail the state the API shows).
@@ -135,23 +134,6 @@ pub fn wait_for_text(who: &str, read: impl Fn() -> String, text: &str, timeout: 
         assert!(started.elapsed() < timeout, "{who} did not log '{text}':\n{got}");
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-pub fn strip_ansi(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// One request through curl: status code and body parsed as JSON (Null when it is not JSON).
