@@ -7,10 +7,11 @@ use anyhow::{bail, Context};
 use sightline_openapi::ServerConfig;
 
 /// Keys that may also come from the environment as `SIGHTLINE_<KEY>` (upper case).
-const KEYS: [&str; 41] = [
+const KEYS: [&str; 42] = [
     "bind",
     "data_dir",
     "max_upload_mb",
+    "log_format",
     "max_connections",
     "max_connections_per_ip",
     "min_free_mb",

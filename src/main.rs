@@ -6,6 +6,7 @@ mod caches;
 mod config;
 mod detect_cmd;
 mod limit_args;
+mod logging;
 mod model_args;
 mod process_cmd;
 mod serve_cmd;
@@ -14,7 +15,7 @@ mod worker_cmd;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(
@@ -25,6 +26,8 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    log: logging::LogArgs,
 }
 
 #[derive(Subcommand)]
@@ -40,6 +43,14 @@ enum Command {
     /// Measure performance and print the figures.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Print a shell completion script: `sightline completions bash > /etc/bash_completion.d/sightline`.
+    Completions { shell: clap_complete::Shell },
+    /// Write man pages (sightline.1 and one per command) into a folder.
+    Man {
+        /// The folder, created if missing.
+        #[arg(default_value = "man")]
+        out: std::path::PathBuf,
+    },
 }
 
 /// Resolves on Ctrl-C or SIGTERM, so services stop cleanly under a terminal and a supervisor alike.
@@ -77,15 +88,13 @@ fn main() -> ExitCode {
     } else {
         "warn"
     };
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(colour())
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SIGHTLINE_LOG").unwrap_or_else(|_| default_log.into()),
-        )
-        .init();
     // Still one thread: the last moment the environment may change (see `caches`).
     let ready = match cli.command {
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "sightline", &mut std::io::stdout());
+            return ExitCode::SUCCESS;
+        }
+        Command::Man { out } => return man_pages(&out).map_or_else(fail, |()| ExitCode::SUCCESS),
         Command::Serve(args) => match serve_cmd::config(args) {
             Ok(config) => {
                 caches::keep_in(&config.data_dir);
@@ -101,6 +110,12 @@ fn main() -> ExitCode {
         Command::Worker(args) => Ready::Worker(args),
         Command::Bench(cmd) => Ready::Bench(cmd),
     };
+    // The server's config may choose the log format; a flag or SIGHTLINE_LOG_FORMAT still wins.
+    let format = match &ready {
+        Ready::Serve(config) => Some(config.log_format),
+        _ => None,
+    };
+    logging::init(&cli.log, default_log, format);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => return fail(e.into()),
@@ -120,11 +135,23 @@ fn main() -> ExitCode {
     }
 }
 
-/// Colour codes only for a person at a terminal, never into files or log shippers, and not when
-/// `NO_COLOR` is set (no-color.org).
-fn colour() -> bool {
-    use std::io::IsTerminal;
-    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+/// `sightline.1` and `sightline-<command>.1` for each command, from the same definitions as
+/// `--help`.
+fn man_pages(out: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(out)?;
+    let cli = Cli::command();
+    let mut pages = vec![("sightline".to_string(), cli.clone())];
+    for sub in cli.get_subcommands() {
+        let name = format!("sightline-{}", sub.get_name());
+        pages.push((name.clone(), sub.clone().display_name(name)));
+    }
+    for (name, command) in pages {
+        let path = out.join(format!("{name}.1"));
+        let mut file = std::fs::File::create(&path)?;
+        clap_mangen::Man::new(command).render(&mut file)?;
+        println!("{}", path.display());
+    }
+    Ok(())
 }
 
 fn fail(e: anyhow::Error) -> ExitCode {

@@ -8,6 +8,26 @@ use serde::{Deserialize, Serialize};
 use sightline_actors::job::{EngineSettings, JobOptions, OptionError, Preset};
 use sightline_actors::media::InputLimits;
 
+/// How log lines look: text for people, one JSON object per line for log shippers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            other => Err(format!("'{other}' is not a log format: text or json")),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
@@ -17,6 +37,8 @@ pub struct ServerConfig {
     pub data_dir: PathBuf,
     /// Largest upload accepted, in MiB, enforced while the body streams in.
     pub max_upload_mb: u64,
+    /// How log lines look (`--log-format` and `SIGHTLINE_LOG_FORMAT` override it).
+    pub log_format: LogFormat,
     /// HTTP connections open at once; more are answered 503 and closed.
     pub max_connections: usize,
     /// HTTP connections one client address may hold, so one client cannot take every slot.
@@ -90,6 +112,7 @@ impl Default for ServerConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("data"),
             max_upload_mb: 1024,
+            log_format: LogFormat::Text,
             max_connections: 512,
             max_connections_per_ip: 64,
             min_free_mb: 256,

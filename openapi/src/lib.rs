@@ -28,6 +28,6 @@ mod state;
 mod streams;
 mod web_ui;
 
-pub use config::{ConfigError, ServerConfig};
+pub use config::{ConfigError, LogFormat, ServerConfig};
 pub use error::ServeError;
 pub use serve::serve;
