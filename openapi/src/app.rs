@@ -61,7 +61,8 @@ pub fn build(state: SharedState, prometheus: metrics_exporter_prometheus::Promet
         .around(move |ep, req| disk_gate(ep, req, disk.clone()))
         .around(move |ep, req| require_token(ep, req, token.clone()))
         .around(json_errors)
-        .around(metrics::track);
+        .around(metrics::track)
+        .around(crate::http::access_log);
     let mut cors_mw = Cors::new();
     for o in &cors {
         cors_mw = cors_mw.allow_origin(o.as_str());

@@ -10,6 +10,16 @@ pub struct JobKey {
     pub kind: JobKind,
 }
 
+/// As logs name it, with the video's id as the API writes it.
+impl std::fmt::Display for JobKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.kind {
+            JobKind::Process => write!(f, "video {}", self.video),
+            JobKind::Render(n) => write!(f, "rendering {n} of video {}", self.video),
+        }
+    }
+}
+
 impl JobKey {
     /// Processing `video` (detection and all).
     pub fn process(video: VideoId) -> Self {

@@ -94,7 +94,7 @@ pub async fn track<E: Endpoint>(next: E, req: Request) -> poem::Result<Response>
 }
 
 /// A bounded label set: ids never become label values.
-fn route_family(path: &str) -> &'static str {
+pub(crate) fn route_family(path: &str) -> &'static str {
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
     match parts.as_slice() {
         ["api", "videos"] => "/api/videos",

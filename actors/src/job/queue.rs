@@ -6,7 +6,7 @@
 //! job's progress receiver for whoever wants to follow it (server-sent events).
 
 use std::collections::HashMap;
-use std::fmt::Debug;
+use std::fmt::Display;
 use std::future::Future;
 use std::hash::Hash;
 use std::pin::Pin;
@@ -38,7 +38,7 @@ pub struct JobQueue<K> {
     live: Live<K>,
 }
 
-impl<K: Copy + Eq + Hash + Debug + Send + Sync + 'static> JobQueue<K> {
+impl<K: Copy + Eq + Hash + Display + Send + Sync + 'static> JobQueue<K> {
     /// Starts the dispatcher: at most `concurrency` jobs at once, at most `queue_limit` waiting.
     pub fn start(concurrency: usize, queue_limit: usize, runner: JobRunner<K>) -> Self {
         let (tx, mut rx) = mpsc::channel::<K>(queue_limit.max(1));
@@ -58,8 +58,12 @@ impl<K: Copy + Eq + Hash + Debug + Send + Sync + 'static> JobQueue<K> {
                 }
                 let (runner, running) = (runner.clone(), running.clone());
                 tokio::spawn(async move {
+                    tracing::info!(job = %id, "job started");
                     let outcome = runner(id, progress_tx).await;
-                    tracing::info!(job = ?id, status = %outcome.status, "job ended");
+                    match &outcome.error {
+                        None => tracing::info!(job = %id, status = %outcome.status, "job ended"),
+                        Some(why) => tracing::warn!(job = %id, status = %outcome.status, error = %why, "job ended"),
+                    }
                     if let Ok(mut l) = running.lock() {
                         l.remove(&id);
                     }

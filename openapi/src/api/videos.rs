@@ -60,7 +60,7 @@ enum DeleteResponse {
 impl VideosApi {
     /// Upload a video (multipart: `file`, and optionally `model`, `confidence`, `classes`,
     /// `every`). The file is checked to be a decodable video before a job is queued.
-    #[oai(path = "/videos", method = "post")]
+    #[oai(path = "/videos", method = "post", operation_id = "uploadVideo")]
     async fn upload(&self, form: UploadForm) -> Result<UploadResponse, ApiError> {
         let st = &self.state;
         let options = self.options(&form)?;
@@ -92,6 +92,7 @@ impl VideosApi {
             .await
             .map_err(ApiError::internal)??;
         metrics::counter!(telemetry::UPLOADS_TOTAL).increment(1);
+        tracing::info!(video = %record.id, filename = ?record.filename, bytes = size, "upload accepted");
         let id = record.id.to_string();
         Ok(UploadResponse::Accepted(Json(Accepted {
             links: Links::of(&id),
@@ -101,7 +102,7 @@ impl VideosApi {
     }
 
     /// List videos, newest first.
-    #[oai(path = "/videos", method = "get")]
+    #[oai(path = "/videos", method = "get", operation_id = "listVideos")]
     async fn list(
         &self,
         /// Page size, 1..1000.
@@ -126,14 +127,14 @@ impl VideosApi {
     }
 
     /// One video: status, progress, metadata.
-    #[oai(path = "/videos/:id", method = "get")]
+    #[oai(path = "/videos/:id", method = "get", operation_id = "getVideo")]
     async fn get(&self, id: Path<VideoIdParam>) -> Result<Json<Video>, ApiError> {
         Ok(Json(Video::from(&self.record(id.0 .0)?)))
     }
 
     /// Whether the video can be played: 202 with progress until every rendition has a segment,
     /// then 200 with the master playlist (`ended` once the playlists are complete).
-    #[oai(path = "/videos/:id/stream", method = "get")]
+    #[oai(path = "/videos/:id/stream", method = "get", operation_id = "getStream")]
     async fn stream(&self, id: Path<VideoIdParam>) -> Result<StreamResponse, ApiError> {
         let record = self.record(id.0 .0)?;
         let live = self
@@ -166,7 +167,7 @@ impl VideosApi {
     }
 
     /// Detections in a time window, filtered by class and confidence, paged by cursor.
-    #[oai(path = "/videos/:id/detections", method = "get")]
+    #[oai(path = "/videos/:id/detections", method = "get", operation_id = "listDetections")]
     #[allow(clippy::too_many_arguments)]
     async fn detections(
         &self,
@@ -175,8 +176,8 @@ impl VideosApi {
         start: Query<Option<f64>>,
         /// Window end in seconds (exclusive); default: the end of the video.
         end: Query<Option<f64>>,
-        /// Class names to keep; repeat for several.
-        class: Query<Vec<String>>,
+        /// Class names to keep; repeat for several. None: every class.
+        class: Query<Option<Vec<String>>>,
         /// Minimum confidence, 0..1.
         confidence: Query<Option<f32>>,
         /// Page size, 1..5000 (default 1000).
@@ -212,6 +213,7 @@ impl VideosApi {
         }
         let class_ids = class
             .0
+            .unwrap_or_default()
             .iter()
             .map(|c| {
                 record
@@ -246,7 +248,7 @@ impl VideosApi {
     }
 
     /// Class distribution, activity histogram (`bin` seconds), unique tracks per class.
-    #[oai(path = "/videos/:id/stats", method = "get")]
+    #[oai(path = "/videos/:id/stats", method = "get", operation_id = "getStats")]
     async fn stats(
         &self,
         id: Path<VideoIdParam>,
@@ -290,7 +292,7 @@ impl VideosApi {
     }
 
     /// Tracked objects of a video: class, first and last seen, frames; by track id, paged.
-    #[oai(path = "/videos/:id/tracks", method = "get")]
+    #[oai(path = "/videos/:id/tracks", method = "get", operation_id = "listTracks")]
     async fn tracks(
         &self,
         id: Path<VideoIdParam>,
@@ -326,7 +328,7 @@ impl VideosApi {
 
     /// Server-sent events: `progress` while the job runs, `status` when it changes; the stream
     /// ends once the job has ended.
-    #[oai(path = "/videos/:id/events", method = "get")]
+    #[oai(path = "/videos/:id/events", method = "get", operation_id = "followEvents")]
     async fn events(&self, id: Path<VideoIdParam>) -> Result<EventStream<BoxStream<'static, Event>>, ApiError> {
         let record = self.record(id.0 .0)?;
         let stream = super::events::follow(self.state.clone(), record.id);
@@ -334,7 +336,7 @@ impl VideosApi {
     }
 
     /// Run an `interrupted` or `failed` job again.
-    #[oai(path = "/videos/:id/retry", method = "post")]
+    #[oai(path = "/videos/:id/retry", method = "post", operation_id = "retryVideo")]
     async fn retry(&self, id: Path<VideoIdParam>) -> Result<UploadResponse, ApiError> {
         let record = self.record(id.0 .0)?;
         if !matches!(record.status, VideoStatus::Interrupted | VideoStatus::Failed) {
@@ -366,7 +368,7 @@ impl VideosApi {
     }
 
     /// Delete a video: its record, detections, stats, upload and streams.
-    #[oai(path = "/videos/:id", method = "delete")]
+    #[oai(path = "/videos/:id", method = "delete", operation_id = "deleteVideo")]
     async fn delete(&self, id: Path<VideoIdParam>) -> Result<DeleteResponse, ApiError> {
         let record = self.record(id.0 .0)?;
         if record.status == VideoStatus::Processing || self.state.jobs.any_running(|k| k.video == record.id) {

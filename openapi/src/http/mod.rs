@@ -1,7 +1,10 @@
-//! The HTTP connection layer under the poem application: admission caps, deadlines, serving.
+//! The HTTP connection layer under the poem application: admission caps, deadlines, serving,
+//! and the access log around every request.
 
+mod access_log;
 mod admission;
 mod idle_timeout;
 pub mod listener;
 
+pub use access_log::access_log;
 pub use listener::{serve, Limits};
