@@ -206,6 +206,15 @@ fn check_dashboard(exported: &BTreeSet<String>, scratch: &Path) {
     let dash: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("read the dashboard"))
         .expect("the dashboard is JSON");
     assert_eq!(dash["__inputs"][0]["name"], "DS_PROMETHEUS");
+    // Provisioned from a file there is no import step to fill `${DS_PROMETHEUS}`: a datasource
+    // variable of that name does, and the import step sets the same variable.
+    let variables = dash["templating"]["list"].as_array().expect("templating");
+    assert!(
+        variables
+            .iter()
+            .any(|v| v["name"] == "DS_PROMETHEUS" && v["type"] == "datasource" && v["query"] == "prometheus"),
+        "no datasource variable DS_PROMETHEUS"
+    );
     let mut exprs = Vec::new();
     for panel in dash["panels"].as_array().expect("panels") {
         for target in panel["targets"].as_array().into_iter().flatten() {

@@ -253,6 +253,87 @@ fn a_video_with_sound_keeps_it_in_every_rendering() {
     sound_of(render["master"].as_str().expect("master"));
 }
 
+#[test]
+fn json_logs_carry_the_request_id_and_name_videos_as_the_api_does() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(dir.path(), &[("SIGHTLINE_LOG_FORMAT", "json")]);
+    // The client's request id comes back in the response and in the access line.
+    let out = std::process::Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-D", "-", "-H", "x-request-id: abc"])
+        .arg(server.url("/api/videos"))
+        .output()
+        .expect("curl runs");
+    let head = String::from_utf8_lossy(&out.stdout).to_ascii_lowercase();
+    assert!(head.contains("x-request-id: abc"), "{head}");
+    let (code, accepted) = server.upload(&media("bikes.mp4"), &[]);
+    assert_eq!(code, 202, "{accepted}");
+    let id = accepted["id"].as_str().expect("id").to_string();
+    server.wait_status(&id, READY, Duration::from_secs(300));
+    server.wait_log("job ended", Duration::from_secs(10));
+
+    let lines: Vec<Value> = server
+        .log()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}")))
+        .collect();
+    for l in &lines {
+        assert!(
+            l["timestamp"].is_string() && l["level"].is_string() && l["target"].is_string() && l["message"].is_string(),
+            "{l}"
+        );
+    }
+    let access = lines
+        .iter()
+        .find(|l| l["target"] == "sightline::access" && l["span"]["request_id"] == "abc")
+        .unwrap_or_else(|| panic!("no access line with request id abc:\n{}", server.log()));
+    assert_eq!(
+        (access["method"].as_str(), access["route"].as_str()),
+        (Some("GET"), Some("/api/videos"))
+    );
+    assert_eq!(access["status"], 200, "{access}");
+    // Every request gets an id of its own when the client sends none.
+    let upload = lines
+        .iter()
+        .find(|l| l["target"] == "sightline::access" && l["method"] == "POST")
+        .expect("the upload's access line");
+    assert!(upload["span"]["request_id"]
+        .as_str()
+        .is_some_and(|r| !r.is_empty() && r != "abc"));
+    // The video is named as the API names it, from upload to the job's end.
+    for message in ["upload accepted", "job started", "job ended"] {
+        let line = lines
+            .iter()
+            .find(|l| l["message"] == message)
+            .unwrap_or_else(|| panic!("no '{message}' line"));
+        assert!(line.to_string().contains(&id), "{message}: {line}");
+    }
+    assert!(!server.log().contains('\u{1b}'), "escape codes in JSON logs");
+}
+
+#[test]
+fn the_spec_names_every_operation_and_marks_optional_parameters_optional() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(dir.path(), &[]);
+    let (code, spec) = get(&server.url("/openapi.json"));
+    assert_eq!(code, 200);
+    let mut ids = BTreeSet::new();
+    for (path, item) in spec["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("path item") {
+            let id = op["operationId"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{method} {path} has no operationId"));
+            assert!(id.chars().next().is_some_and(|c| c.is_ascii_lowercase()), "{id}");
+            assert!(ids.insert(id.to_string()), "operationId {id} is used twice");
+        }
+    }
+    assert!(ids.contains("listDetections") && ids.contains("uploadVideo"), "{ids:?}");
+    let params = spec["paths"]["/api/videos/{id}/detections"]["get"]["parameters"]
+        .as_array()
+        .expect("parameters");
+    let class = params.iter().find(|p| p["name"] == "class").expect("class parameter");
+    assert_ne!(class["required"], true, "class is marked required: {class}");
+}
+
 /// The value of an unlabelled metric in the server's Prometheus text.
 fn metric(server: &Server, name: &str) -> f64 {
     let (code, text) = curl_raw("GET", &server.url("/metrics"), &[]);

@@ -72,7 +72,7 @@ impl Server {
         server
     }
 
-    /// What the server logged so far, colour codes removed.
+    /// What the server logged so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.data.join("server.log")).unwrap_or_default()
     }

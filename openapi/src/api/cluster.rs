@@ -106,7 +106,7 @@ fn node(n: &NodeView) -> ClusterNode {
 impl ClusterApi {
     /// Nodes (address, state, last heartbeat), their workers, requests in flight, frames done per
     /// worker, and errors.
-    #[oai(path = "/api/cluster", method = "get")]
+    #[oai(path = "/api/cluster", method = "get", operation_id = "getCluster")]
     async fn cluster(&self) -> Json<ClusterInfo> {
         let ledger = WorkerLedger::global();
         let view = match &self.state.cluster {

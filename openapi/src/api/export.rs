@@ -60,7 +60,11 @@ enum Format {
 #[OpenApi(prefix_path = "/api", tag = "ApiTags::Export")]
 impl ExportApi {
     /// Every stored detection of a video as CSV, in time order.
-    #[oai(path = "/videos/:id/detections.csv", method = "get")]
+    #[oai(
+        path = "/videos/:id/detections.csv",
+        method = "get",
+        operation_id = "exportDetectionsCsv"
+    )]
     async fn csv(&self, id: Path<VideoIdParam>) -> Result<CsvExport, ApiError> {
         let (id, names) = self.video(id.0 .0)?;
         let body = export(self.state.store.detections_iter(id), names, Format::Csv);
@@ -71,7 +75,11 @@ impl ExportApi {
     }
 
     /// Every stored detection of a video as JSON Lines, in time order.
-    #[oai(path = "/videos/:id/detections.jsonl", method = "get")]
+    #[oai(
+        path = "/videos/:id/detections.jsonl",
+        method = "get",
+        operation_id = "exportDetectionsJsonl"
+    )]
     async fn jsonl(&self, id: Path<VideoIdParam>) -> Result<JsonlExport, ApiError> {
         let (id, names) = self.video(id.0 .0)?;
         let body = export(self.state.store.detections_iter(id), names, Format::Jsonl);
@@ -85,7 +93,7 @@ impl ExportApi {
 #[OpenApi(prefix_path = "/api", tag = "ApiTags::Export")]
 impl MotApi {
     /// Tracked boxes in the MOTChallenge text format, for tracking evaluation tools.
-    #[oai(path = "/videos/:id/tracks.txt", method = "get")]
+    #[oai(path = "/videos/:id/tracks.txt", method = "get", operation_id = "exportTracksMot")]
     async fn mot(&self, id: Path<VideoIdParam>) -> Result<MotExport, ApiError> {
         let api = ExportApi {
             state: self.state.clone(),

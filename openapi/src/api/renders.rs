@@ -75,7 +75,7 @@ enum RenderAccepted {
 #[OpenApi(prefix_path = "/api", tag = "ApiTags::Renders")]
 impl RendersApi {
     /// Render a ready video again from its stored detections, with a class filter and style.
-    #[oai(path = "/videos/:id/renders", method = "post")]
+    #[oai(path = "/videos/:id/renders", method = "post", operation_id = "createRender")]
     async fn create(&self, id: Path<VideoIdParam>, body: Json<RenderRequest>) -> Result<RenderAccepted, ApiError> {
         let st = &self.state;
         let id = id.0 .0;
@@ -108,7 +108,7 @@ impl RendersApi {
     }
 
     /// Every rendering of a video, oldest first.
-    #[oai(path = "/videos/:id/renders", method = "get")]
+    #[oai(path = "/videos/:id/renders", method = "get", operation_id = "listRenders")]
     async fn list(&self, id: Path<VideoIdParam>) -> Result<Json<Vec<Render>>, ApiError> {
         let id = id.0 .0;
         if self.state.store.get_video(id)?.is_none() {
@@ -121,7 +121,7 @@ impl RendersApi {
     }
 
     /// One rendering's status.
-    #[oai(path = "/videos/:id/renders/:number", method = "get")]
+    #[oai(path = "/videos/:id/renders/:number", method = "get", operation_id = "getRender")]
     async fn get(&self, id: Path<VideoIdParam>, number: Path<u32>) -> Result<Json<Render>, ApiError> {
         let id = id.0 .0;
         let r = self

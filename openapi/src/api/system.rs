@@ -30,13 +30,13 @@ enum ReadyResponse {
 #[OpenApi(tag = "ApiTags::System")]
 impl SystemApi {
     /// The process is alive.
-    #[oai(path = "/healthz", method = "get")]
+    #[oai(path = "/healthz", method = "get", operation_id = "getHealth")]
     async fn healthz(&self) -> Json<Health> {
         Json(Health { status: "ok".into() })
     }
 
     /// The server can take work: detector workers are up and the job queue has room.
-    #[oai(path = "/readyz", method = "get")]
+    #[oai(path = "/readyz", method = "get", operation_id = "getReadiness")]
     async fn readyz(&self) -> ReadyResponse {
         let st = &self.state;
         let workers = sightline_actors::workers::WorkerLedger::global().available();
