@@ -21,6 +21,7 @@
 //! playlists' segments carry matching MPEG-TS timestamps, which is what players align them by.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -50,6 +51,8 @@ pub enum AudioError {
     Write { path: PathBuf, message: String },
     #[error("the sound took longer than {0:?}")]
     Timeout(Duration),
+    #[error("the job stopped")]
+    Cancelled,
 }
 
 impl From<MissingElement> for AudioError {
@@ -94,12 +97,13 @@ impl VideoStart {
 
 /// Writes the sound of `input` as an HLS audio rendition under `out_dir/audio`, the playlist
 /// growing as segments close. Fails (and the caller carries on without sound) when the file has
-/// none or it cannot be read, decoded or encoded.
+/// none or it cannot be read, decoded or encoded; stops soon after `cancel` is set.
 pub fn extract(
     input: &Path,
     out_dir: &Path,
     segment_seconds: f64,
     timeout: Duration,
+    cancel: &AtomicBool,
 ) -> Result<AudioSummary, AudioError> {
     gst::init().map_err(|e| AudioError::Pipeline(e.to_string()))?;
     let dir = out_dir.join(AUDIO_DIR);
@@ -189,6 +193,9 @@ pub fn extract(
     let mut open: Vec<(String, u64)> = Vec::new();
     let (mut reached, mut moved_at) = (0, Instant::now());
     loop {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(AudioError::Cancelled);
+        }
         let now_at = end.lock().map(|e| *e).unwrap_or(0);
         if now_at != reached {
             (reached, moved_at) = (now_at, Instant::now());

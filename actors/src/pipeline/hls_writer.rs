@@ -12,6 +12,8 @@
 //! (the first push's encoder start is not).
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -33,7 +35,11 @@ const FINISH_TIMEOUT: Duration = Duration::from_secs(120);
 /// The sound's pipeline runs far faster than real time; it may take this plus the video's length.
 const SOUND_TIMEOUT: Duration = Duration::from_secs(60);
 
-type SoundJob = JoinHandle<Result<AudioSummary, AudioError>>;
+/// The sound's thread, and the flag that stops it if the job ends first.
+struct SoundJob {
+    thread: JoinHandle<Result<AudioSummary, AudioError>>,
+    cancel: Arc<AtomicBool>,
+}
 
 pub struct WriterArgs {
     pub out_dir: PathBuf,
@@ -74,6 +80,14 @@ impl Actor for HlsWriter {
             encoded: metrics::counter!(telemetry::FRAMES_TOTAL, "stage" => "encoded"),
             push_seconds: metrics::histogram!(telemetry::ENCODE_PUSH_SECONDS),
         })
+    }
+
+    async fn post_stop(&self, _: ActorRef<Self::Msg>, state: &mut Self::State) -> Result<(), ActorProcessingErr> {
+        // A job that failed or was stopped before its end leaves no sound thread behind.
+        if let Some(sound) = &state.sound {
+            sound.cancel.store(true, Ordering::Relaxed);
+        }
+        Ok(())
     }
 
     async fn handle(
@@ -144,11 +158,13 @@ fn start_sound(args: &WriterArgs) -> Option<SoundJob> {
     let (input, duration_ms) = args.sound.clone()?;
     let (out_dir, segment_seconds) = (args.out_dir.clone(), args.segment_seconds);
     let timeout = SOUND_TIMEOUT + Duration::from_millis(duration_ms);
+    let cancel = Arc::new(AtomicBool::new(false));
+    let flag = cancel.clone();
     let spawned = std::thread::Builder::new()
         .name("sound".into())
-        .spawn(move || audio::extract(&input, &out_dir, segment_seconds, timeout));
+        .spawn(move || audio::extract(&input, &out_dir, segment_seconds, timeout, &flag));
     // Without a thread there is no sound; `finish` says so.
-    spawned.ok()
+    spawned.ok().map(|thread| SoundJob { thread, cancel })
 }
 
 /// Waits for the sound, takes it out of the master if it failed, and ends the stream.
@@ -157,6 +173,7 @@ fn finish(mut encoder: Encoder, sound: Option<SoundJob>, out_dir: PathBuf) -> Re
     if encoder.has_audio() {
         let outcome = match sound {
             Some(job) => job
+                .thread
                 .join()
                 .unwrap_or_else(|_| Err(AudioError::Stream("the sound's thread panicked".into()))),
             None => Err(AudioError::Pipeline("the sound's thread could not start".into())),
