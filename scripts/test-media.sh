@@ -58,15 +58,22 @@ check_video() {
   [ "$got" = "$2" ]
 }
 
+# make_clip CHECK NAME WANT FFMPEG_ARGS...: makes $MEDIA/NAME with ffmpeg (the output file comes
+# last) unless `CHECK FILE WANT` says it is there already, and checks what it made.
+make_clip() {
+  local check=$1 name=$2 want=$3
+  shift 3
+  "$check" "$MEDIA/$name" "$want" && return 0
+  log "making $name"
+  local tmp="$MEDIA/$name.tmp.${name##*.}"
+  ffmpeg -loglevel error -y "$@" -map_metadata -1 "$tmp" || die "could not make $name"
+  mv "$tmp" "$MEDIA/$name"
+  "$check" "$MEDIA/$name" "$want" || die "$name is not $want"
+}
+
 # wide_8000x64.mp4: one second of bikes.mp4 squeezed to 8000×64, over the default max_width.
-WIDE="$MEDIA/wide_8000x64.mp4"
-if ! check_video "$WIDE" "8000,64"; then
-  log "making wide_8000x64.mp4"
-  ffmpeg -loglevel error -y -i "$SRC" -t 1 -an -vf scale=8000:64 -c:v libx264 -preset ultrafast -threads 1 \
-    -map_metadata -1 "$WIDE.tmp.mp4" || die "could not make wide_8000x64.mp4"
-  mv "$WIDE.tmp.mp4" "$WIDE"
-  check_video "$WIDE" "8000,64" || die "wide_8000x64.mp4 is not 8000x64"
-fi
+make_clip check_video wide_8000x64.mp4 "8000,64" \
+  -i "$SRC" -t 1 -an -vf scale=8000:64 -c:v libx264 -preset ultrafast -threads 1
 
 # bikes_sideways.mp4: the same 4 s as a phone stores a clip: frames turned a quarter
 # counter-clockwise (re-encoded), tagged to be shown turned 90 degrees clockwise (stream copy).
@@ -101,23 +108,10 @@ SOUND=(
 )
 for clip in "${SOUND[@]}"; do
   IFS='|' read -r name streams codecs <<<"$clip"
-  check_streams "$MEDIA/$name" "$streams" && continue
-  log "making $name"
-  ext="${name##*.}"
   # shellcheck disable=SC2086 # the codec options are words
-  ffmpeg -loglevel error -y -i "$SRC" "${TONE[@]}" -t 4 -map 0:v -map 1:a $codecs -map_metadata -1 \
-    "$MEDIA/$name.tmp.$ext" || die "could not make $name"
-  mv "$MEDIA/$name.tmp.$ext" "$MEDIA/$name"
-  check_streams "$MEDIA/$name" "$streams" || die "$name does not hold $streams"
+  make_clip check_streams "$name" "$streams" -i "$SRC" "${TONE[@]}" -t 4 -map 0:v -map 1:a $codecs
 done
-BAD="$MEDIA/bikes_badaudio.mp4"
-if ! check_streams "$BAD" "h264,aac"; then
-  log "making bikes_badaudio.mp4"
-  ffmpeg -loglevel error -y -i "$MEDIA/bikes_aac.mp4" -c copy -bsf:a noise=amount=4 -map_metadata -1 \
-    "$BAD.tmp.mp4" || die "could not make bikes_badaudio.mp4"
-  mv "$BAD.tmp.mp4" "$BAD"
-  check_streams "$BAD" "h264,aac" || die "bikes_badaudio.mp4 does not hold h264,aac"
-fi
+make_clip check_streams bikes_badaudio.mp4 "h264,aac" -i "$MEDIA/bikes_aac.mp4" -c copy -bsf:a noise=amount=4
 
 # Pictures other than 8-bit 4:2:0 progressive H.264, 2 s of bikes.mp4 each: bikes_hevc10.mp4
 # (HEVC Main 10), bikes_interlaced.mp4 (H.264, interlaced, top field first), and
@@ -135,14 +129,8 @@ PICTURES=(
 )
 for clip in "${PICTURES[@]}"; do
   IFS='|' read -r name format codecs <<<"$clip"
-  check_format "$MEDIA/$name" "$format" && continue
-  log "making $name"
-  ext="${name##*.}"
   # shellcheck disable=SC2086 # the codec options are words
-  ffmpeg -loglevel error -y -i "$SRC" -t 2 -an $codecs -threads 1 -map_metadata -1 "$MEDIA/$name.tmp.$ext" \
-    || die "could not make $name"
-  mv "$MEDIA/$name.tmp.$ext" "$MEDIA/$name"
-  check_format "$MEDIA/$name" "$format" || die "$name is not $format"
+  make_clip check_format "$name" "$format" -i "$SRC" -t 2 -an $codecs -threads 1
 done
 NODEC="$MEDIA/bikes_nodecoder.avi"
 if ! check_format "$NODEC" "QQQQ,unknown,unknown"; then

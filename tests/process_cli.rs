@@ -194,28 +194,8 @@ fn source_frames(video: &Path) -> usize {
     n.trim().parse().expect("frame count")
 }
 
-/// Frames with at least one detection of `class`, and the store's detection count.
-fn stored(run: &Run, class: &str) -> (usize, u64) {
-    let store = Store::open(&run.data().join("store")).expect("store opens after the process exits");
-    let id = run.summary["video_id"]
-        .as_str()
-        .expect("video id")
-        .parse()
-        .expect("valid id");
-    let record = store.get_video(id).expect("read").expect("record");
-    assert_eq!(record.status, VideoStatus::Ready);
-    let class_id = record.class_names.iter().position(|c| c == class).expect("class known") as u16;
-    let frames: BTreeSet<u64> = store
-        .detections_iter(id)
-        .map(|d| d.expect("decodes"))
-        .filter(|d| d.class_id == class_id)
-        .map(|d| d.frame)
-        .collect();
-    (frames.len(), store.count_detections(id).expect("count"))
-}
-
-/// A finished run's record and stored detections.
-fn stored_run(run: &Run) -> (VideoRecord, Vec<StoredDetection>) {
+/// A finished run's record, stored detections and the store's count of them.
+fn stored_run(run: &Run) -> (VideoRecord, Vec<StoredDetection>, u64) {
     let store = Store::open(&run.data().join("store")).expect("store opens after the process exits");
     let id = run.summary["video_id"]
         .as_str()
@@ -224,7 +204,20 @@ fn stored_run(run: &Run) -> (VideoRecord, Vec<StoredDetection>) {
         .expect("valid id");
     let record = store.get_video(id).expect("read").expect("record");
     let detections = store.detections_iter(id).map(|d| d.expect("decodes")).collect();
-    (record, detections)
+    (record, detections, store.count_detections(id).expect("count"))
+}
+
+/// Frames with at least one detection of `class`, and the store's detection count.
+fn stored(run: &Run, class: &str) -> (usize, u64) {
+    let (record, detections, count) = stored_run(run);
+    assert_eq!(record.status, VideoStatus::Ready);
+    let class_id = record.class_names.iter().position(|c| c == class).expect("class known") as u16;
+    let frames: BTreeSet<u64> = detections
+        .iter()
+        .filter(|d| d.class_id == class_id)
+        .map(|d| d.frame)
+        .collect();
+    (frames.len(), count)
 }
 
 fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
@@ -239,7 +232,7 @@ fn rotation_tags_give_upright_renditions_records_and_boxes() {
     let tagged = process(&media("bikes_rot90.mp4"), &[], "272p/index.m3u8", None);
     assert!(tagged.success, "{}", tagged.stderr);
     check_hls(&tagged.out(), &[(272, 640)]);
-    let (record, _) = stored_run(&tagged);
+    let (record, _, _) = stored_run(&tagged);
     assert_eq!((record.width, record.height), (272, 640));
 
     // A phone's clip: frames stored turned, tagged back upright. Shown upright it is bikes.mp4,
@@ -249,10 +242,10 @@ fn rotation_tags_give_upright_renditions_records_and_boxes() {
     let sideways = process(&media("bikes_sideways.mp4"), &[], "272p/index.m3u8", None);
     assert!(sideways.success, "{}", sideways.stderr);
     check_hls(&sideways.out(), &[(640, 272)]);
-    let (_, on_sideways) = stored_run(&sideways);
+    let (_, on_sideways, _) = stored_run(&sideways);
     let plain = process(&media("bikes.mp4"), &[], "272p/index.m3u8", None);
     assert!(plain.success, "{}", plain.stderr);
-    let (_, on_plain) = stored_run(&plain);
+    let (_, on_plain, _) = stored_run(&plain);
     let confident: Vec<_> = on_plain
         .iter()
         .filter(|d| d.frame < 100 && d.confidence >= 0.5)
@@ -278,7 +271,7 @@ fn rotation_tags_give_upright_renditions_records_and_boxes() {
         let run = process(&media(&clip), &[], &watch, None);
         assert!(run.success, "{clip}: {}", run.stderr);
         check_hls(&run.out(), &[size]);
-        let (record, _) = stored_run(&run);
+        let (record, _, _) = stored_run(&run);
         assert_eq!((record.width, record.height), size, "{clip}");
     }
 }
@@ -328,7 +321,7 @@ fn sound_is_one_audio_rendition_in_step_with_every_video_rendition() {
         let run = process(&media(clip), &[], "272p/index.m3u8", None);
         assert!(run.success, "{clip}: {}", run.stderr);
         assert_eq!(run.summary["warnings"], serde_json::json!([]), "{clip}");
-        let (record, _) = stored_run(&run);
+        let (record, _, _) = stored_run(&run);
         assert!(record.has_audio, "{clip}");
         let master = std::fs::read_to_string(run.out().join("master.m3u8")).expect("master");
         assert!(
@@ -377,7 +370,7 @@ fn a_sound_track_that_does_not_decode_leaves_the_video_silent_with_a_warning() {
         warnings[0].as_str().unwrap_or("").contains("without its sound"),
         "{warnings:?}"
     );
-    let (record, _) = stored_run(&run);
+    let (record, _, _) = stored_run(&run);
     assert_eq!(record.status, VideoStatus::Ready);
     assert_eq!(record.warnings.len(), 1);
     let master = std::fs::read_to_string(run.out().join("master.m3u8")).expect("master");

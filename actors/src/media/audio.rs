@@ -61,15 +61,6 @@ impl From<MissingElement> for AudioError {
     }
 }
 
-/// What the audio rendition holds once written.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AudioSummary {
-    /// The input's AAC-LC was copied, not encoded again.
-    pub passthrough: bool,
-    pub segments: usize,
-    pub seconds: f64,
-}
-
 /// The stream time (the file's presentation time) of the first video frame, once seen.
 #[derive(Default)]
 struct VideoStart {
@@ -104,7 +95,7 @@ pub fn extract(
     segment_seconds: f64,
     timeout: Duration,
     cancel: &AtomicBool,
-) -> Result<AudioSummary, AudioError> {
+) -> Result<(), AudioError> {
     gst::init().map_err(|e| AudioError::Pipeline(e.to_string()))?;
     let dir = out_dir.join(AUDIO_DIR);
     std::fs::create_dir_all(&dir).map_err(|e| write_err(&dir, e))?;
@@ -131,11 +122,12 @@ pub fn extract(
         .ok_or_else(|| AudioError::Pipeline("the segment writer refused an audio stream".into()))?;
     let start = Arc::new(VideoStart::default());
     let end = Arc::new(Mutex::new(0u64));
-    let passthrough = Arc::new(Mutex::new(None::<bool>));
+    // Set on the first sound track, the one kept.
+    let found = Arc::new(AtomicBool::new(false));
     let linked = Arc::new(Mutex::new(Option::<String>::None));
     {
         let pipeline = pipeline.downgrade();
-        let (start, end, passthrough, linked) = (start.clone(), end.clone(), passthrough.clone(), linked.clone());
+        let (start, end, found, linked) = (start.clone(), end.clone(), found.clone(), linked.clone());
         let audio_pad = audio_pad.clone();
         parse.connect_pad_added(move |_, pad| {
             let Some(pipeline) = pipeline.upgrade() else { return };
@@ -143,13 +135,10 @@ pub fn extract(
             let Some(s) = caps.as_ref().and_then(|c| c.structure(0)).map(|s| s.to_owned()) else {
                 return;
             };
-            let result = if s.name().starts_with("audio/") && passthrough.lock().is_ok_and(|p| p.is_none()) {
+            let result = if s.name().starts_with("audio/") && !found.swap(true, Ordering::Relaxed) {
                 let aac_lc = s.name() == "audio/mpeg"
                     && s.get::<i32>("mpegversion").is_ok_and(|v| v == 4)
                     && s.get::<&str>("profile").is_ok_and(|p| p == "lc");
-                if let Ok(mut p) = passthrough.lock() {
-                    *p = Some(aac_lc);
-                }
                 link_audio(&pipeline, pad, &audio_pad, aac_lc, start.clone(), end.clone())
             } else if s.name().starts_with("video/") {
                 link_video_start(&pipeline, pad, start.clone())
@@ -167,10 +156,10 @@ pub fn extract(
 
     {
         // Without a sound track the requested audio stream would wait forever: end it now.
-        let passthrough = passthrough.clone();
+        let found = found.clone();
         let audio_pad = audio_pad.clone();
         parse.connect_no_more_pads(move |_| {
-            if passthrough.lock().is_ok_and(|p| p.is_none()) {
+            if !found.load(Ordering::Relaxed) {
                 let _ = audio_pad.send_event(gst::event::Eos::new());
             }
         });
@@ -243,9 +232,9 @@ pub fn extract(
     if let Some(e) = linked.lock().ok().and_then(|mut l| l.take()) {
         return Err(AudioError::Pipeline(e));
     }
-    let Some(passthrough) = passthrough.lock().ok().and_then(|p| *p) else {
+    if !found.load(Ordering::Relaxed) {
         return Err(AudioError::NoAudio);
-    };
+    }
     // A fragment the muxer finished at the end of the stream without a closing message.
     let last = end.lock().map(|e| *e).unwrap_or(0);
     for (location, opened) in open {
@@ -257,13 +246,7 @@ pub fn extract(
         return Err(AudioError::NoAudio);
     }
     playlist.ended = true;
-    write(&playlist)?;
-    let seconds = playlist.segments.iter().map(|s| s.duration).sum();
-    Ok(AudioSummary {
-        passthrough,
-        segments: playlist.segments.len(),
-        seconds,
-    })
+    write(&playlist)
 }
 
 /// Stops the pipeline however `extract` returns.

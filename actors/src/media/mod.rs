@@ -8,7 +8,7 @@ pub mod limits;
 pub mod probe;
 pub mod source;
 
-pub use audio::{AudioError, AudioSummary};
+pub use audio::AudioError;
 pub use decoder::{DecodeError, Decoder};
 pub use encoder::{EncodeError, EncodeSummary, Encoder, EncoderConfig};
 pub use limits::{InputLimits, LimitError};

@@ -24,7 +24,7 @@ use super::messages::{ExtractorMsg, StatsMsg, SupervisorMsg, WriterMsg};
 use crate::hls::ladder;
 use crate::hls::AUDIO_DIR;
 use crate::job::options::Preset;
-use crate::media::audio::{self, AudioError, AudioSummary};
+use crate::media::audio::{self, AudioError};
 use crate::media::encoder::{EncodeError, EncodeSummary, Encoder, EncoderConfig};
 use crate::telemetry;
 
@@ -37,7 +37,7 @@ const SOUND_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The sound's thread, and the flag that stops it if the job ends first.
 struct SoundJob {
-    thread: JoinHandle<Result<AudioSummary, AudioError>>,
+    thread: JoinHandle<Result<(), AudioError>>,
     cancel: Arc<AtomicBool>,
 }
 
