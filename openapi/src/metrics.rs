@@ -7,6 +7,7 @@ use poem::{handler, web::Data, Endpoint, IntoResponse, Request, Response};
 use sightline_actors::store::VideoStatus;
 use sightline_actors::telemetry;
 
+use crate::http::route_template;
 use crate::state::SharedState;
 
 /// Buckets for latencies in seconds: from a fast API call to a slow inference.
@@ -76,10 +77,10 @@ fn status_index(s: VideoStatus) -> usize {
     }
 }
 
-/// Counts requests by method, route family and status, and times them.
+/// Counts requests by method, route template and status, and times them.
 pub async fn track<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
     let method = req.method().to_string();
-    let route = route_family(req.uri().path());
+    let route = route_template(req.uri().path());
     let started = Instant::now();
     let resp = match next.call(req).await {
         Ok(r) => r.into_response(),
@@ -91,24 +92,4 @@ pub async fn track<E: Endpoint>(next: E, req: Request) -> poem::Result<Response>
     metrics::histogram!(telemetry::HTTP_REQUEST_DURATION_SECONDS, "method" => method, "route" => route)
         .record(started.elapsed().as_secs_f64());
     Ok(resp)
-}
-
-/// A bounded label set: ids never become label values.
-pub(crate) fn route_family(path: &str) -> &'static str {
-    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
-    match parts.as_slice() {
-        ["api", "videos"] => "/api/videos",
-        ["api", "videos", _] => "/api/videos/{id}",
-        ["api", "videos", _, "detections"] => "/api/videos/{id}/detections",
-        ["api", "videos", _, "stats"] => "/api/videos/{id}/stats",
-        ["api", "videos", _, "stream"] => "/api/videos/{id}/stream",
-        ["api", "videos", _, "events"] => "/api/videos/{id}/events",
-        ["api", "videos", _, _] => "/api/videos/{id}/other",
-        ["streams", ..] => "/streams",
-        ["api", "cluster"] => "/api/cluster",
-        ["metrics"] => "/metrics",
-        ["healthz"] | ["readyz"] => "/health",
-        [""] => "/",
-        _ => "other",
-    }
 }

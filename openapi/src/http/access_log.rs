@@ -9,7 +9,7 @@ use poem::http::HeaderValue;
 use poem::{Endpoint, IntoResponse, Request, Response};
 use tracing::Instrument;
 
-use crate::metrics::route_family;
+use super::route::route_template;
 
 const HEADER: &str = "x-request-id";
 
@@ -20,7 +20,7 @@ pub async fn access_log<E: Endpoint>(next: E, req: Request) -> poem::Result<Resp
         .and_then(|v| v.to_str().ok())
         .filter(|v| usable(v))
         .map_or_else(new_id, String::from);
-    let (method, route) = (req.method().to_string(), route_family(req.uri().path()));
+    let (method, route) = (req.method().to_string(), route_template(req.uri().path()));
     let span = tracing::info_span!("request", request_id = %id);
     let started = Instant::now();
     let mut resp = match next.call(req).instrument(span.clone()).await {
@@ -30,22 +30,17 @@ pub async fn access_log<E: Endpoint>(next: E, req: Request) -> poem::Result<Resp
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert(HEADER, v);
     }
-    // Streamed bodies (events, exports) have no length up front: logged as 0.
-    let bytes = resp
-        .headers()
-        .get(poem::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
-        .unwrap_or(0);
-    span.in_scope(|| {
-        tracing::info!(
-            target: "sightline::access",
-            method,
-            route,
-            status = resp.status().as_u16(),
-            duration_ms = started.elapsed().as_secs_f64() * 1000.0,
-            bytes,
-            "request"
-        )
+    // The size a body declares up front; a streamed one (events, exports) has none, and its line
+    // leaves `bytes` out rather than log a number that is not what was sent.
+    let body: http_body_util::combinators::BoxBody<_, _> = resp.take_body().into();
+    let bytes = hyper::body::Body::size_hint(&body).exact();
+    resp.set_body(poem::Body::from(body));
+    let (status, duration_ms) = (resp.status().as_u16(), started.elapsed().as_secs_f64() * 1000.0);
+    span.in_scope(|| match bytes {
+        Some(bytes) => {
+            tracing::info!(target: "sightline::access", method, route, status, duration_ms, bytes, "request")
+        }
+        None => tracing::info!(target: "sightline::access", method, route, status, duration_ms, "request"),
     });
     Ok(resp)
 }

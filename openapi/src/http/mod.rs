@@ -5,6 +5,8 @@ mod access_log;
 mod admission;
 mod idle_timeout;
 pub mod listener;
+mod route;
 
 pub use access_log::access_log;
 pub use listener::{serve, Limits};
+pub use route::route_template;
