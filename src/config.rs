@@ -7,7 +7,7 @@ use anyhow::{bail, Context};
 use sightline_openapi::ServerConfig;
 
 /// Keys that may also come from the environment as `SIGHTLINE_<KEY>` (upper case).
-const KEYS: [&str; 42] = [
+const KEYS: [&str; 43] = [
     "bind",
     "data_dir",
     "max_upload_mb",
@@ -28,6 +28,7 @@ const KEYS: [&str; 42] = [
     "queue_limit",
     "api_token",
     "cors_origins",
+    "public_url",
     "model",
     "names",
     "ort_lib",

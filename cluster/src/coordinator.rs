@@ -198,7 +198,7 @@ impl Coordinator {
             nodes.push(NodeView {
                 name: n.name.clone().unwrap_or_else(|| format!("node-{}", n.node_id)),
                 address: n.address.clone(),
-                state: n.state.as_str(),
+                state: n.state,
                 local: false,
                 seconds_in_state: Some(now.saturating_duration_since(n.since).as_secs_f64()),
                 last_heartbeat_ms_ago: n
@@ -244,7 +244,7 @@ fn local_node(workers: &[WorkerView], listen: Option<SocketAddr>) -> NodeView {
     NodeView {
         name: NODE_NAME.to_string(),
         address: listen.map(|l| l.to_string()).unwrap_or_default(),
-        state: NodeState::Up.as_str(),
+        state: NodeState::Up,
         local: true,
         seconds_in_state: None,
         last_heartbeat_ms_ago: None,
@@ -258,7 +258,7 @@ fn local_node(workers: &[WorkerView], listen: Option<SocketAddr>) -> NodeView {
 pub struct NodeView {
     pub name: String,
     pub address: String,
-    pub state: &'static str,
+    pub state: NodeState,
     /// The coordinator itself.
     pub local: bool,
     pub seconds_in_state: Option<f64>,

@@ -21,6 +21,7 @@ use std::path::PathBuf;
 
 pub use coordinator::{ClusterView, Coordinator, CoordinatorConfig, NodeView};
 pub use digest::model_sha256;
+pub use membership::NodeState;
 pub use worker::WorkerOptions;
 
 /// This build's release; nodes of other releases are refused (message encodings may differ).

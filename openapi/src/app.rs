@@ -4,32 +4,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use futures_util::StreamExt;
+use poem::endpoint::make_sync;
 use poem::http::{header, Method, StatusCode};
 use poem::middleware::Cors;
 use poem::{get, Body, Endpoint, EndpointExt, IntoResponse, Request, Response, Route};
-use poem_openapi::OpenApiService;
 
-use crate::api::error::json_error;
-use crate::api::{ClusterApi, ExportApi, MotApi, RendersApi, SystemApi, VideosApi};
+use crate::api::document;
+use crate::api::error::{json_error, ErrorCode};
 use crate::disk::DiskGuard;
 use crate::state::SharedState;
 use crate::{metrics, streams, web_ui};
 
 pub fn build(state: SharedState, prometheus: metrics_exporter_prometheus::PrometheusHandle) -> impl Endpoint {
-    let api = OpenApiService::new(
-        (
-            VideosApi { state: state.clone() },
-            RendersApi { state: state.clone() },
-            ExportApi { state: state.clone() },
-            MotApi { state: state.clone() },
-            SystemApi { state: state.clone() },
-            ClusterApi { state: state.clone() },
-        ),
-        "Sightline",
-        env!("CARGO_PKG_VERSION"),
-    )
-    .description("Server-side video analytics: upload videos, follow their processing, play adaptive HLS with boxes burnt in, and query the stored detections.");
-    let spec = api.spec_endpoint();
+    let api = document::service(&state);
+    let spec = document::json(&api);
     let docs = api.swagger_ui();
     let limit = state.config.max_upload_bytes();
     let token = state.config.api_token.clone();
@@ -38,7 +26,7 @@ pub fn build(state: SharedState, prometheus: metrics_exporter_prometheus::Promet
 
     let routes = Route::new()
         .nest("/", api)
-        .at("/openapi.json", spec)
+        .at("/openapi.json", get(make_sync(move |_| spec_response(&spec))))
         .nest("/docs", docs)
         .at("/metrics", get(metrics::render))
         .at("/streams/:id/*rest", get(streams::serve_stream))
@@ -70,6 +58,12 @@ pub fn build(state: SharedState, prometheus: metrics_exporter_prometheus::Promet
     app.with_if(!cors.is_empty(), cors_mw)
 }
 
+fn spec_response(spec: &str) -> Response {
+    Response::builder()
+        .content_type("application/json; charset=utf-8")
+        .body(spec.to_owned())
+}
+
 /// Mutating requests need the bearer token when one is configured.
 async fn require_token<E: Endpoint>(next: E, req: Request, token: Option<String>) -> poem::Result<Response> {
     let mutating = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
@@ -86,7 +80,7 @@ async fn require_token<E: Endpoint>(next: E, req: Request, token: Option<String>
         if !ok {
             return Ok(json_error(
                 StatusCode::UNAUTHORIZED,
-                "unauthorized",
+                ErrorCode::Unauthorized,
                 "this request needs Authorization: Bearer <api_token>",
             ));
         }
@@ -120,7 +114,7 @@ async fn disk_gate<E: Endpoint>(next: E, req: Request, disk: DiskGuard) -> poem:
         if let Some(why) = refusal {
             return Ok(json_error(
                 StatusCode::INSUFFICIENT_STORAGE,
-                "insufficient_storage",
+                ErrorCode::InsufficientStorage,
                 &why,
             ));
         }
@@ -134,7 +128,7 @@ async fn upload_limit<E: Endpoint>(next: E, mut req: Request, limit: u64) -> poe
     let too_large = || {
         json_error(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
+            ErrorCode::TooLarge,
             &format!("uploads are limited to {} MiB", limit / (1024 * 1024)),
         )
     };
@@ -178,12 +172,12 @@ async fn json_errors<E: Endpoint>(next: E, req: Request) -> poem::Result<Respons
                 return Ok(resp);
             }
             let code = match status {
-                StatusCode::NOT_FOUND => "not_found",
-                StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
-                StatusCode::PAYLOAD_TOO_LARGE => "too_large",
-                StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media",
-                s if s.is_client_error() => "bad_request",
-                _ => "internal",
+                StatusCode::NOT_FOUND => ErrorCode::NotFound,
+                StatusCode::METHOD_NOT_ALLOWED => ErrorCode::MethodNotAllowed,
+                StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::TooLarge,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::UnsupportedMedia,
+                s if s.is_client_error() => ErrorCode::BadRequest,
+                _ => ErrorCode::Internal,
             };
             Ok(json_error(status, code, &message))
         }

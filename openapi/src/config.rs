@@ -67,6 +67,9 @@ pub struct ServerConfig {
     pub api_token: Option<String>,
     /// Origins allowed by CORS; empty turns CORS off.
     pub cors_origins: Vec<String>,
+    /// The address clients reach the server at (behind a proxy: the proxy's), as the OpenAPI
+    /// document's `servers` states it; unset: `http://<bind>`.
+    pub public_url: Option<String>,
     pub model: PathBuf,
     pub names: Option<PathBuf>,
     pub ort_lib: PathBuf,
@@ -129,6 +132,7 @@ impl Default for ServerConfig {
             queue_limit: 16,
             api_token: None,
             cors_origins: Vec::new(),
+            public_url: None,
             model: PathBuf::from(".cache/models/yolov4-tiny.onnx"),
             names: None,
             ort_lib: sightline_actors::detect::default_library_path(),
@@ -274,7 +278,23 @@ impl ServerConfig {
         if self.api_token.as_ref().is_some_and(|t| t.len() < 16) {
             return err("api_token", "must be at least 16 characters".into());
         }
+        if let Some(url) = &self.public_url {
+            let scheme_ok = url.starts_with("http://") || url.starts_with("https://");
+            if !scheme_ok || url.ends_with('/') || url.contains(char::is_whitespace) {
+                return err(
+                    "public_url",
+                    format!("'{url}' must be an http:// or https:// address without a trailing /"),
+                );
+            }
+        }
         Ok(())
+    }
+
+    /// Where clients reach the server: `public_url`, or the address it is bound to.
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.bind))
     }
 
     pub fn max_upload_bytes(&self) -> u64 {
@@ -368,6 +388,14 @@ mod tests {
             ..ServerConfig::default()
         };
         assert_eq!(c.validate().map_err(|e| e.key), Err("cluster_tls_client_ca"));
+        for url in ["video.example.org", "https://video.example.org/", "ftp://x"] {
+            let c = ServerConfig {
+                public_url: Some(url.into()),
+                ..ServerConfig::default()
+            };
+            assert_eq!(c.validate().map_err(|e| e.key), Err("public_url"), "{url}");
+        }
+        assert_eq!(ServerConfig::default().public_url(), "http://127.0.0.1:8080");
     }
 
     #[test]

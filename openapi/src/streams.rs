@@ -4,7 +4,7 @@ use poem::http::{header, StatusCode};
 use poem::web::{Path, StaticFileRequest};
 use poem::{handler, web::Data, IntoResponse, Response};
 
-use crate::api::error::json_error;
+use crate::api::error::{json_error, ErrorCode};
 use crate::state::SharedState;
 
 /// Only these names exist under a stream folder: no user input ever reaches the file system
@@ -42,9 +42,9 @@ pub async fn serve_stream(
     req: StaticFileRequest,
     Data(state): Data<&SharedState>,
 ) -> Response {
-    let not_found = || json_error(StatusCode::NOT_FOUND, "not_found", "no such stream file");
+    let not_found = || json_error(StatusCode::NOT_FOUND, ErrorCode::NotFound, "no such stream file");
     let Ok(id) = id.parse::<sightline_actors::store::VideoId>() else {
-        return json_error(StatusCode::BAD_REQUEST, "bad_request", "malformed video id");
+        return json_error(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, "malformed video id");
     };
     let Some((mime, immutable)) = allowed(&rest) else {
         return not_found();
@@ -73,7 +73,7 @@ pub async fn serve_stream(
         }
         Err(e) => {
             let status = poem::error::ResponseError::status(&e);
-            json_error(status, "bad_request", &e.to_string())
+            json_error(status, ErrorCode::BadRequest, &e.to_string())
         }
     }
 }

@@ -5,7 +5,7 @@ use poem::web::{Path, StaticFileRequest};
 use poem::{handler, web::Data, IntoResponse, Response};
 use sightline_actors::render::{class_colour, PALETTE_LEN};
 
-use crate::api::error::json_error;
+use crate::api::error::{json_error, ErrorCode};
 use crate::state::SharedState;
 
 /// Serves `file` from `dir` with the given type; 404 when it is missing.
@@ -13,13 +13,17 @@ fn send(req: StaticFileRequest, file: std::path::PathBuf, mime: &str) -> Respons
     if !file.is_file() {
         return json_error(
             StatusCode::NOT_FOUND,
-            "not_found",
+            ErrorCode::NotFound,
             "no such file (is the web UI installed? run make setup)",
         );
     }
     match req.create_response(&file, true, false) {
         Ok(r) => r.with_content_type(mime.to_string()).into_response(),
-        Err(e) => json_error(poem::error::ResponseError::status(&e), "bad_request", &e.to_string()),
+        Err(e) => json_error(
+            poem::error::ResponseError::status(&e),
+            ErrorCode::BadRequest,
+            &e.to_string(),
+        ),
     }
 }
 
@@ -40,7 +44,7 @@ pub fn asset(Path(name): Path<String>, req: StaticFileRequest, Data(state): Data
         _ => "",
     };
     if !valid || mime.is_empty() {
-        return json_error(StatusCode::NOT_FOUND, "not_found", "no such file");
+        return json_error(StatusCode::NOT_FOUND, ErrorCode::NotFound, "no such file");
     }
     send(req, state.config.web_dir.join(&name), mime)
 }

@@ -1,9 +1,9 @@
 //! The cluster as the coordinator sees it: nodes, their workers, what each did.
 
 use poem_openapi::payload::Json;
-use poem_openapi::{Object, OpenApi, Tags};
+use poem_openapi::{Enum, Object, OpenApi, Tags};
 use sightline_actors::workers::{WorkerLedger, WorkerView};
-use sightline_cluster::{ClusterView, NodeView};
+use sightline_cluster::{ClusterView, NodeState, NodeView};
 
 use crate::state::SharedState;
 
@@ -43,8 +43,7 @@ struct ClusterNode {
     name: String,
     /// Its address as seen by the coordinator.
     address: String,
-    /// connecting, authenticated, up, suspect, refused, lost or left.
-    state: String,
+    state: NodeStatus,
     /// The coordinator itself.
     local: bool,
     seconds_in_state: Option<f64>,
@@ -58,6 +57,40 @@ struct ClusterNode {
     in_flight: u64,
     errors: u64,
     workers: Vec<ClusterWorker>,
+}
+
+/// Where a node stands with the coordinator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+enum NodeStatus {
+    /// Connected, handshake not finished.
+    Connecting,
+    /// Cookie accepted, not joined yet.
+    Authenticated,
+    /// Joined and answering heartbeats: its workers get frames.
+    Up,
+    /// Missed its heartbeat deadline: no new frames; its requests go elsewhere.
+    Suspect,
+    /// Not let in (`reason` says why).
+    Refused,
+    /// Stopped answering and was dropped.
+    Lost,
+    /// Left on its own.
+    Left,
+}
+
+impl From<NodeState> for NodeStatus {
+    fn from(s: NodeState) -> Self {
+        match s {
+            NodeState::Connecting => NodeStatus::Connecting,
+            NodeState::Authenticated => NodeStatus::Authenticated,
+            NodeState::Up => NodeStatus::Up,
+            NodeState::Suspect => NodeStatus::Suspect,
+            NodeState::Refused => NodeStatus::Refused,
+            NodeState::Lost => NodeStatus::Lost,
+            NodeState::Left => NodeStatus::Left,
+        }
+    }
 }
 
 #[derive(Debug, Object)]
@@ -89,7 +122,7 @@ fn node(n: &NodeView) -> ClusterNode {
     ClusterNode {
         name: n.name.clone(),
         address: n.address.clone(),
-        state: n.state.to_string(),
+        state: n.state.into(),
         local: n.local,
         seconds_in_state: n.seconds_in_state.map(|s| (s * 10.0).round() / 10.0),
         last_heartbeat_ms_ago: n.last_heartbeat_ms_ago,
@@ -104,8 +137,10 @@ fn node(n: &NodeView) -> ClusterNode {
 
 #[OpenApi(tag = "ApiTags::Cluster")]
 impl ClusterApi {
-    /// Nodes (address, state, last heartbeat), their workers, requests in flight, frames done per
-    /// worker, and errors.
+    /// The cluster as this coordinator sees it.
+    ///
+    /// Nodes (address, state, last heartbeat), their detector workers, requests in flight, frames each
+    /// worker detected, and errors. A server without cluster links lists itself alone.
     #[oai(path = "/api/cluster", method = "get", operation_id = "getCluster")]
     async fn cluster(&self) -> Json<ClusterInfo> {
         let ledger = WorkerLedger::global();
@@ -118,7 +153,7 @@ impl ClusterApi {
             enabled: view.listen.is_some(),
             listen: view.listen.map(|l| l.to_string()),
             tls: view.tls,
-            nodes_up: nodes.iter().filter(|n| n.state == "up").count() as u64,
+            nodes_up: nodes.iter().filter(|n| n.state == NodeStatus::Up).count() as u64,
             workers_available: ledger.available() as u64,
             in_flight: nodes.iter().map(|n| n.in_flight).sum(),
             nodes,

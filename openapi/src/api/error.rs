@@ -3,13 +3,46 @@
 use poem::http::StatusCode;
 use poem::{IntoResponse, Response};
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Object};
+use poem_openapi::types::ToJSON;
+use poem_openapi::{ApiResponse, Enum, Object};
 use sightline_actors::job::OptionError;
+
+/// What went wrong, for code: one value per kind of failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// A malformed request or a value out of range (400).
+    BadRequest,
+    /// A token is needed and missing or wrong (401).
+    Unauthorized,
+    /// No such video, rendering or file (404).
+    NotFound,
+    /// The method is not one the path takes (405).
+    MethodNotAllowed,
+    /// The video is not in a state that allows this (409).
+    Conflict,
+    /// The body is over the upload limit (413).
+    TooLarge,
+    /// Not a video, or one no installed decoder reads (415).
+    UnsupportedMedia,
+    /// A video without a video stream (422).
+    Unprocessable,
+    /// A video over one of the server's input limits; the message names it (422).
+    InputLimit,
+    /// The job queue is full or the server is not ready (503).
+    Unavailable,
+    /// The data folder is short of space (507).
+    InsufficientStorage,
+    /// Something failed on the server's side (500).
+    Internal,
+}
 
 #[derive(Debug, Clone, Object)]
 pub struct ErrorBody {
-    /// Machine-readable code, e.g. `not_found`.
-    pub error: String,
+    // No doc comment: poem-openapi would wrap the enum's `$ref` in an `allOf` to carry it, and
+    // client generators cannot take an `allOf` of a string enum (openapi-python-client drops the
+    // whole schema). `ErrorCode`'s own description says what it is.
+    pub error: ErrorCode,
     /// What went wrong, for people.
     pub message: String,
 }
@@ -49,40 +82,40 @@ pub enum ApiError {
     Internal(Json<ErrorBody>),
 }
 
-fn body(error: &str, message: impl Into<String>) -> Json<ErrorBody> {
+fn body(error: ErrorCode, message: impl Into<String>) -> Json<ErrorBody> {
     Json(ErrorBody {
-        error: error.into(),
+        error,
         message: message.into(),
     })
 }
 
 impl ApiError {
     pub fn bad_request(m: impl Into<String>) -> Self {
-        ApiError::BadRequest(body("bad_request", m))
+        ApiError::BadRequest(body(ErrorCode::BadRequest, m))
     }
     pub fn not_found(m: impl Into<String>) -> Self {
-        ApiError::NotFound(body("not_found", m))
+        ApiError::NotFound(body(ErrorCode::NotFound, m))
     }
     pub fn conflict(m: impl Into<String>) -> Self {
-        ApiError::Conflict(body("conflict", m))
+        ApiError::Conflict(body(ErrorCode::Conflict, m))
     }
     pub fn too_large(m: impl Into<String>) -> Self {
-        ApiError::TooLarge(body("too_large", m))
+        ApiError::TooLarge(body(ErrorCode::TooLarge, m))
     }
     pub fn unsupported(m: impl Into<String>) -> Self {
-        ApiError::Unsupported(body("unsupported_media", m))
+        ApiError::Unsupported(body(ErrorCode::UnsupportedMedia, m))
     }
     pub fn unprocessable(m: impl Into<String>) -> Self {
-        ApiError::Unprocessable(body("unprocessable", m))
+        ApiError::Unprocessable(body(ErrorCode::Unprocessable, m))
     }
     pub fn over_limit(m: impl Into<String>) -> Self {
-        ApiError::Unprocessable(body("input_limit", m))
+        ApiError::Unprocessable(body(ErrorCode::InputLimit, m))
     }
     pub fn unavailable(m: impl Into<String>) -> Self {
-        ApiError::Unavailable(body("unavailable", m))
+        ApiError::Unavailable(body(ErrorCode::Unavailable, m))
     }
     pub fn insufficient_storage(m: impl Into<String>) -> Self {
-        ApiError::InsufficientStorage(body("insufficient_storage", m))
+        ApiError::InsufficientStorage(body(ErrorCode::InsufficientStorage, m))
     }
     /// Writing an upload failed: a full disk is the client's 507, anything else is ours.
     pub fn storing(e: std::io::Error) -> Self {
@@ -94,7 +127,7 @@ impl ApiError {
     }
     pub fn internal(m: impl std::fmt::Display) -> Self {
         tracing::error!("internal error: {m}");
-        ApiError::Internal(body("internal", m.to_string()))
+        ApiError::Internal(body(ErrorCode::Internal, m.to_string()))
     }
 }
 
@@ -120,7 +153,10 @@ impl From<OptionError> for ApiError {
 }
 
 /// The same JSON error body, for responses outside the OpenAPI operations (middleware, files).
-pub(crate) fn json_error(status: StatusCode, code: &str, message: &str) -> Response {
-    let body = serde_json::json!({ "error": code, "message": message });
-    poem::web::Json(body).with_status(status).into_response()
+pub(crate) fn json_error(status: StatusCode, code: ErrorCode, message: &str) -> Response {
+    let body = ErrorBody {
+        error: code,
+        message: message.into(),
+    };
+    poem::web::Json(body.to_json()).with_status(status).into_response()
 }

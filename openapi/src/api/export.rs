@@ -11,6 +11,7 @@ use sightline_actors::detect::BBox;
 use sightline_actors::store::{DetectionIter, StoredDetection, VideoId};
 
 use super::error::ApiError;
+use super::failure::{Failure, Lookup};
 use super::video_id::VideoIdParam;
 use crate::state::SharedState;
 
@@ -59,13 +60,20 @@ enum Format {
 
 #[OpenApi(prefix_path = "/api", tag = "ApiTags::Export")]
 impl ExportApi {
-    /// Every stored detection of a video as CSV, in time order.
+    /// Export a video's detections as CSV.
+    ///
+    /// Every stored detection in time order, streamed: a long video's detections never sit in memory
+    /// at once. Boxes are normalised to the frame.
     #[oai(
         path = "/videos/:id/detections.csv",
         method = "get",
         operation_id = "exportDetectionsCsv"
     )]
-    async fn csv(&self, id: Path<VideoIdParam>) -> Result<CsvExport, ApiError> {
+    async fn csv(
+        &self,
+        /// The video's id, as `uploadVideo` answered it.
+        id: Path<VideoIdParam>,
+    ) -> Result<CsvExport, Failure<Lookup>> {
         let (id, names) = self.video(id.0 .0)?;
         let body = export(self.state.store.detections_iter(id), names, Format::Csv);
         Ok(CsvExport::Ok(
@@ -74,13 +82,20 @@ impl ExportApi {
         ))
     }
 
-    /// Every stored detection of a video as JSON Lines, in time order.
+    /// Export a video's detections as JSON Lines.
+    ///
+    /// Every stored detection in time order, one JSON object per line with the fields of
+    /// `listDetections`' items, streamed.
     #[oai(
         path = "/videos/:id/detections.jsonl",
         method = "get",
         operation_id = "exportDetectionsJsonl"
     )]
-    async fn jsonl(&self, id: Path<VideoIdParam>) -> Result<JsonlExport, ApiError> {
+    async fn jsonl(
+        &self,
+        /// The video's id, as `uploadVideo` answered it.
+        id: Path<VideoIdParam>,
+    ) -> Result<JsonlExport, Failure<Lookup>> {
         let (id, names) = self.video(id.0 .0)?;
         let body = export(self.state.store.detections_iter(id), names, Format::Jsonl);
         Ok(JsonlExport::Ok(
@@ -92,9 +107,15 @@ impl ExportApi {
 
 #[OpenApi(prefix_path = "/api", tag = "ApiTags::Export")]
 impl MotApi {
-    /// Tracked boxes in the MOTChallenge text format, for tracking evaluation tools.
+    /// Export a video's tracks in the MOTChallenge format.
+    ///
+    /// Tracked boxes only, in pixels, frames counted from 1, for tracking evaluation tools.
     #[oai(path = "/videos/:id/tracks.txt", method = "get", operation_id = "exportTracksMot")]
-    async fn mot(&self, id: Path<VideoIdParam>) -> Result<MotExport, ApiError> {
+    async fn mot(
+        &self,
+        /// The video's id, as `uploadVideo` answered it.
+        id: Path<VideoIdParam>,
+    ) -> Result<MotExport, Failure<Lookup>> {
         let api = ExportApi {
             state: self.state.clone(),
         };

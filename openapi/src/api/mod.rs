@@ -1,9 +1,12 @@
 //! The OpenAPI-documented part of the HTTP interface.
 
+mod auth;
 mod cluster;
+pub(crate) mod document;
 pub(crate) mod error;
 mod events;
 mod export;
+mod failure;
 mod models;
 mod renders;
 mod system;

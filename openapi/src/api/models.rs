@@ -35,10 +35,12 @@ pub struct UploadForm {
     /// Model name (the file stem of a loaded model); default: the server's model.
     pub model: Option<String>,
     /// Minimum confidence of a detection, 0..1.
+    #[oai(validator(minimum(value = "0"), maximum(value = "1")))]
     pub confidence: Option<f32>,
     /// Comma-separated class names to keep, e.g. `person,car`.
     pub classes: Option<String>,
     /// Detect every N-th frame (1..1000).
+    #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
     pub every: Option<u64>,
 }
 
@@ -173,7 +175,7 @@ pub struct DetectionItem {
     pub class_id: u16,
     pub confidence: f64,
     /// x1, y1, x2, y2 normalised to the frame (0..1).
-    #[oai(rename = "box")]
+    #[oai(rename = "box", validator(min_items = 4, max_items = 4))]
     pub bbox: Vec<f64>,
     pub track_id: Option<u64>,
     pub source: Source,
@@ -216,10 +218,17 @@ pub struct Stats {
     pub histogram: Vec<Bin>,
 }
 
+/// The only answer a live process gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum Liveness {
+    Ok,
+}
+
 #[derive(Debug, Clone, Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct Health {
-    pub status: String,
+    pub status: Liveness,
 }
 
 #[derive(Debug, Clone, Object)]
@@ -241,11 +250,21 @@ pub struct Readiness {
     pub reason: Option<String>,
 }
 
+/// Why an event was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum EventKind {
+    /// The job moved: frames done, detections, playable segments.
+    Progress,
+    /// The video's status changed (the first event always is one).
+    Status,
+}
+
+/// One server-sent event of a video: its `data`, as JSON.
 #[derive(Debug, Clone, Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct Event {
-    /// `progress` or `status`.
-    pub kind: String,
+    pub kind: EventKind,
     pub status: Status,
     pub progress: f32,
     pub frames_done: u64,

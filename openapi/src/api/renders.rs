@@ -7,7 +7,9 @@ use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 use sightline_actors::job::{record_status, JobKind, RenderOptions};
 use sightline_actors::store::{RenderRecord, VideoStatus};
 
+use super::auth::TokenIfSet;
 use super::error::ApiError;
+use super::failure::{Failure, Lookup, Rendering};
 use super::models::{RenderOptionsView, Status};
 use super::video_id::VideoIdParam;
 use crate::job_key::JobKey;
@@ -29,8 +31,10 @@ pub struct RenderRequest {
     /// Classes to draw (names); default: every class detected.
     pub classes: Option<Vec<String>>,
     /// Opacity of boxes and label backgrounds, (0, 1]; default 1.
+    #[oai(validator(minimum(value = "0", exclusive), maximum(value = "1")))]
     pub opacity: Option<f32>,
     /// Box outline thickness in pixels, 1..32; default 2.
+    #[oai(validator(minimum(value = "1"), maximum(value = "32")))]
     pub thickness: Option<u32>,
     /// Draw labels (`person 0.87`); default true.
     pub labels: Option<bool>,
@@ -74,9 +78,19 @@ enum RenderAccepted {
 
 #[OpenApi(prefix_path = "/api", tag = "ApiTags::Renders")]
 impl RendersApi {
-    /// Render a ready video again from its stored detections, with a class filter and style.
+    /// Render a ready video again.
+    ///
+    /// A new HLS set drawn from the stored detections with another class filter or style, made without
+    /// running the detector again; it gets its own number and master playlist. Only `ready` videos
+    /// can be rendered (409 otherwise).
     #[oai(path = "/videos/:id/renders", method = "post", operation_id = "createRender")]
-    async fn create(&self, id: Path<VideoIdParam>, body: Json<RenderRequest>) -> Result<RenderAccepted, ApiError> {
+    async fn create(
+        &self,
+        _token: TokenIfSet,
+        /// The video's id, as `uploadVideo` answered it.
+        id: Path<VideoIdParam>,
+        body: Json<RenderRequest>,
+    ) -> Result<RenderAccepted, Failure<Rendering>> {
         let st = &self.state;
         let id = id.0 .0;
         let video = st
@@ -87,7 +101,8 @@ impl RendersApi {
             return Err(ApiError::conflict(format!(
                 "video {id} is {}; only ready videos can be rendered again",
                 video.status
-            )));
+            ))
+            .into());
         }
         let req = body.0;
         let d = RenderOptions::default();
@@ -102,17 +117,23 @@ impl RendersApi {
         let kind = JobKind::Render(record.number);
         if let Err(e) = st.jobs.submit(JobKey { video: id, kind }) {
             let _ = record_status(&st.store, id, kind, VideoStatus::Failed, Some(e.to_string()), None);
-            return Err(ApiError::unavailable(e.to_string()));
+            return Err(ApiError::unavailable(e.to_string()).into());
         }
         Ok(RenderAccepted::Accepted(Json(Render::from(&record))))
     }
 
-    /// Every rendering of a video, oldest first.
+    /// List a video's renderings.
+    ///
+    /// Every rendering of the video, oldest first, with its status and master playlist.
     #[oai(path = "/videos/:id/renders", method = "get", operation_id = "listRenders")]
-    async fn list(&self, id: Path<VideoIdParam>) -> Result<Json<Vec<Render>>, ApiError> {
+    async fn list(
+        &self,
+        /// The video's id, as `uploadVideo` answered it.
+        id: Path<VideoIdParam>,
+    ) -> Result<Json<Vec<Render>>, Failure<Lookup>> {
         let id = id.0 .0;
         if self.state.store.get_video(id)?.is_none() {
-            return Err(ApiError::not_found(format!("no video {id}")));
+            return Err(ApiError::not_found(format!("no video {id}")).into());
         }
         let renders = self.state.store.list_renders(id)?.into_iter();
         Ok(Json(
@@ -120,9 +141,17 @@ impl RendersApi {
         ))
     }
 
-    /// One rendering's status.
+    /// Get one rendering.
+    ///
+    /// Its status, options and master playlist; `ready` once every rendition is written.
     #[oai(path = "/videos/:id/renders/:number", method = "get", operation_id = "getRender")]
-    async fn get(&self, id: Path<VideoIdParam>, number: Path<u32>) -> Result<Json<Render>, ApiError> {
+    async fn get(
+        &self,
+        /// The video's id, as `uploadVideo` answered it.
+        id: Path<VideoIdParam>,
+        /// The rendering's number, as `createRender` answered it.
+        number: Path<u32>,
+    ) -> Result<Json<Render>, Failure<Lookup>> {
         let id = id.0 .0;
         let r = self
             .state

@@ -3,7 +3,7 @@
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi, Tags};
 
-use super::models::{Health, Readiness};
+use super::models::{Health, Liveness, Readiness};
 use crate::state::SharedState;
 
 #[derive(Tags)]
@@ -29,13 +29,18 @@ enum ReadyResponse {
 
 #[OpenApi(tag = "ApiTags::System")]
 impl SystemApi {
-    /// The process is alive.
+    /// Check that the process is alive.
+    ///
+    /// Always 200 while the process answers; see `getReadiness` for whether it can take work.
     #[oai(path = "/healthz", method = "get", operation_id = "getHealth")]
     async fn healthz(&self) -> Json<Health> {
-        Json(Health { status: "ok".into() })
+        Json(Health { status: Liveness::Ok })
     }
 
-    /// The server can take work: detector workers are up and the job queue has room.
+    /// Check that the server can take work.
+    ///
+    /// 200 when detector workers are up, the job queue has room, the data folder has free space
+    /// and the store takes writes; 503 with `reason` otherwise.
     #[oai(path = "/readyz", method = "get", operation_id = "getReadiness")]
     async fn readyz(&self) -> ReadyResponse {
         let st = &self.state;

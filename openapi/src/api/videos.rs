@@ -3,10 +3,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 use poem_openapi::param::{Path, Query};
-use poem_openapi::payload::{EventStream, Json};
+use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi, Tags};
 use sightline_actors::detect::names::class_name;
 use sightline_actors::job::JobOptions;
@@ -16,11 +15,17 @@ use sightline_actors::store::{
 };
 use sightline_actors::telemetry;
 
+use super::auth::TokenIfSet;
 use super::error::ApiError;
+use super::events::{self, EventsResponse};
+use super::failure::{Failure, Listing, Lookup, Removal, Requeue, Upload};
 use super::models::*;
 use super::video_id::VideoIdParam;
 use crate::job_key::JobKey;
 use crate::state::SharedState;
+
+// The spec's bound on a detections page, written as a literal in its validator below.
+const _: () = assert!(MAX_PAGE_LIMIT == 5000);
 
 #[derive(Tags)]
 enum ApiTags {
@@ -58,10 +63,13 @@ enum DeleteResponse {
 
 #[OpenApi(prefix_path = "/api", tag = "ApiTags::Videos")]
 impl VideosApi {
-    /// Upload a video (multipart: `file`, and optionally `model`, `confidence`, `classes`,
-    /// `every`). The file is checked to be a decodable video before a job is queued.
+    /// Upload a video.
+    ///
+    /// Multipart: `file`, and optionally `model`, `confidence`, `classes` and `every`. The file is
+    /// probed before a job is queued: not a video is 415, a video over an input limit 422. Answers
+    /// 202 with the video's id and links; follow its job with `followEvents` or `getVideo`.
     #[oai(path = "/videos", method = "post", operation_id = "uploadVideo")]
-    async fn upload(&self, form: UploadForm) -> Result<UploadResponse, ApiError> {
+    async fn upload(&self, _token: TokenIfSet, form: UploadForm) -> Result<UploadResponse, Failure<Upload>> {
         let st = &self.state;
         let options = self.options(&form)?;
         let filename = form
@@ -72,7 +80,7 @@ impl VideosApi {
             .take(255)
             .collect::<String>();
         if form.file.size() == 0 {
-            return Err(ApiError::bad_request("the uploaded file is empty"));
+            return Err(ApiError::bad_request("the uploaded file is empty").into());
         }
         // The spooled body may have taken the last of the space.
         st.disk
@@ -101,19 +109,19 @@ impl VideosApi {
         })))
     }
 
-    /// List videos, newest first.
+    /// List videos.
+    ///
+    /// Newest first, paged: pass a page's `next` as `after` for the next one.
     #[oai(path = "/videos", method = "get", operation_id = "listVideos")]
     async fn list(
         &self,
-        /// Page size, 1..1000.
+        /// Page size, 1..1000 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
         limit: Query<Option<u32>>,
         /// The `next` of the previous page.
         after: Query<Option<VideoIdParam>>,
-    ) -> Result<Json<VideoList>, ApiError> {
+    ) -> Result<Json<VideoList>, Failure<Listing>> {
         let limit = limit.0.unwrap_or(50);
-        if !(1..=1000).contains(&limit) {
-            return Err(ApiError::bad_request(format!("limit {limit} is outside 1..1000")));
-        }
         let after = after.0.map(|a| a.0);
         let page = self.state.store.list_videos(after, limit as usize)?;
         Ok(Json(VideoList {
@@ -126,16 +134,29 @@ impl VideosApi {
         }))
     }
 
-    /// One video: status, progress, metadata.
+    /// Get one video.
+    ///
+    /// Its status, progress, metadata (size, length, frame rate, sound), the job's options, and
+    /// links to its stream and events.
     #[oai(path = "/videos/:id", method = "get", operation_id = "getVideo")]
-    async fn get(&self, id: Path<VideoIdParam>) -> Result<Json<Video>, ApiError> {
+    async fn get(
+        &self,
+        /// The video's id, as `uploadVideo` answered it.
+        id: Path<VideoIdParam>,
+    ) -> Result<Json<Video>, Failure<Lookup>> {
         Ok(Json(Video::from(&self.record(id.0 .0)?)))
     }
 
-    /// Whether the video can be played: 202 with progress until every rendition has a segment,
-    /// then 200 with the master playlist (`ended` once the playlists are complete).
+    /// Tell whether a video can be played.
+    ///
+    /// 202 with progress until every rendition has a segment, then 200 with the master playlist
+    /// (`ended` once the playlists are complete).
     #[oai(path = "/videos/:id/stream", method = "get", operation_id = "getStream")]
-    async fn stream(&self, id: Path<VideoIdParam>) -> Result<StreamResponse, ApiError> {
+    async fn stream(
+        &self,
+        /// The video's id, as `uploadVideo` answered it.
+        id: Path<VideoIdParam>,
+    ) -> Result<StreamResponse, Failure<Lookup>> {
         let record = self.record(id.0 .0)?;
         let live = self
             .state
@@ -166,11 +187,15 @@ impl VideosApi {
         }
     }
 
-    /// Detections in a time window, filtered by class and confidence, paged by cursor.
+    /// List a video's detections.
+    ///
+    /// Detections in a time window, filtered by class and confidence, in time order and paged by
+    /// cursor: pass a page's `next_cursor` as `cursor` for the next one.
     #[oai(path = "/videos/:id/detections", method = "get", operation_id = "listDetections")]
     #[allow(clippy::too_many_arguments)]
     async fn detections(
         &self,
+        /// The video\'s id, as `uploadVideo` answered it.
         id: Path<VideoIdParam>,
         /// Window start in seconds (inclusive).
         start: Query<Option<f64>>,
@@ -179,38 +204,28 @@ impl VideosApi {
         /// Class names to keep; repeat for several. None: every class.
         class: Query<Option<Vec<String>>>,
         /// Minimum confidence, 0..1.
+        #[oai(validator(minimum(value = "0"), maximum(value = "1")))]
         confidence: Query<Option<f32>>,
         /// Page size, 1..5000 (default 1000).
+        #[oai(validator(minimum(value = "1"), maximum(value = "5000")))]
         limit: Query<Option<u32>>,
         /// The `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
-    ) -> Result<Json<DetectionPage>, ApiError> {
+    ) -> Result<Json<DetectionPage>, Failure<Lookup>> {
         let record = self.record(id.0 .0)?;
         let start_s = start.0.unwrap_or(0.0);
         if !start_s.is_finite() || start_s < 0.0 {
-            return Err(ApiError::bad_request(format!(
-                "start {start_s} must be a number of seconds ≥ 0"
-            )));
+            return Err(ApiError::bad_request(format!("start {start_s} must be a number of seconds ≥ 0")).into());
         }
         let end_ms = match end.0 {
             Some(e) if !e.is_finite() || e < start_s => {
-                return Err(ApiError::bad_request(format!("end {e} must be ≥ start {start_s}")))
+                return Err(ApiError::bad_request(format!("end {e} must be ≥ start {start_s}")).into())
             }
             Some(e) => Some((e * 1000.0).min(u64::MAX as f64 / 2.0) as u64),
             None => None,
         };
         let min_confidence = confidence.0.unwrap_or(0.0);
-        if !(0.0..=1.0).contains(&min_confidence) {
-            return Err(ApiError::bad_request(format!(
-                "confidence {min_confidence} is outside 0..1"
-            )));
-        }
         let limit = limit.0.unwrap_or(DEFAULT_PAGE_LIMIT as u32) as usize;
-        if !(1..=MAX_PAGE_LIMIT).contains(&limit) {
-            return Err(ApiError::bad_request(format!(
-                "limit {limit} is outside 1..{MAX_PAGE_LIMIT}"
-            )));
-        }
         let class_ids = class
             .0
             .unwrap_or_default()
@@ -247,19 +262,21 @@ impl VideosApi {
         }))
     }
 
-    /// Class distribution, activity histogram (`bin` seconds), unique tracks per class.
+    /// Get a video's statistics.
+    ///
+    /// Class distribution, an activity histogram in bins of `bin` seconds, and unique tracks per
+    /// class.
     #[oai(path = "/videos/:id/stats", method = "get", operation_id = "getStats")]
     async fn stats(
         &self,
+        /// The video\'s id, as `uploadVideo` answered it.
         id: Path<VideoIdParam>,
         /// Histogram bin in seconds, 1..3600 (default 10).
+        #[oai(validator(minimum(value = "1"), maximum(value = "3600")))]
         bin: Query<Option<u64>>,
-    ) -> Result<Json<Stats>, ApiError> {
+    ) -> Result<Json<Stats>, Failure<Lookup>> {
         let record = self.record(id.0 .0)?;
         let bin_seconds = bin.0.unwrap_or(10);
-        if !(1..=3600).contains(&bin_seconds) {
-            return Err(ApiError::bad_request(format!("bin {bin_seconds} is outside 1..3600")));
-        }
         let stats = self.state.store.get_stats(record.id)?.unwrap_or_default();
         let bins = histogram(&stats, bin_seconds).map_err(|e| ApiError::bad_request(e.to_string()))?;
         let name = |id: &u16| class_name(&record.class_names, *id as usize);
@@ -291,17 +308,20 @@ impl VideosApi {
         }))
     }
 
-    /// Tracked objects of a video: class, first and last seen, frames; by track id, paged.
+    /// List a video's tracks.
+    ///
+    /// Tracked objects by track id: class, first and last seen, frames; paged with `after`.
     #[oai(path = "/videos/:id/tracks", method = "get", operation_id = "listTracks")]
     async fn tracks(
         &self,
+        /// The video\'s id, as `uploadVideo` answered it.
         id: Path<VideoIdParam>,
         /// Page size, 1..1000 (default 100).
         #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
         limit: Query<Option<u32>>,
         /// The `next` of the previous page.
         after: Query<Option<u64>>,
-    ) -> Result<Json<TrackList>, ApiError> {
+    ) -> Result<Json<TrackList>, Failure<Lookup>> {
         let record = self.record(id.0 .0)?;
         let stats = self.state.store.get_stats(record.id)?.unwrap_or_default();
         let limit = limit.0.unwrap_or(100) as usize;
@@ -326,27 +346,54 @@ impl VideosApi {
         Ok(Json(TrackList { items: page, next }))
     }
 
-    /// Server-sent events: `progress` while the job runs, `status` when it changes; the stream
-    /// ends once the job has ended.
+    /// Follow a video's job as server-sent events.
+    ///
+    /// A `status` event at once, `progress` events while the job runs, `status` when it changes;
+    /// the stream ends once the job has ended (at once for a video that is already `ready`). It
+    /// takes `Accept: text/event-stream`, as browsers' `EventSource` sends; without it, the latest
+    /// event alone, as JSON.
     #[oai(path = "/videos/:id/events", method = "get", operation_id = "followEvents")]
-    async fn events(&self, id: Path<VideoIdParam>) -> Result<EventStream<BoxStream<'static, Event>>, ApiError> {
+    async fn events(
+        &self,
+        req: &poem::Request,
+        /// The video's id, as `uploadVideo` answered it.
+        id: Path<VideoIdParam>,
+    ) -> Result<EventsResponse, Failure<Lookup>> {
         let record = self.record(id.0 .0)?;
-        let stream = super::events::follow(self.state.clone(), record.id);
-        Ok(EventStream::new(stream.boxed()).keep_alive(Duration::from_secs(15)))
+        let accept = req
+            .headers()
+            .get(poem::http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok());
+        if events::wants_stream(accept) {
+            let stream = events::follow(self.state.clone(), record.id).boxed();
+            return Ok(EventsResponse::Stream(stream));
+        }
+        let (event, _) = events::latest(&self.state, record.id, EventKind::Status)
+            .ok_or_else(|| ApiError::not_found(format!("no video {}", record.id)))?;
+        Ok(EventsResponse::Latest(event))
     }
 
-    /// Run an `interrupted` or `failed` job again.
+    /// Run a video's job again.
+    ///
+    /// Only `interrupted` or `failed` jobs are run again (409 otherwise); the upload must still be on
+    /// the server.
     #[oai(path = "/videos/:id/retry", method = "post", operation_id = "retryVideo")]
-    async fn retry(&self, id: Path<VideoIdParam>) -> Result<UploadResponse, ApiError> {
+    async fn retry(
+        &self,
+        _token: TokenIfSet,
+        /// The video's id, as `uploadVideo` answered it.
+        id: Path<VideoIdParam>,
+    ) -> Result<UploadResponse, Failure<Requeue>> {
         let record = self.record(id.0 .0)?;
         if !matches!(record.status, VideoStatus::Interrupted | VideoStatus::Failed) {
             return Err(ApiError::conflict(format!(
                 "video {} is {}; only interrupted or failed jobs are retried",
                 record.id, record.status
-            )));
+            ))
+            .into());
         }
         if !self.state.upload_path(record.id).is_file() {
-            return Err(ApiError::conflict("the uploaded file is gone; upload the video again"));
+            return Err(ApiError::conflict("the uploaded file is gone; upload the video again").into());
         }
         self.state.store.update_video(record.id, |v| {
             v.status = VideoStatus::Queued;
@@ -357,7 +404,7 @@ impl VideosApi {
         self.state.repairs.forget(JobKey::process(record.id));
         if let Err(e) = self.state.jobs.submit(JobKey::process(record.id)) {
             let _ = self.state.store.update_video(record.id, |v| v.status = record.status);
-            return Err(ApiError::unavailable(e.to_string()));
+            return Err(ApiError::unavailable(e.to_string()).into());
         }
         let id = record.id.to_string();
         Ok(UploadResponse::Accepted(Json(Accepted {
@@ -367,15 +414,24 @@ impl VideosApi {
         })))
     }
 
-    /// Delete a video: its record, detections, stats, upload and streams.
+    /// Delete a video.
+    ///
+    /// Its record, detections, stats, upload, streams and renderings. A video being processed is
+    /// not deleted (409).
     #[oai(path = "/videos/:id", method = "delete", operation_id = "deleteVideo")]
-    async fn delete(&self, id: Path<VideoIdParam>) -> Result<DeleteResponse, ApiError> {
+    async fn delete(
+        &self,
+        _token: TokenIfSet,
+        /// The video's id, as `uploadVideo` answered it.
+        id: Path<VideoIdParam>,
+    ) -> Result<DeleteResponse, Failure<Removal>> {
         let record = self.record(id.0 .0)?;
         if record.status == VideoStatus::Processing || self.state.jobs.any_running(|k| k.video == record.id) {
             return Err(ApiError::conflict(format!(
                 "video {} is being processed; delete it when it has ended",
                 record.id
-            )));
+            ))
+            .into());
         }
         // Files first: on a full disk they free the space the store needs to record the removal.
         let _ = std::fs::remove_file(self.state.upload_path(record.id));
