@@ -61,11 +61,20 @@ fn a_video_from_upload_to_delete() {
     let (_, stream) = get(&stream_url);
     assert_eq!(stream["ended"], true);
     assert_eq!(stream["playable_segments"], 40, "80 s in 2 s segments: {stream}");
-    // The event stream of a ready video says the same, then ends.
+    // The event stream of a ready video says the same, then ends; so does its latest event, for
+    // a client that asks for JSON (or does not ask for the stream).
+    let events_url = server.url(&format!("/api/videos/{id}/events"));
+    let (code, latest) = get(&events_url);
+    assert_eq!(code, 200, "{latest}");
+    assert_eq!(
+        (&latest["kind"], &latest["status"], &latest["playable_segments"]),
+        (&Value::from("status"), &Value::from("ready"), &Value::from(40)),
+        "{latest}"
+    );
     let (code, events) = curl_raw(
         "GET",
-        &server.url(&format!("/api/videos/{id}/events")),
-        &["--max-time", "10"],
+        &events_url,
+        &["--max-time", "10", "-H", "Accept: text/event-stream"],
     );
     assert_eq!(code, 200);
     let status: Value = String::from_utf8_lossy(&events)
