@@ -13,13 +13,15 @@
 //! track/      pure: the multi-object tracker
 //! render/     pure: boxes and labels drawn into I420 frames
 //! hls/        pure: rendition ladder, segment clock, playlists, codec strings
-//! store/      sled: video and render records, detections, stats
+//! analytics/  pure: zones and lines, their events over tracked boxes, counts
+//! store/      sled: video and render records, detections, stats, rules and their events
 //! frame.rs    the decoded frame every stage passes on; wire.rs: validated cross-node encodings;
 //! telemetry.rs: every metric's name and help text
 //! ```
 //!
 //! Pure modules never import `pipeline/` or ractor; the actors drive them.
 
+pub mod analytics;
 pub mod detect;
 pub mod frame;
 pub mod hls;

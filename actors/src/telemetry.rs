@@ -28,6 +28,8 @@ pub const JOBS: &str = "sightline_jobs";
 pub const JOBS_WAITING: &str = "sightline_jobs_waiting";
 pub const DETECTOR_WORKERS: &str = "sightline_detector_workers";
 pub const UPLOADS_TOTAL: &str = "sightline_uploads_total";
+/// Events the analytics rules raised (`kind` = line_crossed, zone_entered, zone_left, dwell_exceeded).
+pub const ANALYTICS_EVENTS_TOTAL: &str = "sightline_analytics_events_total";
 
 /// The three kinds of metric the exporter knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +52,7 @@ const fn metric(name: &'static str, kind: Kind, help: &'static str) -> Metric {
 }
 
 /// Every metric, with its HELP text.
-pub const ALL: [Metric; 23] = [
+pub const ALL: [Metric; 24] = [
     metric(
         FRAMES_TOTAL,
         Kind::Counter,
@@ -154,6 +156,11 @@ pub const ALL: [Metric; 23] = [
         "Detector workers in the sightline.detectors group.",
     ),
     metric(UPLOADS_TOTAL, Kind::Counter, "Uploads accepted."),
+    metric(
+        ANALYTICS_EVENTS_TOTAL,
+        Kind::Counter,
+        "Events raised by analytics rules, by kind (a re-analysis counts its events again).",
+    ),
 ];
 
 /// Hands every HELP text to the installed recorder (a no-op without one; repeating is harmless).
@@ -177,7 +184,7 @@ type KnownLabel = (&'static str, &'static [&'static str]);
 /// `(metric, label, values)`, or no label. Not here: metrics whose labels only exist later (a
 /// worker's node and name, a route and status), and those their owner sets in full from the
 /// start (the job gauges at every scrape, the cluster's node states and events when it starts).
-const KNOWN_SERIES: [(&str, Option<KnownLabel>); 10] = [
+const KNOWN_SERIES: [(&str, Option<KnownLabel>); 11] = [
     (
         FRAMES_TOTAL,
         Some(("stage", &["decoded", "detected", "rendered", "encoded"])),
@@ -210,6 +217,10 @@ const KNOWN_SERIES: [(&str, Option<KnownLabel>); 10] = [
     (HTTP_CONNECTIONS_CUT_TOTAL, Some(("reason", &["idle"]))),
     (FRAMES_IN_FLIGHT, None),
     (HTTP_CONNECTIONS, None),
+    (
+        ANALYTICS_EVENTS_TOTAL,
+        Some(("kind", &["line_crossed", "zone_entered", "zone_left", "dwell_exceeded"])),
+    ),
 ];
 
 /// Creates every series in [`KNOWN_SERIES`] at 0, so `increase()` and `rate()` count the first

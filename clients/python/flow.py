@@ -1,6 +1,6 @@
 """The whole flow through the Python client that openapi-python-client generates from the live
-/openapi.json (scripts/api-clients.sh makes it): what a user of that client does, typed errors
-included. Run by that script against a server with an api_token:
+/openapi.json (scripts/api-clients.sh makes it): what a user of that client does (upload, poll,
+page, stats, tracks, rules and counts, events, re-render, export, delete), typed errors included. Run by that script against a server with an api_token:
 
     python flow.py BASE_URL TOKEN VIDEO_FILE
 
@@ -12,6 +12,7 @@ import sys
 import time
 
 from sightline_client import AuthenticatedClient
+from sightline_client.api.analytics import get_analytics_counts, set_rules
 from sightline_client.api.export import export_detections_jsonl
 from sightline_client.api.renders import create_render, get_render, list_renders
 from sightline_client.api.videos import (
@@ -26,6 +27,11 @@ from sightline_client.api.videos import (
 )
 from sightline_client.models import (
     Accepted,
+    AnalyticsCounts,
+    LineRule,
+    Point,
+    RulesBody,
+    RulesView,
     DetectionPage,
     ErrorBody,
     ErrorCode,
@@ -126,6 +132,15 @@ def main(base, token, video_path):
     ids = [t.track_id for t in tracks]
     expect("tracks page in order, each once", ids == sorted(set(ids)) and ids, ids)
     print(f"  {len(tracks)} tracks")
+
+    # A line across the middle, evaluated over the stored tracks.
+    line = LineRule(name="middle", from_=Point(x=0.5, y=0.0), to=Point(x=0.5, y=1.0))
+    rules = as_a(RulesView, set_rules.sync(vid, client=client, body=RulesBody(lines=[line])), "the rules")
+    expect("rules on a ready video are evaluated at once", rules.analysed_at is not UNSET, rules)
+    counts = as_a(AnalyticsCounts, get_analytics_counts.sync(vid, client=client), "the counts")
+    crossed = sum(c.count for c in counts.lines[0].totals)
+    expect("the counts add up to the rules' events", crossed == rules.events, f"{crossed} vs {rules.events}")
+    print(f"  a line across the middle: {crossed} crossings")
 
     # The stream itself, read with the client's own HTTP connection and typed by its models.
     events = []

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use sightline_actors::detect::ModelInfo;
-use sightline_actors::job::{record_status, EngineSettings, JobKind, JobOutcome, JobProgress, JobSpec, RenderOptions};
+use sightline_actors::job::{
+    analyse_again, record_status, EngineSettings, JobKind, JobOutcome, JobProgress, JobSpec, RenderOptions,
+};
 use sightline_actors::media::Input;
 use sightline_actors::pipeline::run_job;
 use sightline_actors::store::{Store, VideoId, VideoStatus};
@@ -55,11 +57,24 @@ impl JobRunner {
         let input = Input::File(upload_path(&self.uploads, id));
         let spec = JobSpec::new(&record, key.kind, &drawing, input, out_dir, &self.model, &self.settings);
         let outcome = run_job(spec, self.store.clone(), progress).await;
+        if key.kind == JobKind::Process && outcome.status == VideoStatus::Ready {
+            self.analyse(id).await;
+        }
         if !self.recorded(key, outcome.status) {
             tracing::error!(video = %id, status = %outcome.status, "the store did not take the job's end; it is kept in memory until it does");
             self.repairs.remember(key, outcome.status, outcome.error.clone());
         }
         outcome
+    }
+
+    /// The video's rules, if it has any, evaluated over the tracks its job just stored.
+    async fn analyse(&self, id: VideoId) {
+        let store = self.store.clone();
+        match tokio::task::spawn_blocking(move || analyse_again(&store, id)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(video = %id, "the video's rules could not be evaluated: {e}"),
+            Err(e) => tracing::warn!(video = %id, "the video's rules could not be evaluated: {e}"),
+        }
     }
 
     /// Ends a job that could not start: recorded, or remembered when the store refuses.

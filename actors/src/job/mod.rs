@@ -1,6 +1,7 @@
 //! Jobs: the options users choose, the spec the engine runs, how a job ends, and the queue that
 //! admits jobs with bounded concurrency.
 
+pub mod analysis;
 pub mod options;
 pub mod outcome;
 pub mod progress;
@@ -8,6 +9,7 @@ pub mod queue;
 pub mod spec;
 pub mod status;
 
+pub use analysis::{analyse_again, set_rules};
 pub use options::{JobOptions, OptionError, Preset, RenderOptions};
 pub use outcome::JobOutcome;
 pub use progress::JobProgress;

@@ -5,6 +5,7 @@
 //! - `detections`: id ‖ pts_ms ‖ seq → 40-byte binary [`StoredDetection`] ([`detection`]), so a
 //!   time window is one range scan ([`query`]).
 //! - `stats`: id → JSON [`VideoStats`] ([`stats`]).
+//! - `rules`, `events`: a video's analytics rules and the events they gave ([`analytics`]).
 //!
 //! `Store` is a bundle of sled handles: cheap to clone, `Send + Sync`, and every method is a
 //! short synchronous call (microseconds to a few ms). Async callers may call it directly for
@@ -17,6 +18,7 @@
 //! system on power loss (disk caches, FS metadata are out of sled's hands), but it is what
 //! "stored" means in Sightline: the API reports something as stored only after a flush.
 
+mod analytics;
 mod detection;
 mod id;
 mod query;
@@ -28,6 +30,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+pub use analytics::{EventPage, EventQuery, RulesRecord};
 pub use detection::{DetectionIter, EntryError, StoredDetection};
 pub use id::{ParseVideoIdError, VideoId};
 pub use query::{
@@ -87,6 +90,8 @@ pub(crate) struct Trees {
     pub(crate) detections: sled::Tree,
     pub(crate) stats: sled::Tree,
     pub(crate) renders: sled::Tree,
+    pub(crate) rules: sled::Tree,
+    pub(crate) events: sled::Tree,
 }
 
 /// The store: cheap to clone, every clone sees the same database, reopened in place if need be.
@@ -211,6 +216,8 @@ fn open_trees(dir: &Path) -> Result<Trees, StoreError> {
         let detections = db.open_tree("detections").map_err(open_error)?;
         let stats = db.open_tree("stats").map_err(open_error)?;
         let renders = db.open_tree("renders").map_err(open_error)?;
+        let rules = db.open_tree("rules").map_err(open_error)?;
+        let events = db.open_tree("events").map_err(open_error)?;
         tracing::debug!(dir = %dir.display(), recovered = db.was_recovered(), "store opened");
         Ok(Trees {
             db,
@@ -218,6 +225,8 @@ fn open_trees(dir: &Path) -> Result<Trees, StoreError> {
             detections,
             stats,
             renders,
+            rules,
+            events,
         })
     }
 }

@@ -277,6 +277,7 @@ impl Store {
         }
         let removed = self.remove_detections(id)?;
         self.remove_renders(id)?;
+        self.remove_analytics(id)?;
         self.trees()?.stats.remove(id.to_be_bytes())?;
         self.trees()?.videos.remove(id.to_be_bytes())?;
         tracing::debug!(%id, removed, "deleted video");

@@ -4,16 +4,25 @@
 use poem_openapi::{ContactObject, LicenseObject, OpenApiService, ServerObject};
 use serde_json::Value;
 
-use super::{ClusterApi, ExportApi, MotApi, RendersApi, SystemApi, VideosApi};
+use super::{AnalyticsApi, ClusterApi, ExportApi, MotApi, RendersApi, SystemApi, VideosApi};
 use crate::state::SharedState;
 
-pub type Apis = (VideosApi, RendersApi, ExportApi, MotApi, SystemApi, ClusterApi);
+pub type Apis = (
+    VideosApi,
+    RendersApi,
+    AnalyticsApi,
+    ExportApi,
+    MotApi,
+    SystemApi,
+    ClusterApi,
+);
 
 /// Every operation, described.
 pub fn service(state: &SharedState) -> OpenApiService<Apis, ()> {
     let apis = (
         VideosApi { state: state.clone() },
         RendersApi { state: state.clone() },
+        AnalyticsApi { state: state.clone() },
         ExportApi { state: state.clone() },
         MotApi { state: state.clone() },
         SystemApi { state: state.clone() },

@@ -1,5 +1,6 @@
 //! The OpenAPI-documented part of the HTTP interface.
 
+mod analytics;
 mod auth;
 mod cluster;
 pub(crate) mod document;
@@ -13,6 +14,7 @@ mod system;
 mod video_id;
 mod videos;
 
+pub use analytics::AnalyticsApi;
 pub use cluster::ClusterApi;
 pub use export::{ExportApi, MotApi};
 pub use renders::RendersApi;

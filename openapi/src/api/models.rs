@@ -42,6 +42,8 @@ pub struct UploadForm {
     /// Detect every N-th frame (1..1000).
     #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
     pub every: Option<u64>,
+    /// Zones and lines, as JSON: the body `setRules` takes. Evaluated when the job ends.
+    pub rules: Option<String>,
 }
 
 #[derive(Debug, Clone, Object)]

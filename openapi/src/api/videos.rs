@@ -7,14 +7,16 @@ use futures_util::StreamExt;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi, Tags};
+use sightline_actors::analytics::Rules;
 use sightline_actors::detect::names::class_name;
-use sightline_actors::job::JobOptions;
+use sightline_actors::job::{set_rules, JobOptions};
 use sightline_actors::media::{probe, ProbeError};
 use sightline_actors::store::{
     histogram, DetectionQuery, Progress, VideoId, VideoRecord, VideoStatus, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT,
 };
 use sightline_actors::telemetry;
 
+use super::analytics::RulesBody;
 use super::auth::TokenIfSet;
 use super::error::ApiError;
 use super::events::{self, EventsResponse};
@@ -72,6 +74,11 @@ impl VideosApi {
     async fn upload(&self, _token: TokenIfSet, form: UploadForm) -> Result<UploadResponse, Failure<Upload>> {
         let st = &self.state;
         let options = self.options(&form)?;
+        let rules = form
+            .rules
+            .as_deref()
+            .map(|text| RulesBody::parse_form_field(text, &self.state.model.names))
+            .transpose()?;
         let filename = form
             .file
             .file_name()
@@ -96,7 +103,7 @@ impl VideosApi {
         let size = tokio::io::copy(&mut src, &mut dst).await.map_err(ApiError::storing)?;
         drop(dst);
         let state = st.clone();
-        let record = tokio::task::spawn_blocking(move || register(&state, incoming, filename, size, options))
+        let record = tokio::task::spawn_blocking(move || register(&state, incoming, filename, size, options, rules))
             .await
             .map_err(ApiError::internal)??;
         metrics::counter!(telemetry::UPLOADS_TOTAL).increment(1);
@@ -495,6 +502,7 @@ pub(crate) fn register(
     filename: String,
     size: u64,
     options: JobOptions,
+    rules: Option<Rules>,
 ) -> Result<VideoRecord, ApiError> {
     let video = probe(incoming.path(), Duration::from_secs(15)).map_err(|e| match e {
         ProbeError::NotVideo { .. } => ApiError::unsupported(format!("'{filename}' is not a video we can decode")),
@@ -521,6 +529,14 @@ pub(crate) fn register(
         let _ = st.store.delete_video(record.id);
         return Err(ApiError::storing(e.error));
     }
+    // Before the job is queued, so its end finds them.
+    if let Some(rules) = rules {
+        if let Err(e) = set_rules(&st.store, record.id, rules) {
+            let _ = st.store.delete_video(record.id);
+            let _ = std::fs::remove_file(st.upload_path(record.id));
+            return Err(e.into());
+        }
+    }
     if let Err(e) = st.jobs.submit(JobKey::process(record.id)) {
         let _ = st.store.delete_video(record.id);
         let _ = std::fs::remove_file(st.upload_path(record.id));
@@ -540,7 +556,7 @@ pub(crate) fn ingest_file(st: &SharedState, path: &std::path::Path) -> Result<Vi
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    register(st, incoming, filename, size, st.config.job_defaults())
+    register(st, incoming, filename, size, st.config.job_defaults(), None)
         .map(|r| r.id)
         .map_err(|e| format!("{e:?}"))
 }

@@ -1,0 +1,11 @@
+//! Zones, lines and dwell over tracked boxes (pure logic, no ractor): the rules and their checks,
+//! the geometry, the evaluation that turns tracked boxes into events, and counts of those events.
+
+mod counts;
+mod engine;
+pub mod geometry;
+mod rules;
+
+pub use counts::{count, Counts, Crossings, LineCount, ZoneCount};
+pub use engine::{evaluate, Analyzer, Event, EventKind, Sighting};
+pub use rules::{Anchor, Line, RuleError, Rules, Zone, DEFAULT_HYSTERESIS_FRAMES, MAX_RULES};

@@ -1,0 +1,313 @@
+//! A video's analytics: its rules (tree `rules`: id → JSON [`RulesRecord`]) and the events they
+//! gave (tree `events`: id ‖ generation ‖ time_ms ‖ seq → JSON [`Event`]).
+//!
+//! New rules replace the old results atomically: their events are written under the next
+//! generation, then the rules record (one key) is switched to it, then the old generation's
+//! events are removed. A reader follows the record's generation, so it sees the old results or
+//! the new ones, never a mix; a crash between the steps leaves only unreferenced keys, removed by
+//! the next replacement or the video's deletion.
+
+use serde::{Deserialize, Serialize};
+
+use super::{now_ms, Store, StoreError, VideoId, MAX_SCAN_PER_PAGE};
+use crate::analytics::{Event, EventKind, Rules};
+
+/// Key: id (8) ‖ generation (4) ‖ time_ms (8) ‖ seq (4).
+const KEY_LEN: usize = 24;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RulesRecord {
+    pub rules: Rules,
+    /// Which events are these rules': bumped on every replacement.
+    pub generation: u32,
+    /// Unix ms when the events were worked out; none while they wait for the video's job.
+    pub analysed_at: Option<u64>,
+    /// How many events these rules gave, and how long working them out took.
+    pub events: u64,
+    pub took_ms: u64,
+}
+
+/// Which events a page holds.
+#[derive(Debug, Clone, Default)]
+pub struct EventQuery {
+    /// Kinds kept; empty: every kind.
+    pub kinds: Vec<EventKind>,
+    pub rule: Option<String>,
+    /// Class ids kept; empty: every class.
+    pub class_ids: Vec<u16>,
+    pub start_ms: u64,
+    /// Exclusive.
+    pub end_ms: Option<u64>,
+    pub limit: usize,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct EventPage {
+    pub items: Vec<Event>,
+    pub next_cursor: Option<String>,
+}
+
+fn key(id: VideoId, generation: u32, time_ms: u64, seq: u32) -> [u8; KEY_LEN] {
+    let mut k = [0u8; KEY_LEN];
+    k[..8].copy_from_slice(&id.to_be_bytes());
+    k[8..12].copy_from_slice(&generation.to_be_bytes());
+    k[12..20].copy_from_slice(&time_ms.to_be_bytes());
+    k[20..].copy_from_slice(&seq.to_be_bytes());
+    k
+}
+
+/// A cursor is the hex of the last key's generation, time and seq: opaque to clients.
+fn encode_cursor(k: &[u8]) -> String {
+    k[8..].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn decode_cursor(id: VideoId, generation: u32, c: &str) -> Result<[u8; KEY_LEN], StoreError> {
+    let bad = |why: &str| StoreError::InvalidQuery(format!("bad cursor: {why}"));
+    if c.len() != (KEY_LEN - 8) * 2 || !c.is_ascii() {
+        return Err(bad("not one this server gave"));
+    }
+    let mut k = [0u8; KEY_LEN];
+    k[..8].copy_from_slice(&id.to_be_bytes());
+    for (i, b) in k[8..].iter_mut().enumerate() {
+        *b = u8::from_str_radix(&c[i * 2..i * 2 + 2], 16).map_err(|_| bad("not hex"))?;
+    }
+    if k[8..12] != generation.to_be_bytes() {
+        return Err(bad("the rules changed since it was given; start again without one"));
+    }
+    Ok(k)
+}
+
+fn decode_event(k: &[u8], v: &[u8]) -> Result<Event, StoreError> {
+    serde_json::from_slice(v).map_err(|e| StoreError::Corrupt {
+        what: "analytics event",
+        key: encode_cursor(k),
+        reason: e.to_string(),
+    })
+}
+
+impl Store {
+    pub fn get_rules(&self, id: VideoId) -> Result<Option<RulesRecord>, StoreError> {
+        let Some(v) = self.trees()?.rules.get(id.to_be_bytes())? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&v).map(Some).map_err(|e| StoreError::Corrupt {
+            what: "rules record",
+            key: id.to_string(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// Puts `rules` and their `events` (in time order; `None`: not worked out yet) in place of the
+    /// video's previous ones. One writer at a time (see `job::analysis`).
+    pub fn replace_analytics(
+        &self,
+        id: VideoId,
+        rules: Rules,
+        events: Option<&[Event]>,
+        took_ms: u64,
+    ) -> Result<RulesRecord, StoreError> {
+        if !self.video_exists(id)? {
+            return Err(StoreError::NotFound(id));
+        }
+        let trees = self.trees()?;
+        let generation = self.get_rules(id)?.map_or(1, |r| r.generation.wrapping_add(1));
+        let mut batch = sled::Batch::default();
+        for (seq, e) in events.unwrap_or_default().iter().enumerate() {
+            let value = serde_json::to_vec(e).map_err(|err| StoreError::Encode {
+                what: "analytics event",
+                reason: err.to_string(),
+            })?;
+            batch.insert(&key(id, generation, e.time_ms, seq as u32), value);
+        }
+        trees.events.apply_batch(batch)?;
+        let record = RulesRecord {
+            rules,
+            generation,
+            analysed_at: events.map(|_| now_ms()),
+            events: events.map_or(0, |e| e.len() as u64),
+            took_ms,
+        };
+        let value = serde_json::to_vec(&record).map_err(|e| StoreError::Encode {
+            what: "rules record",
+            reason: e.to_string(),
+        })?;
+        trees.rules.insert(id.to_be_bytes(), value)?;
+        self.remove_events(id, Some(generation))?;
+        Ok(record)
+    }
+
+    /// Removes the video's events of every generation but `keep`.
+    fn remove_events(&self, id: VideoId, keep: Option<u32>) -> Result<(), StoreError> {
+        let trees = self.trees()?;
+        let mut batch = sled::Batch::default();
+        for entry in trees.events.scan_prefix(id.to_be_bytes()).keys() {
+            let k = entry?;
+            if keep.is_none_or(|g| k.get(8..12) != Some(&g.to_be_bytes()[..])) {
+                batch.remove(k);
+            }
+        }
+        Ok(trees.events.apply_batch(batch)?)
+    }
+
+    /// The rules and events of a deleted video.
+    pub(crate) fn remove_analytics(&self, id: VideoId) -> Result<(), StoreError> {
+        self.remove_events(id, None)?;
+        self.trees()?.rules.remove(id.to_be_bytes())?;
+        Ok(())
+    }
+
+    /// Every event of the video's current rules, in time order.
+    pub fn all_events(&self, id: VideoId) -> Result<Vec<Event>, StoreError> {
+        let Some(record) = self.get_rules(id)? else {
+            return Ok(Vec::new());
+        };
+        let mut prefix = id.to_be_bytes().to_vec();
+        prefix.extend_from_slice(&record.generation.to_be_bytes());
+        self.trees()?
+            .events
+            .scan_prefix(prefix)
+            .map(|entry| {
+                let (k, v) = entry?;
+                decode_event(&k, &v)
+            })
+            .collect()
+    }
+
+    /// One page of the video's events, filtered, in time order.
+    pub fn events_page(&self, id: VideoId, q: &EventQuery) -> Result<EventPage, StoreError> {
+        let Some(record) = self.get_rules(id)? else {
+            return Ok(EventPage::default());
+        };
+        let g = record.generation;
+        let from = match &q.cursor {
+            Some(c) => {
+                let mut k = decode_cursor(id, g, c)?.to_vec();
+                k.push(0); // just after the cursor's key
+                k
+            }
+            None => key(id, g, q.start_ms, 0).to_vec(),
+        };
+        let to = key(id, g, q.end_ms.unwrap_or(u64::MAX), 0);
+        let to = if q.end_ms.is_some() {
+            to.to_vec()
+        } else {
+            // Past every key of this generation.
+            key(id, g.wrapping_add(1), 0, 0).to_vec()
+        };
+        if from >= to {
+            return Ok(EventPage::default());
+        }
+        let mut page = EventPage::default();
+        let mut last_key = None;
+        for (scanned, entry) in self.trees()?.events.range(from..to).enumerate() {
+            let (k, v) = entry?;
+            if page.items.len() == q.limit || scanned >= MAX_SCAN_PER_PAGE {
+                // More remain: the next page starts after the last key looked at.
+                page.next_cursor = last_key.as_deref().map(encode_cursor);
+                break;
+            }
+            let e = decode_event(&k, &v)?;
+            last_key = Some(k.to_vec());
+            let keep = (q.kinds.is_empty() || q.kinds.contains(&e.kind))
+                && q.rule.as_ref().is_none_or(|r| *r == e.rule)
+                && (q.class_ids.is_empty() || q.class_ids.contains(&e.class_id));
+            if keep {
+                page.items.push(e);
+            }
+        }
+        Ok(page)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::tests::temp_store_with_video;
+
+    fn event(kind: EventKind, rule: &str, time_ms: u64) -> Event {
+        Event {
+            kind,
+            rule: rule.into(),
+            track_id: 1,
+            class_id: 0,
+            frame: time_ms / 40,
+            time_ms,
+            position: [0.5, 0.5],
+            direction: None,
+            dwell_ms: None,
+        }
+    }
+
+    #[test]
+    fn new_rules_replace_the_old_results_and_pages_follow_them() {
+        let (_dir, store, id) = temp_store_with_video();
+        let old: Vec<Event> = (0..5).map(|i| event(EventKind::ZoneEntered, "a", i * 100)).collect();
+        let first = store
+            .replace_analytics(id, Rules::default(), Some(&old), 0)
+            .expect("stored");
+        let new: Vec<Event> = (0..25)
+            .map(|i| {
+                event(
+                    if i % 2 == 0 {
+                        EventKind::LineCrossed
+                    } else {
+                        EventKind::ZoneLeft
+                    },
+                    "b",
+                    i * 10,
+                )
+            })
+            .collect();
+        let second = store
+            .replace_analytics(id, Rules::default(), Some(&new), 0)
+            .expect("replaced");
+        assert_eq!((first.generation, second.generation, second.events), (1, 2, 25));
+        assert_eq!(store.all_events(id).expect("read"), new, "only the new events remain");
+        assert_eq!(store.trees().expect("open").events.len(), 25, "the old ones are gone");
+
+        // Paged by 4, crossings only: every one once, in order.
+        let mut q = EventQuery {
+            kinds: vec![EventKind::LineCrossed],
+            limit: 4,
+            ..EventQuery::default()
+        };
+        let mut seen = Vec::new();
+        loop {
+            let page = store.events_page(id, &q).expect("page");
+            seen.extend(page.items.iter().map(|e| e.time_ms));
+            match page.next_cursor {
+                Some(c) => q.cursor = Some(c),
+                None => break,
+            }
+        }
+        assert_eq!(seen, (0..25).step_by(2).map(|i| i * 10).collect::<Vec<u64>>());
+        // A time window, end exclusive.
+        let window = EventQuery {
+            start_ms: 50,
+            end_ms: Some(100),
+            limit: 100,
+            ..EventQuery::default()
+        };
+        let times: Vec<u64> = store
+            .events_page(id, &window)
+            .expect("page")
+            .items
+            .iter()
+            .map(|e| e.time_ms)
+            .collect();
+        assert_eq!(times, [50, 60, 70, 80, 90]);
+        // A cursor from before a replacement is refused with the reason.
+        let stale = EventQuery {
+            cursor: Some(format!("{:08x}{:016x}{:08x}", 1, 0, 0)),
+            limit: 10,
+            ..EventQuery::default()
+        };
+        let err = store.events_page(id, &stale).expect_err("stale cursor");
+        assert!(err.to_string().contains("rules changed"), "{err}");
+
+        store.delete_video(id).expect("deleted");
+        assert_eq!(store.get_rules(id).expect("read"), None);
+        assert_eq!(store.trees().expect("open").events.len(), 0);
+    }
+}

@@ -1,0 +1,623 @@
+//! Zones and lines on a video, and what they saw: its rules (set at upload or later, evaluated
+//! over the stored tracks without the detector), their events, and counts.
+
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::{Json, PlainText};
+use poem_openapi::types::ParseFromJSON;
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags};
+use sightline_actors::analytics::{self, Anchor, EventKind, Rules};
+use sightline_actors::detect::names::class_name;
+use sightline_actors::job::set_rules;
+use sightline_actors::store::{EventQuery, RulesRecord, VideoRecord, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT};
+
+use super::auth::TokenIfSet;
+use super::error::ApiError;
+use super::failure::{Failure, Lookup};
+use super::models::round4;
+use super::video_id::VideoIdParam;
+use crate::state::SharedState;
+
+#[derive(Tags)]
+enum ApiTags {
+    /// Zones, lines and the events they see.
+    Analytics,
+}
+
+pub struct AnalyticsApi {
+    pub state: SharedState,
+}
+
+/// A point of the upright picture, normalised: (0, 0) top left, (1, 1) bottom right.
+#[derive(Debug, Clone, Copy, Object)]
+pub struct Point {
+    #[oai(validator(minimum(value = "0"), maximum(value = "1")))]
+    pub x: f64,
+    #[oai(validator(minimum(value = "0"), maximum(value = "1")))]
+    pub y: f64,
+}
+
+impl From<Point> for [f32; 2] {
+    fn from(p: Point) -> Self {
+        [p.x as f32, p.y as f32]
+    }
+}
+
+impl From<[f32; 2]> for Point {
+    fn from(p: [f32; 2]) -> Self {
+        Point {
+            x: round4(p[0]),
+            y: round4(p[1]),
+        }
+    }
+}
+
+/// Which point of a box stands for the object; `bottom_center` when a rule does not say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum AnchorPoint {
+    /// The middle of the box's bottom edge: where feet or wheels meet the floor.
+    BottomCenter,
+    /// The middle of the box.
+    Center,
+}
+
+impl From<AnchorPoint> for Anchor {
+    fn from(a: AnchorPoint) -> Self {
+        match a {
+            AnchorPoint::BottomCenter => Anchor::BottomCenter,
+            AnchorPoint::Center => Anchor::Center,
+        }
+    }
+}
+
+impl From<Anchor> for AnchorPoint {
+    fn from(a: Anchor) -> Self {
+        match a {
+            Anchor::BottomCenter => AnchorPoint::BottomCenter,
+            Anchor::Center => AnchorPoint::Center,
+        }
+    }
+}
+
+/// An area: who enters it, who leaves, how long they stay.
+#[derive(Debug, Clone, Object)]
+pub struct ZoneRule {
+    pub name: String,
+    /// 3 to 64 points; edges must not cross (concave is fine).
+    pub polygon: Vec<Point>,
+    /// Class names it applies to; empty or absent: every class.
+    #[oai(default)]
+    pub classes: Vec<String>,
+    /// Seconds inside after which `dwell_exceeded` is raised, once per visit.
+    pub min_dwell_s: Option<f64>,
+    // No doc comments on enum fields: poem-openapi would wrap the `$ref` in an `allOf`, which
+    // client generators cannot take for an enum. The anchor's default is in the type's doc.
+    pub anchor: Option<AnchorPoint>,
+}
+
+/// A line from `from` to `to`: crossing it from its left to its right (looking from `from` to
+/// `to` in the picture) is the `positive` direction, the other way `negative`.
+#[derive(Debug, Clone, Object)]
+pub struct LineRule {
+    pub name: String,
+    pub from: Point,
+    pub to: Point,
+    /// The positive direction's name; default `in`.
+    pub positive: Option<String>,
+    /// The negative direction's name; default `out`.
+    pub negative: Option<String>,
+    #[oai(default)]
+    pub classes: Vec<String>,
+    pub anchor: Option<AnchorPoint>,
+}
+
+/// A video's rules: at most 32 zones and lines together.
+#[derive(Debug, Clone, Object)]
+pub struct RulesBody {
+    #[oai(default)]
+    pub zones: Vec<ZoneRule>,
+    #[oai(default)]
+    pub lines: Vec<LineRule>,
+    /// Frames an anchor must hold a side of a line (or stay in or out of a zone) before that
+    /// counts: 1..60, default 3. Higher resists jittering boxes, lower catches quick crossings.
+    pub hysteresis_frames: Option<u32>,
+}
+
+impl RulesBody {
+    /// The rules, checked against the video's class names.
+    pub fn into_rules(self, names: &[String]) -> Result<Rules, ApiError> {
+        let d = Rules::default();
+        let rules = Rules {
+            zones: self
+                .zones
+                .into_iter()
+                .map(|z| analytics::Zone {
+                    name: z.name,
+                    polygon: z.polygon.into_iter().map(Into::into).collect(),
+                    classes: z.classes,
+                    min_dwell_s: z.min_dwell_s,
+                    anchor: z.anchor.map_or(Anchor::default(), Into::into),
+                })
+                .collect(),
+            lines: self
+                .lines
+                .into_iter()
+                .map(|l| analytics::Line {
+                    name: l.name,
+                    from: l.from.into(),
+                    to: l.to.into(),
+                    positive: l.positive.unwrap_or_else(|| "in".into()),
+                    negative: l.negative.unwrap_or_else(|| "out".into()),
+                    classes: l.classes,
+                    anchor: l.anchor.map_or(Anchor::default(), Into::into),
+                })
+                .collect(),
+            hysteresis_frames: self.hysteresis_frames.unwrap_or(d.hysteresis_frames),
+        };
+        rules
+            .validate(names)
+            .map_err(|e| ApiError::bad_request(format!("rules: {e}")))?;
+        Ok(rules)
+    }
+
+    /// An upload's `rules` field: the same JSON as `setRules`' body.
+    pub fn parse_form_field(text: &str, names: &[String]) -> Result<Rules, ApiError> {
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| ApiError::bad_request(format!("rules: not JSON: {e}")))?;
+        let body = RulesBody::parse_from_json(Some(value))
+            .map_err(|e| ApiError::bad_request(format!("rules: {}", e.into_message())))?;
+        body.into_rules(names)
+    }
+}
+
+/// A video's rules and where their evaluation stands.
+#[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
+pub struct RulesView {
+    pub zones: Vec<ZoneRule>,
+    pub lines: Vec<LineRule>,
+    pub hysteresis_frames: u32,
+    /// Unix ms when the events were worked out; absent while they wait for the video's job.
+    pub analysed_at: Option<u64>,
+    /// Events these rules gave.
+    pub events: u64,
+    /// Milliseconds the evaluation over the stored tracks took.
+    pub took_ms: u64,
+}
+
+impl From<RulesRecord> for RulesView {
+    fn from(r: RulesRecord) -> Self {
+        let anchor = |a: Anchor| Some(AnchorPoint::from(a));
+        RulesView {
+            zones: r
+                .rules
+                .zones
+                .into_iter()
+                .map(|z| ZoneRule {
+                    name: z.name,
+                    polygon: z.polygon.into_iter().map(Point::from).collect(),
+                    classes: z.classes,
+                    min_dwell_s: z.min_dwell_s,
+                    anchor: anchor(z.anchor),
+                })
+                .collect(),
+            lines: r
+                .rules
+                .lines
+                .into_iter()
+                .map(|l| LineRule {
+                    name: l.name,
+                    from: l.from.into(),
+                    to: l.to.into(),
+                    positive: Some(l.positive),
+                    negative: Some(l.negative),
+                    classes: l.classes,
+                    anchor: anchor(l.anchor),
+                })
+                .collect(),
+            hysteresis_frames: r.rules.hysteresis_frames,
+            analysed_at: r.analysed_at,
+            events: r.events,
+            took_ms: r.took_ms,
+        }
+    }
+}
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum AnalyticsEventKind {
+    /// A track crossed a line (`direction` says which way).
+    LineCrossed,
+    /// A track entered a zone.
+    ZoneEntered,
+    /// A track left a zone (`dwell` says after how long).
+    ZoneLeft,
+    /// A track has been in a zone for the zone's `min_dwell_s`.
+    DwellExceeded,
+}
+
+impl From<EventKind> for AnalyticsEventKind {
+    fn from(k: EventKind) -> Self {
+        match k {
+            EventKind::LineCrossed => AnalyticsEventKind::LineCrossed,
+            EventKind::ZoneEntered => AnalyticsEventKind::ZoneEntered,
+            EventKind::ZoneLeft => AnalyticsEventKind::ZoneLeft,
+            EventKind::DwellExceeded => AnalyticsEventKind::DwellExceeded,
+        }
+    }
+}
+
+impl From<AnalyticsEventKind> for EventKind {
+    fn from(k: AnalyticsEventKind) -> Self {
+        match k {
+            AnalyticsEventKind::LineCrossed => EventKind::LineCrossed,
+            AnalyticsEventKind::ZoneEntered => EventKind::ZoneEntered,
+            AnalyticsEventKind::ZoneLeft => EventKind::ZoneLeft,
+            AnalyticsEventKind::DwellExceeded => EventKind::DwellExceeded,
+        }
+    }
+}
+
+/// Something a rule saw.
+#[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
+pub struct AnalyticsEvent {
+    pub kind: AnalyticsEventKind,
+    /// The rule's name.
+    pub rule: String,
+    pub track_id: u64,
+    pub class: String,
+    pub class_id: u16,
+    /// Seconds into the video, and the frame: the first frame on the new side, in or out.
+    pub time: f64,
+    pub frame: u64,
+    /// The track's anchor then.
+    pub position: Point,
+    /// A crossing's direction, by the line's names for them.
+    pub direction: Option<String>,
+    /// Seconds inside the zone (`zone_left`, `dwell_exceeded`).
+    pub dwell: Option<f64>,
+}
+
+fn event_view(e: &analytics::Event, names: &[String]) -> AnalyticsEvent {
+    AnalyticsEvent {
+        kind: e.kind.into(),
+        rule: e.rule.clone(),
+        track_id: e.track_id,
+        class: class_name(names, e.class_id as usize),
+        class_id: e.class_id,
+        time: e.time_ms as f64 / 1000.0,
+        frame: e.frame,
+        position: e.position.into(),
+        direction: e.direction.clone(),
+        dwell: e.dwell_ms.map(|ms| ms as f64 / 1000.0),
+    }
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
+pub struct AnalyticsEventPage {
+    pub items: Vec<AnalyticsEvent>,
+    /// Pass as `cursor` for the next page; absent when there is none.
+    pub next_cursor: Option<String>,
+}
+
+/// Crossings of one direction by one class.
+#[derive(Debug, Clone, Object)]
+pub struct Crossings {
+    pub direction: String,
+    pub class: String,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct CrossingBin {
+    /// Start of the bin, in seconds.
+    pub start: u64,
+    pub counts: Vec<Crossings>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct LineCounts {
+    pub rule: String,
+    pub totals: Vec<Crossings>,
+    /// Bins without a crossing are left out.
+    pub bins: Vec<CrossingBin>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct OccupancyBin {
+    /// Start of the bin, in seconds.
+    pub start: u64,
+    /// Most tracks inside at once during the bin.
+    pub max: u64,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
+pub struct ZoneCounts {
+    pub rule: String,
+    pub entries: u64,
+    pub exits: u64,
+    pub dwell_exceeded: u64,
+    /// Seconds inside, over visits that ended.
+    pub mean_dwell: Option<f64>,
+    pub max_dwell: Option<f64>,
+    /// Bins with nobody inside are left out.
+    pub occupancy: Vec<OccupancyBin>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct AnalyticsCounts {
+    pub bin_seconds: u64,
+    pub lines: Vec<LineCounts>,
+    pub zones: Vec<ZoneCounts>,
+}
+
+#[derive(ApiResponse)]
+enum EventsCsv {
+    /// `time,frame,kind,rule,track_id,class,direction,dwell,x,y`, one event per line.
+    #[oai(status = 200, content_type = "text/csv")]
+    Ok(PlainText<String>, #[oai(header = "Content-Disposition")] String),
+}
+
+/// Setting rules: the token, a JSON body, the video, and a store that may be full.
+pub enum SetRules {}
+impl super::failure::Statuses for SetRules {
+    const LIST: &'static [u16] = &[400, 401, 404, 413, 415, 507, 500];
+}
+
+#[OpenApi(prefix_path = "/api", tag = "ApiTags::Analytics")]
+impl AnalyticsApi {
+    /// Get a video's rules.
+    ///
+    /// Its zones and lines, and when their events were worked out (absent while they wait for
+    /// the video's job). A video without rules has empty lists.
+    #[oai(path = "/videos/:id/rules", method = "get", operation_id = "getRules")]
+    async fn get_rules(
+        &self,
+        /// The video's id, as `uploadVideo` answered it.
+        id: Path<VideoIdParam>,
+    ) -> Result<Json<RulesView>, Failure<Lookup>> {
+        let video = self.video(id.0 .0)?;
+        let record = self.state.store.get_rules(video.id)?.unwrap_or(RulesRecord {
+            rules: Rules::default(),
+            generation: 0,
+            analysed_at: None,
+            events: 0,
+            took_ms: 0,
+        });
+        Ok(Json(record.into()))
+    }
+
+    /// Set a video's rules.
+    ///
+    /// Replaces its zones and lines and their results at once. On a `ready` video they are
+    /// evaluated over its stored tracks before the answer (no decoding, no detector: seconds for
+    /// a long video); on one still queued or processing, when its job ends. Bad rules are 400
+    /// with the problem named.
+    #[oai(path = "/videos/:id/rules", method = "put", operation_id = "setRules")]
+    async fn set_rules(
+        &self,
+        _token: TokenIfSet,
+        /// The video's id, as `uploadVideo` answered it.
+        id: Path<VideoIdParam>,
+        body: Json<RulesBody>,
+    ) -> Result<Json<RulesView>, Failure<SetRules>> {
+        let video = self.video(id.0 .0)?;
+        let rules = body.0.into_rules(&video.class_names)?;
+        let store = self.state.store.clone();
+        let record = tokio::task::spawn_blocking(move || set_rules(&store, video.id, rules))
+            .await
+            .map_err(ApiError::internal)??;
+        Ok(Json(record.into()))
+    }
+
+    /// List the events a video's rules saw.
+    ///
+    /// In time order, filtered by kind, rule, class and time window, paged by cursor: pass a
+    /// page's `next_cursor` as `cursor` for the next one. A cursor from before the rules changed
+    /// is refused (400).
+    #[oai(
+        path = "/videos/:id/analytics/events",
+        method = "get",
+        operation_id = "listAnalyticsEvents"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    async fn events(
+        &self,
+        /// The video's id, as `uploadVideo` answered it.
+        id: Path<VideoIdParam>,
+        /// Kinds to keep; repeat for several. None: every kind.
+        kind: Query<Option<Vec<AnalyticsEventKind>>>,
+        /// A rule's name: only its events.
+        rule: Query<Option<String>>,
+        /// Class names to keep; repeat for several. None: every class.
+        class: Query<Option<Vec<String>>>,
+        /// Window start in seconds (inclusive).
+        #[oai(validator(minimum(value = "0")))]
+        start: Query<Option<f64>>,
+        /// Window end in seconds (exclusive).
+        #[oai(validator(minimum(value = "0")))]
+        end: Query<Option<f64>>,
+        /// Page size, 1..5000 (default 1000).
+        #[oai(validator(minimum(value = "1"), maximum(value = "5000")))]
+        limit: Query<Option<u32>>,
+        /// The `next_cursor` of the previous page.
+        cursor: Query<Option<String>>,
+    ) -> Result<Json<AnalyticsEventPage>, Failure<Lookup>> {
+        let video = self.video(id.0 .0)?;
+        let class_ids = class
+            .0
+            .unwrap_or_default()
+            .iter()
+            .map(|c| {
+                video
+                    .class_names
+                    .iter()
+                    .position(|n| n == c)
+                    .map(|i| i as u16)
+                    .ok_or_else(|| ApiError::bad_request(format!("unknown class '{c}'")))
+            })
+            .collect::<Result<Vec<u16>, _>>()?;
+        let ms = |s: f64| (s * 1000.0).min(u64::MAX as f64 / 2.0) as u64;
+        let query = EventQuery {
+            kinds: kind.0.unwrap_or_default().into_iter().map(Into::into).collect(),
+            rule: rule.0,
+            class_ids,
+            start_ms: start.0.map_or(0, ms),
+            end_ms: end.0.map(ms),
+            limit: limit.0.map_or(DEFAULT_PAGE_LIMIT, |l| l as usize).min(MAX_PAGE_LIMIT),
+            cursor: cursor.0,
+        };
+        let store = self.state.store.clone();
+        let page = tokio::task::spawn_blocking(move || store.events_page(video.id, &query))
+            .await
+            .map_err(ApiError::internal)??;
+        Ok(Json(AnalyticsEventPage {
+            items: page.items.iter().map(|e| event_view(e, &video.class_names)).collect(),
+            next_cursor: page.next_cursor,
+        }))
+    }
+
+    /// Count what a video's rules saw.
+    ///
+    /// Per line: crossings by direction and class, in total and per `bin` seconds. Per zone:
+    /// entries, exits, dwell (mean and longest, of visits that ended) and occupancy over time.
+    #[oai(
+        path = "/videos/:id/analytics/counts",
+        method = "get",
+        operation_id = "getAnalyticsCounts"
+    )]
+    async fn counts(
+        &self,
+        /// The video's id, as `uploadVideo` answered it.
+        id: Path<VideoIdParam>,
+        /// Bin in seconds, 1..3600 (default 10).
+        #[oai(validator(minimum(value = "1"), maximum(value = "3600")))]
+        bin: Query<Option<u64>>,
+    ) -> Result<Json<AnalyticsCounts>, Failure<Lookup>> {
+        let video = self.video(id.0 .0)?;
+        let bin_seconds = bin.0.unwrap_or(10);
+        let store = self.state.store.clone();
+        let (rules, events) = tokio::task::spawn_blocking(move || {
+            let rules = store.get_rules(video.id)?.map(|r| r.rules).unwrap_or_default();
+            store.all_events(video.id).map(|events| (rules, events))
+        })
+        .await
+        .map_err(ApiError::internal)??;
+        let counts = analytics::count(&rules, &events, bin_seconds * 1000, video.duration_ms);
+        let names = &video.class_names;
+        let crossings = |m: &analytics::Crossings| -> Vec<Crossings> {
+            m.iter()
+                .map(|((direction, class_id), count)| Crossings {
+                    direction: direction.clone(),
+                    class: class_name(names, *class_id as usize),
+                    count: *count,
+                })
+                .collect()
+        };
+        let seconds = |ms: Option<u64>| ms.map(|ms| ms as f64 / 1000.0);
+        Ok(Json(AnalyticsCounts {
+            bin_seconds,
+            lines: counts
+                .lines
+                .iter()
+                .map(|l| LineCounts {
+                    rule: l.rule.clone(),
+                    totals: crossings(&l.totals),
+                    bins: l
+                        .bins
+                        .iter()
+                        .map(|(start, c)| CrossingBin {
+                            start: start / 1000,
+                            counts: crossings(c),
+                        })
+                        .collect(),
+                })
+                .collect(),
+            zones: counts
+                .zones
+                .iter()
+                .map(|z| ZoneCounts {
+                    rule: z.rule.clone(),
+                    entries: z.entries,
+                    exits: z.exits,
+                    dwell_exceeded: z.dwell_exceeded,
+                    mean_dwell: seconds(z.mean_dwell_ms),
+                    max_dwell: seconds(z.max_dwell_ms),
+                    occupancy: z
+                        .occupancy
+                        .iter()
+                        .map(|(start, max)| OccupancyBin {
+                            start: start / 1000,
+                            max: *max,
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }))
+    }
+
+    /// Export the events a video's rules saw, as CSV.
+    ///
+    /// Every event in time order: `time,frame,kind,rule,track_id,class,direction,dwell,x,y`.
+    #[oai(
+        path = "/videos/:id/analytics/events.csv",
+        method = "get",
+        operation_id = "exportAnalyticsEventsCsv"
+    )]
+    async fn events_csv(
+        &self,
+        /// The video's id, as `uploadVideo` answered it.
+        id: Path<VideoIdParam>,
+    ) -> Result<EventsCsv, Failure<Lookup>> {
+        let video = self.video(id.0 .0)?;
+        let store = self.state.store.clone();
+        let events = tokio::task::spawn_blocking(move || store.all_events(video.id))
+            .await
+            .map_err(ApiError::internal)??;
+        let mut csv = String::from("time,frame,kind,rule,track_id,class,direction,dwell,x,y\n");
+        for e in &events {
+            let v = event_view(e, &video.class_names);
+            csv.push_str(&format!(
+                "{:.3},{},{},{},{},{},{},{},{},{}\n",
+                v.time,
+                v.frame,
+                e.kind.as_str(),
+                csv_field(&v.rule),
+                v.track_id,
+                csv_field(&v.class),
+                v.direction.as_deref().map(csv_field).unwrap_or_default(),
+                v.dwell.map(|d| format!("{d:.3}")).unwrap_or_default(),
+                v.position.x,
+                v.position.y,
+            ));
+        }
+        Ok(EventsCsv::Ok(
+            PlainText(csv),
+            format!("attachment; filename=\"{}-events.csv\"", video.id),
+        ))
+    }
+}
+
+impl AnalyticsApi {
+    fn video(&self, id: sightline_actors::store::VideoId) -> Result<VideoRecord, ApiError> {
+        let record = self
+            .state
+            .store
+            .get_video(id)?
+            .ok_or_else(|| ApiError::not_found(format!("no video {id}")))?;
+        Ok(self.state.repairs.video(record))
+    }
+}
+
+/// A user-chosen name as one CSV field: quoted when it holds a comma, quote or line break.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
