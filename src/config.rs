@@ -7,7 +7,7 @@ use anyhow::{bail, Context};
 use sightline_openapi::ServerConfig;
 
 /// Keys that may also come from the environment as `SIGHTLINE_<KEY>` (upper case).
-const KEYS: [&str; 43] = [
+const KEYS: [&str; 45] = [
     "bind",
     "data_dir",
     "max_upload_mb",
@@ -29,6 +29,8 @@ const KEYS: [&str; 43] = [
     "api_token",
     "cors_origins",
     "public_url",
+    "webhook_max_attempts",
+    "webhook_outbox_max",
     "model",
     "names",
     "ort_lib",

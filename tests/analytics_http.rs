@@ -82,10 +82,17 @@ fn lines_and_zones_count_people_and_new_rules_reuse_stored_tracks() {
     let video = server.wait_status(&id, READY, Duration::from_secs(900));
     assert_eq!(video["status"], "ready", "{video}");
 
-    // Evaluated when the job ended.
-    let (code, rules) = get(&server.url(&format!("/api/videos/{id}/rules")));
-    assert_eq!(code, 200, "{rules}");
-    assert!(rules["analysed_at"].as_u64().is_some(), "{rules}");
+    // Evaluated as the job ended (just after it reads `ready`).
+    let started = std::time::Instant::now();
+    let rules = loop {
+        let (code, rules) = get(&server.url(&format!("/api/videos/{id}/rules")));
+        assert_eq!(code, 200, "{rules}");
+        if rules["analysed_at"].is_u64() {
+            break rules;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "never analysed: {rules}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
     assert_eq!(rules["lines"][0]["from"], json!({"x": 0.25, "y": 0.3}), "{rules}");
     let (code, counts) = get(&server.url(&format!("/api/videos/{id}/analytics/counts?bin=20")));
     assert_eq!(code, 200, "{counts}");

@@ -30,6 +30,9 @@ pub const DETECTOR_WORKERS: &str = "sightline_detector_workers";
 pub const UPLOADS_TOTAL: &str = "sightline_uploads_total";
 /// Events the analytics rules raised (`kind` = line_crossed, zone_entered, zone_left, dwell_exceeded).
 pub const ANALYTICS_EVENTS_TOTAL: &str = "sightline_analytics_events_total";
+/// Webhook delivery attempts by outcome (delivered, retried, failed), and deliveries dropped.
+pub const WEBHOOK_DELIVERIES_TOTAL: &str = "sightline_webhook_deliveries_total";
+pub const WEBHOOK_OUTBOX: &str = "sightline_webhook_outbox";
 
 /// The three kinds of metric the exporter knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,7 +55,7 @@ const fn metric(name: &'static str, kind: Kind, help: &'static str) -> Metric {
 }
 
 /// Every metric, with its HELP text.
-pub const ALL: [Metric; 24] = [
+pub const ALL: [Metric; 26] = [
     metric(
         FRAMES_TOTAL,
         Kind::Counter,
@@ -161,6 +164,16 @@ pub const ALL: [Metric; 24] = [
         Kind::Counter,
         "Events raised by analytics rules, by kind (a re-analysis counts its events again).",
     ),
+    metric(
+        WEBHOOK_DELIVERIES_TOTAL,
+        Kind::Counter,
+        "Webhook delivery attempts by outcome (delivered, retried, failed) and deliveries dropped from a full outbox.",
+    ),
+    metric(
+        WEBHOOK_OUTBOX,
+        Kind::Gauge,
+        "Webhook deliveries waiting in the outbox.",
+    ),
 ];
 
 /// Hands every HELP text to the installed recorder (a no-op without one; repeating is harmless).
@@ -184,7 +197,7 @@ type KnownLabel = (&'static str, &'static [&'static str]);
 /// `(metric, label, values)`, or no label. Not here: metrics whose labels only exist later (a
 /// worker's node and name, a route and status), and those their owner sets in full from the
 /// start (the job gauges at every scrape, the cluster's node states and events when it starts).
-const KNOWN_SERIES: [(&str, Option<KnownLabel>); 11] = [
+const KNOWN_SERIES: [(&str, Option<KnownLabel>); 13] = [
     (
         FRAMES_TOTAL,
         Some(("stage", &["decoded", "detected", "rendered", "encoded"])),
@@ -221,6 +234,11 @@ const KNOWN_SERIES: [(&str, Option<KnownLabel>); 11] = [
         ANALYTICS_EVENTS_TOTAL,
         Some(("kind", &["line_crossed", "zone_entered", "zone_left", "dwell_exceeded"])),
     ),
+    (
+        WEBHOOK_DELIVERIES_TOTAL,
+        Some(("outcome", &["delivered", "retried", "failed", "dropped"])),
+    ),
+    (WEBHOOK_OUTBOX, None),
 ];
 
 /// Creates every series in [`KNOWN_SERIES`] at 0, so `increase()` and `rate()` count the first

@@ -67,6 +67,12 @@ pub struct ServerConfig {
     pub api_token: Option<String>,
     /// Origins allowed by CORS; empty turns CORS off.
     pub cors_origins: Vec<String>,
+    /// Attempts at one webhook delivery before it is given up (the waits between them double
+    /// from 1 s, up to 10 min).
+    pub webhook_max_attempts: usize,
+    /// Webhook deliveries waiting at most; beyond it the oldest are dropped (counted, logged),
+    /// so a dead receiver cannot grow the store without limit.
+    pub webhook_outbox_max: usize,
     /// The address clients reach the server at (behind a proxy: the proxy's), as the OpenAPI
     /// document's `servers` states it; unset: `http://<bind>`.
     pub public_url: Option<String>,
@@ -133,6 +139,8 @@ impl Default for ServerConfig {
             api_token: None,
             cors_origins: Vec::new(),
             public_url: None,
+            webhook_max_attempts: 8,
+            webhook_outbox_max: 10_000,
             model: PathBuf::from(".cache/models/yolov4-tiny.onnx"),
             names: None,
             ort_lib: sightline_actors::detect::default_library_path(),
@@ -277,6 +285,18 @@ impl ServerConfig {
         }
         if self.api_token.as_ref().is_some_and(|t| t.len() < 16) {
             return err("api_token", "must be at least 16 characters".into());
+        }
+        if !(1..=50).contains(&self.webhook_max_attempts) {
+            return err(
+                "webhook_max_attempts",
+                format!("{} is outside 1..50", self.webhook_max_attempts),
+            );
+        }
+        if !(1..=1_000_000).contains(&self.webhook_outbox_max) {
+            return err(
+                "webhook_outbox_max",
+                format!("{} is outside 1..1000000", self.webhook_outbox_max),
+            );
         }
         if let Some(url) = &self.public_url {
             let scheme_ok = url.starts_with("http://") || url.starts_with("https://");

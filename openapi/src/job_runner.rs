@@ -10,13 +10,14 @@ use sightline_actors::job::{
 };
 use sightline_actors::media::Input;
 use sightline_actors::pipeline::run_job;
-use sightline_actors::store::{Store, VideoId, VideoStatus};
+use sightline_actors::store::{Store, StoreError, VideoId, VideoStatus};
 use tokio::sync::watch;
 
 use crate::disk::DiskGuard;
 use crate::job_key::JobKey;
 use crate::repairs::Repairs;
 use crate::state::upload_path;
+use crate::webhooks;
 
 /// What every job of this server shares.
 pub struct JobRunner {
@@ -27,6 +28,8 @@ pub struct JobRunner {
     pub settings: EngineSettings,
     pub uploads: PathBuf,
     pub streams: PathBuf,
+    /// The webhook outbox's bound (`webhook_outbox_max`).
+    pub outbox_max: usize,
 }
 
 impl JobRunner {
@@ -67,11 +70,22 @@ impl JobRunner {
         outcome
     }
 
-    /// The video's rules, if it has any, evaluated over the tracks its job just stored.
+    /// The video's rules, if it has any, evaluated over the tracks its job just stored; their
+    /// events queued for the webhooks.
     async fn analyse(&self, id: VideoId) {
-        let store = self.store.clone();
-        match tokio::task::spawn_blocking(move || analyse_again(&store, id)).await {
-            Ok(Ok(_)) => {}
+        let (store, outbox_max) = (self.store.clone(), self.outbox_max);
+        let analysed = tokio::task::spawn_blocking(move || {
+            if analyse_again(&store, id)?.is_none() {
+                return Ok(());
+            }
+            if let Some(video) = store.get_video(id)? {
+                webhooks::enqueue(&store, &video, &store.all_events(id)?, outbox_max);
+            }
+            Ok::<(), StoreError>(())
+        })
+        .await;
+        match analysed {
+            Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::warn!(video = %id, "the video's rules could not be evaluated: {e}"),
             Err(e) => tracing::warn!(video = %id, "the video's rules could not be evaluated: {e}"),
         }

@@ -9,6 +9,7 @@
 //! state.rs       what every handler shares
 //! app.rs         routes and middleware; api/ the OpenAPI operations; streams.rs HLS files;
 //!                web_ui.rs the page; metrics.rs /metrics and HTTP metrics
+//! webhooks.rs    events queued for webhooks and the task that delivers them
 //! config.rs      the server's settings and their rules; error.rs why serving failed
 //! ```
 
@@ -27,6 +28,7 @@ mod startup;
 mod state;
 mod streams;
 mod web_ui;
+mod webhooks;
 
 pub use config::{ConfigError, LogFormat, ServerConfig};
 pub use error::ServeError;

@@ -1,5 +1,6 @@
 //! Starting the server's engine: the data folders and the store, this node's detector workers,
-//! the cluster's coordinator, and the job queue with jobs left over from an earlier run.
+//! the cluster's coordinator, the job queue with jobs left over from an earlier run, and the
+//! webhook deliverer with the deliveries an earlier run left.
 
 use std::sync::Arc;
 
@@ -16,6 +17,7 @@ use crate::job_key::JobKey;
 use crate::job_runner::JobRunner;
 use crate::repairs::Repairs;
 use crate::state::{AppState, SharedState};
+use crate::webhooks;
 
 /// Opens the store, starts the detector workers and the job queue, and turns jobs left
 /// `processing` by an earlier run into `interrupted`.
@@ -59,12 +61,14 @@ pub async fn start(config: ServerConfig) -> Result<SharedState, ServeError> {
         settings: config.engine_settings(),
         uploads: uploads.clone(),
         streams: streams.clone(),
+        outbox_max: config.webhook_outbox_max,
     });
     let run: RunJob<JobKey> = Arc::new(move |key, progress| {
         let runner = runner.clone();
         Box::pin(async move { runner.run(key, progress).await })
     });
     let jobs = JobQueue::start(config.max_jobs, config.queue_limit, run);
+    webhooks::spawn(store.clone(), config.webhook_max_attempts);
     requeue(&store, &jobs)?;
     Ok(Arc::new(AppState {
         config,

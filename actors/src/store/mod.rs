@@ -6,6 +6,7 @@
 //!   time window is one range scan ([`query`]).
 //! - `stats`: id → JSON [`VideoStats`] ([`stats`]).
 //! - `rules`, `events`: a video's analytics rules and the events they gave ([`analytics`]).
+//! - `webhooks`, `deliveries`, `outbox`: where events are sent, and how that went ([`webhooks`]).
 //!
 //! `Store` is a bundle of sled handles: cheap to clone, `Send + Sync`, and every method is a
 //! short synchronous call (microseconds to a few ms). Async callers may call it directly for
@@ -25,6 +26,7 @@ mod query;
 mod render;
 mod stats;
 mod video;
+mod webhooks;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -39,6 +41,7 @@ pub use query::{
 pub use render::RenderRecord;
 pub use stats::{histogram, Bin, HistogramError, StatsAccumulator, TrackSummary, VideoStats, MAX_HISTOGRAM_BINS};
 pub use video::{Progress, VideoPage, VideoRecord, VideoStatus, MAX_LIST_LIMIT};
+pub use webhooks::{Attempt, AttemptOutcome, BodyFor, Delivery, DeliveryState, WebhookRecord, MAX_LOGGED_DELIVERIES};
 
 /// Everything the store can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +95,9 @@ pub(crate) struct Trees {
     pub(crate) renders: sled::Tree,
     pub(crate) rules: sled::Tree,
     pub(crate) events: sled::Tree,
+    pub(crate) webhooks: sled::Tree,
+    pub(crate) deliveries: sled::Tree,
+    pub(crate) outbox: sled::Tree,
 }
 
 /// The store: cheap to clone, every clone sees the same database, reopened in place if need be.
@@ -218,6 +224,9 @@ fn open_trees(dir: &Path) -> Result<Trees, StoreError> {
         let renders = db.open_tree("renders").map_err(open_error)?;
         let rules = db.open_tree("rules").map_err(open_error)?;
         let events = db.open_tree("events").map_err(open_error)?;
+        let webhooks = db.open_tree("webhooks").map_err(open_error)?;
+        let deliveries = db.open_tree("deliveries").map_err(open_error)?;
+        let outbox = db.open_tree("outbox").map_err(open_error)?;
         tracing::debug!(dir = %dir.display(), recovered = db.was_recovered(), "store opened");
         Ok(Trees {
             db,
@@ -227,6 +236,9 @@ fn open_trees(dir: &Path) -> Result<Trees, StoreError> {
             renders,
             rules,
             events,
+            webhooks,
+            deliveries,
+            outbox,
         })
     }
 }
@@ -262,7 +274,8 @@ fn looks_like_a_store(dir: &Path) -> bool {
     }
 }
 
-pub(crate) fn now_ms() -> u64 {
+/// Unix milliseconds now.
+pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))

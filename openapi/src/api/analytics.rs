@@ -280,7 +280,7 @@ pub struct AnalyticsEvent {
     pub dwell: Option<f64>,
 }
 
-fn event_view(e: &analytics::Event, names: &[String]) -> AnalyticsEvent {
+pub(crate) fn event_view(e: &analytics::Event, names: &[String]) -> AnalyticsEvent {
     AnalyticsEvent {
         kind: e.kind.into(),
         rule: e.rule.clone(),

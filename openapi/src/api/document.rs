@@ -4,13 +4,14 @@
 use poem_openapi::{ContactObject, LicenseObject, OpenApiService, ServerObject};
 use serde_json::Value;
 
-use super::{AnalyticsApi, ClusterApi, ExportApi, MotApi, RendersApi, SystemApi, VideosApi};
+use super::{AnalyticsApi, ClusterApi, ExportApi, MotApi, RendersApi, SystemApi, VideosApi, WebhooksApi};
 use crate::state::SharedState;
 
 pub type Apis = (
     VideosApi,
     RendersApi,
     AnalyticsApi,
+    WebhooksApi,
     ExportApi,
     MotApi,
     SystemApi,
@@ -23,6 +24,7 @@ pub fn service(state: &SharedState) -> OpenApiService<Apis, ()> {
         VideosApi { state: state.clone() },
         RendersApi { state: state.clone() },
         AnalyticsApi { state: state.clone() },
+        WebhooksApi { state: state.clone() },
         ExportApi { state: state.clone() },
         MotApi { state: state.clone() },
         SystemApi { state: state.clone() },

@@ -13,7 +13,9 @@ mod renders;
 mod system;
 mod video_id;
 mod videos;
+mod webhooks;
 
+pub(crate) use analytics::event_view as analytics_event_view;
 pub use analytics::AnalyticsApi;
 pub use cluster::ClusterApi;
 pub use export::{ExportApi, MotApi};
@@ -21,3 +23,4 @@ pub use renders::RendersApi;
 pub use system::SystemApi;
 pub(crate) use videos::ingest_file;
 pub use videos::VideosApi;
+pub use webhooks::WebhooksApi;

@@ -1,11 +1,11 @@
-//! A video id as a path or query parameter: parsed (and refused with 400) before a handler runs,
+//! A video id as a path or query parameter, or a JSON field: parsed (and refused with 400) before a handler runs,
 //! and documented in the spec as the 16 hex digits it is.
 
 use std::borrow::Cow;
 use std::str::FromStr;
 
 use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
-use poem_openapi::types::{ParseError, ParseFromParameter, ParseResult, Type};
+use poem_openapi::types::{ParseError, ParseFromJSON, ParseFromParameter, ParseResult, ToJSON, Type};
 use sightline_actors::store::VideoId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,5 +43,20 @@ impl ParseFromParameter for VideoIdParam {
         VideoId::from_str(value)
             .map(VideoIdParam)
             .map_err(|e| ParseError::custom(format!("malformed video id '{value}': {e}")))
+    }
+}
+
+impl ParseFromJSON for VideoIdParam {
+    fn parse_from_json(value: Option<serde_json::Value>) -> ParseResult<Self> {
+        match value {
+            Some(serde_json::Value::String(s)) => Self::parse_from_parameter(&s),
+            other => Err(ParseError::expected_type(other.unwrap_or_default())),
+        }
+    }
+}
+
+impl ToJSON for VideoIdParam {
+    fn to_json(&self) -> Option<serde_json::Value> {
+        Some(serde_json::Value::String(self.0.to_string()))
     }
 }
