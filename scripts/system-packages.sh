@@ -9,7 +9,7 @@ PACKAGES=(
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools
   fonts-dejavu-core ffmpeg curl
-  prometheus wrk chromium
+  prometheus wrk chromium mosquitto mosquitto-clients
 )
 
 missing=()

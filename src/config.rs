@@ -7,7 +7,7 @@ use anyhow::{bail, Context};
 use sightline_openapi::ServerConfig;
 
 /// Keys that may also come from the environment as `SIGHTLINE_<KEY>` (upper case).
-const KEYS: [&str; 45] = [
+const KEYS: [&str; 46] = [
     "bind",
     "data_dir",
     "max_upload_mb",
@@ -31,6 +31,7 @@ const KEYS: [&str; 45] = [
     "public_url",
     "webhook_max_attempts",
     "webhook_outbox_max",
+    "mqtt_url",
     "model",
     "names",
     "ort_lib",

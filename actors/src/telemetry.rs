@@ -33,6 +33,8 @@ pub const ANALYTICS_EVENTS_TOTAL: &str = "sightline_analytics_events_total";
 /// Webhook delivery attempts by outcome (delivered, retried, failed), and deliveries dropped.
 pub const WEBHOOK_DELIVERIES_TOTAL: &str = "sightline_webhook_deliveries_total";
 pub const WEBHOOK_OUTBOX: &str = "sightline_webhook_outbox";
+/// MQTT messages acknowledged by the broker (`published`) or dropped while it was away.
+pub const MQTT_MESSAGES_TOTAL: &str = "sightline_mqtt_messages_total";
 
 /// The three kinds of metric the exporter knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,7 +57,7 @@ const fn metric(name: &'static str, kind: Kind, help: &'static str) -> Metric {
 }
 
 /// Every metric, with its HELP text.
-pub const ALL: [Metric; 26] = [
+pub const ALL: [Metric; 27] = [
     metric(
         FRAMES_TOTAL,
         Kind::Counter,
@@ -174,6 +176,11 @@ pub const ALL: [Metric; 26] = [
         Kind::Gauge,
         "Webhook deliveries waiting in the outbox.",
     ),
+    metric(
+        MQTT_MESSAGES_TOTAL,
+        Kind::Counter,
+        "MQTT messages acknowledged by the broker (published) or dropped from a full queue (dropped).",
+    ),
 ];
 
 /// Hands every HELP text to the installed recorder (a no-op without one; repeating is harmless).
@@ -197,7 +204,7 @@ type KnownLabel = (&'static str, &'static [&'static str]);
 /// `(metric, label, values)`, or no label. Not here: metrics whose labels only exist later (a
 /// worker's node and name, a route and status), and those their owner sets in full from the
 /// start (the job gauges at every scrape, the cluster's node states and events when it starts).
-const KNOWN_SERIES: [(&str, Option<KnownLabel>); 13] = [
+const KNOWN_SERIES: [(&str, Option<KnownLabel>); 14] = [
     (
         FRAMES_TOTAL,
         Some(("stage", &["decoded", "detected", "rendered", "encoded"])),
@@ -239,6 +246,7 @@ const KNOWN_SERIES: [(&str, Option<KnownLabel>); 13] = [
         Some(("outcome", &["delivered", "retried", "failed", "dropped"])),
     ),
     (WEBHOOK_OUTBOX, None),
+    (MQTT_MESSAGES_TOTAL, Some(("outcome", &["published", "dropped"]))),
 ];
 
 /// Creates every series in [`KNOWN_SERIES`] at 0, so `increase()` and `rate()` count the first

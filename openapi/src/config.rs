@@ -73,6 +73,8 @@ pub struct ServerConfig {
     /// Webhook deliveries waiting at most; beyond it the oldest are dropped (counted, logged),
     /// so a dead receiver cannot grow the store without limit.
     pub webhook_outbox_max: usize,
+    /// An MQTT broker (`mqtt://[user:password@]host[:port]`) to publish events to; unset: none.
+    pub mqtt_url: Option<String>,
     /// The address clients reach the server at (behind a proxy: the proxy's), as the OpenAPI
     /// document's `servers` states it; unset: `http://<bind>`.
     pub public_url: Option<String>,
@@ -141,6 +143,7 @@ impl Default for ServerConfig {
             public_url: None,
             webhook_max_attempts: 8,
             webhook_outbox_max: 10_000,
+            mqtt_url: None,
             model: PathBuf::from(".cache/models/yolov4-tiny.onnx"),
             names: None,
             ort_lib: sightline_actors::detect::default_library_path(),
@@ -298,6 +301,9 @@ impl ServerConfig {
                 format!("{} is outside 1..1000000", self.webhook_outbox_max),
             );
         }
+        if let Some(url) = &self.mqtt_url {
+            check_mqtt_url(url).or_else(|why| err("mqtt_url", why))?;
+        }
         if let Some(url) = &self.public_url {
             let scheme_ok = url.starts_with("http://") || url.starts_with("https://");
             if !scheme_ok || url.ends_with('/') || url.contains(char::is_whitespace) {
@@ -353,6 +359,25 @@ impl ServerConfig {
             request_timeout: std::time::Duration::from_secs_f64(self.detect_deadline_s),
             ..EngineSettings::default()
         }
+    }
+}
+
+/// Why an MQTT broker address cannot be used: plain `mqtt://` (or `tcp://`) with a host only.
+pub fn check_mqtt_url(url: &str) -> Result<(), String> {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let host = rest
+        .rsplit('@')
+        .next()
+        .unwrap_or("")
+        .split([':', '/'])
+        .next()
+        .unwrap_or("");
+    match scheme {
+        "mqtt" | "tcp" if !host.is_empty() => Ok(()),
+        "mqtts" | "ssl" => Err(format!("'{url}': TLS to the broker is not supported yet; use mqtt://")),
+        _ => Err(format!(
+            "'{url}': a broker's address is mqtt://[user:password@]host[:port]"
+        )),
     }
 }
 
@@ -416,6 +441,14 @@ mod tests {
             assert_eq!(c.validate().map_err(|e| e.key), Err("public_url"), "{url}");
         }
         assert_eq!(ServerConfig::default().public_url(), "http://127.0.0.1:8080");
+        for url in ["mqtts://broker", "http://broker", "broker:1883", "mqtt://"] {
+            let c = ServerConfig {
+                mqtt_url: Some(url.into()),
+                ..ServerConfig::default()
+            };
+            assert_eq!(c.validate().map_err(|e| e.key), Err("mqtt_url"), "{url}");
+        }
+        assert_eq!(check_mqtt_url("mqtt://user:pw@127.0.0.1:1883"), Ok(()));
     }
 
     #[test]

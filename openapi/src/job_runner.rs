@@ -15,6 +15,7 @@ use tokio::sync::watch;
 
 use crate::disk::DiskGuard;
 use crate::job_key::JobKey;
+use crate::mqtt::Publisher;
 use crate::repairs::Repairs;
 use crate::state::upload_path;
 use crate::webhooks;
@@ -30,6 +31,8 @@ pub struct JobRunner {
     pub streams: PathBuf,
     /// The webhook outbox's bound (`webhook_outbox_max`).
     pub outbox_max: usize,
+    /// Where events are published, with `mqtt_url` set.
+    pub mqtt: Option<Publisher>,
 }
 
 impl JobRunner {
@@ -71,15 +74,19 @@ impl JobRunner {
     }
 
     /// The video's rules, if it has any, evaluated over the tracks its job just stored; their
-    /// events queued for the webhooks.
+    /// events queued for the webhooks and published to the MQTT broker.
     async fn analyse(&self, id: VideoId) {
-        let (store, outbox_max) = (self.store.clone(), self.outbox_max);
+        let (store, outbox_max, mqtt) = (self.store.clone(), self.outbox_max, self.mqtt.clone());
         let analysed = tokio::task::spawn_blocking(move || {
-            if analyse_again(&store, id)?.is_none() {
+            let Some(record) = analyse_again(&store, id)? else {
                 return Ok(());
-            }
+            };
             if let Some(video) = store.get_video(id)? {
-                webhooks::enqueue(&store, &video, &store.all_events(id)?, outbox_max);
+                let events = store.all_events(id)?;
+                webhooks::enqueue(&store, &video, &events, outbox_max);
+                if let Some(mqtt) = mqtt {
+                    mqtt.publish(&video, &record.rules, &events);
+                }
             }
             Ok::<(), StoreError>(())
         })

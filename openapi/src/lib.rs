@@ -9,7 +9,8 @@
 //! state.rs       what every handler shares
 //! app.rs         routes and middleware; api/ the OpenAPI operations; streams.rs HLS files;
 //!                web_ui.rs the page; metrics.rs /metrics and HTTP metrics
-//! webhooks.rs    events queued for webhooks and the task that delivers them
+//! webhooks.rs    events queued for webhooks and the task that delivers them; mqtt.rs events
+//!                published to an MQTT broker
 //! config.rs      the server's settings and their rules; error.rs why serving failed
 //! ```
 
@@ -22,6 +23,7 @@ mod http;
 mod job_key;
 mod job_runner;
 mod metrics;
+mod mqtt;
 mod repairs;
 mod serve;
 mod startup;

@@ -1,6 +1,6 @@
 //! Starting the server's engine: the data folders and the store, this node's detector workers,
 //! the cluster's coordinator, the job queue with jobs left over from an earlier run, and the
-//! webhook deliverer with the deliveries an earlier run left.
+//! webhook deliverer with the deliveries an earlier run left, and the MQTT publisher.
 
 use std::sync::Arc;
 
@@ -15,6 +15,7 @@ use crate::disk::DiskGuard;
 use crate::error::ServeError;
 use crate::job_key::JobKey;
 use crate::job_runner::JobRunner;
+use crate::mqtt::Publisher;
 use crate::repairs::Repairs;
 use crate::state::{AppState, SharedState};
 use crate::webhooks;
@@ -62,6 +63,7 @@ pub async fn start(config: ServerConfig) -> Result<SharedState, ServeError> {
         uploads: uploads.clone(),
         streams: streams.clone(),
         outbox_max: config.webhook_outbox_max,
+        mqtt: config.mqtt_url.as_deref().map(Publisher::start),
     });
     let run: RunJob<JobKey> = Arc::new(move |key, progress| {
         let runner = runner.clone();
