@@ -30,19 +30,6 @@ fn line_rules() -> Value {
     })
 }
 
-fn put_rules(server: &Server, id: &str, rules: &Value) -> (u16, Value) {
-    curl(
-        "PUT",
-        &server.url(&format!("/api/videos/{id}/rules")),
-        &[
-            "-H",
-            "content-type: application/json",
-            "--data-binary",
-            &rules.to_string(),
-        ],
-    )
-}
-
 /// `sightline_frames_total{stage="detected"}` from /metrics.
 fn frames_detected(server: &Server) -> f64 {
     let (_, text) = common::server::curl_raw("GET", &server.url("/metrics"), &[]);
@@ -149,7 +136,7 @@ fn lines_and_zones_count_people_and_new_rules_reuse_stored_tracks() {
         "classes": ["person"],
         "min_dwell_s": 3,
     }]);
-    let (code, rules) = put_rules(&server, &id, &more);
+    let (code, rules) = server.send_json("PUT", &format!("/api/videos/{id}/rules"), &more);
     assert_eq!(code, 200, "{rules}");
     println!(
         "re-analysis of the 80 s video: {} ms, {} events",
@@ -173,6 +160,19 @@ fn lines_and_zones_count_people_and_new_rules_reuse_stored_tracks() {
     )));
     assert_eq!(code, 400, "{body}");
 
+    // A rendering with the rules drawn: the line is there, in yellow, on its first frame.
+    let drawn = json!({"rules": true, "thickness": 6});
+    let (code, accepted) = server.send_json("POST", &format!("/api/videos/{id}/renders"), &drawn);
+    assert_eq!(code, 202, "{accepted}");
+    let render = server.wait_render(&accepted);
+    assert_eq!(
+        (&render["status"], &render["options"]["rules"]),
+        (&json!("ready"), &json!(true)),
+        "{render}"
+    );
+    let (r, g, b) = first_frame_pixel(&server, render["master"].as_str().expect("master"), 0.25, 0.55);
+    assert!(r > 200 && g > 170 && b < 100, "not the overlay's yellow: {r},{g},{b}");
+
     // Bad rules later: 400 naming the problem; the stored ones stay.
     let bow_tie = json!({"zones": [{"name": "bow", "polygon": [
         {"x": 0.1, "y": 0.1}, {"x": 0.9, "y": 0.9}, {"x": 0.9, "y": 0.1}, {"x": 0.1, "y": 0.9}]}]});
@@ -188,7 +188,7 @@ fn lines_and_zones_count_people_and_new_rules_reuse_stored_tracks() {
         (outside, "x"),
         (too_many, "at most 32 rules"),
     ] {
-        let (code, body) = put_rules(&server, &id, &rules);
+        let (code, body) = server.send_json("PUT", &format!("/api/videos/{id}/rules"), &rules);
         assert_eq!(code, 400, "{why}: {body}");
         assert!(body["message"].as_str().unwrap_or("").contains(why), "{why}: {body}");
     }
@@ -200,4 +200,41 @@ fn lines_and_zones_count_people_and_new_rules_reuse_stored_tracks() {
     assert_eq!(code, 204);
     let (code, _) = get(&server.url(&format!("/api/videos/{id}/rules")));
     assert_eq!(code, 404);
+}
+
+/// The RGB of the first frame of a rendering's top rendition at (`x`, `y`) of the picture.
+fn first_frame_pixel(server: &Server, master: &str, x: f64, y: f64) -> (u8, u8, u8) {
+    let base = master.rsplit_once('/').expect("a path").0;
+    let (_, text) = common::server::curl_raw("GET", &server.url(master), &[]);
+    let text = String::from_utf8_lossy(&text);
+    let variant = text.lines().find(|l| l.ends_with(".m3u8")).expect("a variant");
+    let (_, playlist) = common::server::curl_raw("GET", &server.url(&format!("{base}/{variant}")), &[]);
+    let playlist = String::from_utf8_lossy(&playlist);
+    let segment = playlist.lines().find(|l| l.ends_with(".ts")).expect("a segment");
+    let folder = variant.rsplit_once('/').map_or("", |(f, _)| f);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ts = dir.path().join("first.ts");
+    let (_, bytes) = common::server::curl_raw("GET", &server.url(&format!("{base}/{folder}/{segment}")), &[]);
+    std::fs::write(&ts, bytes).expect("segment written");
+    // Scaled to a known size: the picture's fractions stay where they are.
+    let (w, h) = (384usize, 288usize);
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(&ts)
+        .args([
+            "-frames:v",
+            "1",
+            "-vf",
+            "scale=384:288",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-",
+        ])
+        .output()
+        .expect("ffmpeg runs");
+    let (px, py) = ((x * w as f64) as usize, (y * h as f64) as usize);
+    let i = (py * w + px) * 3;
+    (out.stdout[i], out.stdout[i + 1], out.stdout[i + 2])
 }

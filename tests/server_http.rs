@@ -142,7 +142,7 @@ fn a_video_from_upload_to_delete() {
         &["-H", "Content-Type: application/json", "-d", body],
     );
     assert_eq!(code, 202, "{render}");
-    let render = wait_render(&server, &render);
+    let render = server.wait_render(&render);
     assert_eq!(render["status"], "ready", "{render}");
     assert_eq!(inferences(), before, "re-rendering ran the detector");
     let (code, master) = curl_raw("GET", &server.url(render["master"].as_str().expect("master")), &[]);
@@ -239,7 +239,7 @@ fn a_video_with_sound_keeps_it_in_every_rendering() {
         &["-H", "Content-Type: application/json", "-d", r#"{"classes": ["car"]}"#],
     );
     assert_eq!(code, 202, "{render}");
-    let render = wait_render(&server, &render);
+    let render = server.wait_render(&render);
     assert_eq!(render["status"], "ready", "{render}");
     sound_of(render["master"].as_str().expect("master"));
 }
@@ -323,20 +323,6 @@ fn the_spec_names_every_operation_and_marks_optional_parameters_optional() {
         .expect("parameters");
     let class = params.iter().find(|p| p["name"] == "class").expect("class parameter");
     assert_ne!(class["required"], true, "class is marked required: {class}");
-}
-
-/// Polls an accepted re-render until it is ready or failed.
-fn wait_render(server: &Server, accepted: &Value) -> Value {
-    let url = server.url(accepted["url"].as_str().expect("render url"));
-    let started = Instant::now();
-    loop {
-        let (_, r) = get(&url);
-        if r["status"] == "ready" || r["status"] == "failed" {
-            return r;
-        }
-        assert!(started.elapsed() < Duration::from_secs(300), "{r}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 /// The value of an unlabelled metric in the server's Prometheus text.

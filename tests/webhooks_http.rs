@@ -130,19 +130,6 @@ fn signed(body: &str) -> String {
     format!("sha256={hex}")
 }
 
-fn post_json(server: &Server, path: &str, body: &Value) -> (u16, Value) {
-    curl(
-        "POST",
-        &server.url(path),
-        &[
-            "-H",
-            "content-type: application/json",
-            "--data-binary",
-            &body.to_string(),
-        ],
-    )
-}
-
 /// A line down the middle of the picture: people in bikes.mp4 cross it.
 fn middle_line() -> String {
     let rules = json!({"lines": [{"name": "middle", "from": {"x": 0.5, "y": 0.0}, "to": {"x": 0.5, "y": 1.0}}]});
@@ -185,18 +172,15 @@ fn events_reach_a_receiver_signed_retried_and_across_a_restart() {
             "no video",
         ),
     ] {
-        let (code, answer) = post_json(&server, "/api/webhooks", &body);
+        let (code, answer) = server.send_json("POST", "/api/webhooks", &body);
         assert_eq!(code, 400, "{why}: {answer}");
         assert!(
             answer["message"].as_str().unwrap_or("").contains(why),
             "{why}: {answer}"
         );
     }
-    let (code, hook) = post_json(
-        &server,
-        "/api/webhooks",
-        &json!({"url": url, "secret": SECRET, "kinds": ["line_crossed"]}),
-    );
+    let wanted = json!({"url": url, "secret": SECRET, "kinds": ["line_crossed"]});
+    let (code, hook) = server.send_json("POST", "/api/webhooks", &wanted);
     assert_eq!(code, 201, "{hook}");
     assert!(hook.get("secret").is_none(), "the secret was shown back: {hook}");
     let hook_id = hook["id"].as_u64().expect("id");

@@ -51,6 +51,8 @@ fn records_of_release_0_1_0_read_as_typed_options() {
             opacity: 0.5,
             thickness: 3,
             labels: false,
+            // Older renderings drew no zones or lines.
+            rules: false,
         }
     );
 

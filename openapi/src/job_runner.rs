@@ -61,7 +61,16 @@ impl JobRunner {
             return self.fail(key, format!("cannot create {}: {e}", out_dir.display()));
         }
         let input = Input::File(upload_path(&self.uploads, id));
-        let spec = JobSpec::new(&record, key.kind, &drawing, input, out_dir, &self.model, &self.settings);
+        // Zones and lines are drawn where the upload came with them, and in renderings that ask.
+        let overlay = match key.kind {
+            JobKind::Process => true,
+            JobKind::Render(_) => drawing.rules,
+        };
+        let rules = overlay
+            .then(|| self.store.get_rules(id).ok().flatten().map(|r| r.rules))
+            .flatten();
+        let spec =
+            JobSpec::new(&record, key.kind, &drawing, input, out_dir, &self.model, &self.settings).with_overlay(rules);
         let outcome = run_job(spec, self.store.clone(), progress).await;
         if key.kind == JobKind::Process && outcome.status == VideoStatus::Ready {
             self.analyse(id).await;

@@ -111,6 +111,30 @@ impl Server {
         }
     }
 
+    /// `method` `path` with a JSON body.
+    pub fn send_json(&self, method: &str, path: &str, body: &Value) -> (u16, Value) {
+        let body = body.to_string();
+        curl(
+            method,
+            &self.url(path),
+            &["-H", "content-type: application/json", "--data-binary", &body],
+        )
+    }
+
+    /// Polls an accepted re-render until it is ready or failed.
+    pub fn wait_render(&self, accepted: &Value) -> Value {
+        let url = self.url(accepted["url"].as_str().expect("render url"));
+        let started = Instant::now();
+        loop {
+            let (_, r) = get(&url);
+            if r["status"] == "ready" || r["status"] == "failed" {
+                return r;
+            }
+            assert!(started.elapsed() < Duration::from_secs(300), "{r}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

@@ -120,7 +120,7 @@ fn occupancy<'a>(events: impl Iterator<Item = &'a Event>, bin_ms: u64, end_ms: u
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analytics::rules::{Anchor, Line, Zone};
+    use crate::analytics::rules::fixtures::{line, zone};
 
     fn event(
         kind: EventKind,
@@ -146,22 +146,8 @@ mod tests {
     #[test]
     fn lines_and_zones_are_counted_per_bin() {
         let rules = Rules {
-            lines: vec![Line {
-                name: "door".into(),
-                from: [0.1, 0.5],
-                to: [0.9, 0.5],
-                positive: "in".into(),
-                negative: "out".into(),
-                classes: vec![],
-                anchor: Anchor::BottomCenter,
-            }],
-            zones: vec![Zone {
-                name: "queue".into(),
-                polygon: vec![[0.1, 0.1], [0.9, 0.1], [0.5, 0.9]],
-                classes: vec![],
-                min_dwell_s: None,
-                anchor: Anchor::BottomCenter,
-            }],
+            lines: vec![line("door", [0.1, 0.5], [0.9, 0.5])],
+            zones: vec![zone("queue", vec![[0.1, 0.1], [0.9, 0.1], [0.5, 0.9]])],
             ..Rules::default()
         };
         let events = vec![

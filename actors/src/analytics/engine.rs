@@ -342,7 +342,8 @@ pub fn evaluate(rules: &Rules, names: &[String], sightings: impl IntoIterator<It
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analytics::rules::{Line, Zone};
+    use crate::analytics::rules::fixtures::{line, zone};
+    use crate::analytics::rules::Zone;
 
     const FPS_MS: u64 = 40;
 
@@ -353,15 +354,7 @@ mod tests {
     /// A horizontal line across the middle: walking down the picture is `in`.
     fn door() -> Rules {
         Rules {
-            lines: vec![Line {
-                name: "door".into(),
-                from: [0.1, 0.5],
-                to: [0.9, 0.5],
-                positive: "in".into(),
-                negative: "out".into(),
-                classes: vec![],
-                anchor: Anchor::BottomCenter,
-            }],
+            lines: vec![line("door", [0.1, 0.5], [0.9, 0.5])],
             ..Rules::default()
         }
     }
@@ -466,11 +459,8 @@ mod tests {
     fn square_zone(min_dwell_s: Option<f64>) -> Rules {
         Rules {
             zones: vec![Zone {
-                name: "queue".into(),
-                polygon: vec![[0.3, 0.4], [0.7, 0.4], [0.7, 0.6], [0.3, 0.6]],
-                classes: vec![],
                 min_dwell_s,
-                anchor: Anchor::BottomCenter,
+                ..zone("queue", vec![[0.3, 0.4], [0.7, 0.4], [0.7, 0.6], [0.3, 0.6]])
             }],
             ..Rules::default()
         }

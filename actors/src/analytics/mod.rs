@@ -5,7 +5,9 @@ mod counts;
 mod engine;
 pub mod geometry;
 mod rules;
+mod tally;
 
 pub use counts::{count, Counts, Crossings, LineCount, ZoneCount};
 pub use engine::{evaluate, Analyzer, Event, EventKind, Sighting};
 pub use rules::{Anchor, Line, RuleError, Rules, Zone, DEFAULT_HYSTERESIS_FRAMES, MAX_RULES};
+pub use tally::Tally;

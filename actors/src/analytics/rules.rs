@@ -206,6 +206,34 @@ impl Rules {
     }
 }
 
+/// Rules for tests: a line with the default directions, a zone of every class.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::*;
+
+    pub fn line(name: &str, from: Point, to: Point) -> Line {
+        Line {
+            name: name.into(),
+            from,
+            to,
+            positive: "in".into(),
+            negative: "out".into(),
+            classes: vec![],
+            anchor: Anchor::BottomCenter,
+        }
+    }
+
+    pub fn zone(name: &str, polygon: Vec<Point>) -> Zone {
+        Zone {
+            name: name.into(),
+            polygon,
+            classes: vec![],
+            min_dwell_s: None,
+            anchor: Anchor::BottomCenter,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,25 +243,11 @@ mod tests {
     }
 
     fn zone(polygon: Vec<Point>) -> Zone {
-        Zone {
-            name: "z".into(),
-            polygon,
-            classes: vec![],
-            min_dwell_s: None,
-            anchor: Anchor::BottomCenter,
-        }
+        fixtures::zone("z", polygon)
     }
 
     fn line(from: Point, to: Point) -> Line {
-        Line {
-            name: "l".into(),
-            from,
-            to,
-            positive: "in".into(),
-            negative: "out".into(),
-            classes: vec![],
-            anchor: Anchor::BottomCenter,
-        }
+        fixtures::line("l", from, to)
     }
 
     fn refused(rules: Rules) -> String {

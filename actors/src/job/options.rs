@@ -93,6 +93,8 @@ pub struct RenderOptions {
     pub thickness: u32,
     /// Whether each box gets a text label.
     pub labels: bool,
+    /// Whether the video's zones and lines are drawn, with their running counts.
+    pub rules: bool,
 }
 
 impl Default for RenderOptions {
@@ -103,6 +105,7 @@ impl Default for RenderOptions {
             opacity: d.opacity,
             thickness: d.thickness,
             labels: d.labels,
+            rules: false,
         }
     }
 }

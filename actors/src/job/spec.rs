@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::options::{JobOptions, OptionError, Preset, RenderOptions};
+use crate::analytics::Rules;
 use crate::detect::ModelInfo;
 use crate::media::source::Input;
 use crate::render::RenderStyle;
@@ -89,6 +90,8 @@ pub struct JobSpec {
     pub has_audio: bool,
     pub model_input: (u32, u32),
     pub class_names: Vec<String>,
+    /// Zones and lines drawn into the frames with their running counts, if any.
+    pub overlay: Option<Rules>,
 }
 
 impl JobSpec {
@@ -118,6 +121,15 @@ impl JobSpec {
             has_audio: record.has_audio,
             model_input: (model.input_width, model.input_height),
             class_names: model.names.clone(),
+            overlay: None,
+        }
+    }
+
+    /// The same job, drawing `rules` (when there are any) into its frames.
+    pub fn with_overlay(self, rules: Option<Rules>) -> Self {
+        JobSpec {
+            overlay: rules.filter(|r| !r.is_empty()),
+            ..self
         }
     }
 }

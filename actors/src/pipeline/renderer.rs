@@ -12,10 +12,11 @@ use std::collections::BTreeMap;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 
 use super::messages::{FrameBox, FrameBoxes, RendererMsg, StatsMsg, WriterMsg};
+use crate::analytics::{Rules, Sighting, Tally};
 use crate::detect::Detection;
 use crate::frame::Frame;
 use crate::render::label::label;
-use crate::render::{DrawItem, Painter, RenderStyle};
+use crate::render::{DrawItem, Painter, RenderStyle, Shape};
 use crate::track::{TrackedBox, Tracker, TrackerConfig};
 
 pub struct RendererArgs {
@@ -26,12 +27,15 @@ pub struct RendererArgs {
     /// Classes drawn (`None`: all). Detection may keep more classes than are drawn.
     pub draw_classes: Option<Vec<bool>>,
     pub tracker: TrackerConfig,
+    /// Zones and lines drawn, with their running counts.
+    pub overlay: Option<Rules>,
 }
 
 pub struct RendererState {
     args: RendererArgs,
     painter: Option<Painter>,
     tracker: Tracker,
+    tally: Option<Tally>,
     waiting: BTreeMap<u64, (Frame, FrameBoxes)>,
     next: u64,
     end: Option<u64>,
@@ -48,6 +52,7 @@ impl Actor for Renderer {
         args.style.validate()?;
         Ok(RendererState {
             tracker: Tracker::new(args.tracker.clone())?,
+            tally: args.overlay.clone().map(|r| Tally::new(r, &args.class_names)),
             args,
             painter: None,
             waiting: BTreeMap::new(),
@@ -70,7 +75,8 @@ impl Actor for Renderer {
         }
         while let Some((frame, boxes)) = state.waiting.remove(&state.next) {
             let boxes = track(state, &frame, boxes).await?;
-            let frame = draw(state, frame, &boxes)?;
+            let mut frame = draw(state, frame, &boxes)?;
+            draw_overlay(state, &mut frame, &boxes)?;
             state.args.writer.cast(WriterMsg::Frame(frame))?;
             state.next += 1;
         }
@@ -158,4 +164,60 @@ fn draw(state: &mut RendererState, mut frame: Frame, boxes: &[TrackedBox]) -> Re
         .collect();
     painter.draw(&mut frame.data, frame.layout, &items)?;
     Ok(frame)
+}
+
+/// Zones and lines with their running counts, counted from the tracked boxes of this frame on.
+/// (The stored events are worked out from the stored boxes; a frame's drawn counts follow the
+/// boxes drawn, which are the confirmed tracks.)
+fn draw_overlay(state: &mut RendererState, frame: &mut Frame, boxes: &[TrackedBox]) -> Result<(), ActorProcessingErr> {
+    let Some(tally) = &mut state.tally else {
+        return Ok(());
+    };
+    let (w, h) = (frame.layout.width as f32, frame.layout.height as f32);
+    let sightings: Vec<Sighting> = boxes
+        .iter()
+        .map(|b| Sighting {
+            frame: frame.index,
+            time_ms: frame.pts_ns / 1_000_000,
+            track_id: b.track_id,
+            class_id: b.class_id,
+            bbox: [b.bbox.x1 / w, b.bbox.y1 / h, b.bbox.x2 / w, b.bbox.y2 / h],
+            predicted: b.predicted,
+        })
+        .collect();
+    tally.observe(&sightings);
+    let px = |p: [f32; 2]| (p[0] * w, p[1] * h);
+    let mut shapes = Vec::new();
+    for (i, line) in tally.rules().lines.iter().enumerate() {
+        shapes.push(Shape::Segment {
+            from: px(line.from),
+            to: px(line.to),
+        });
+        let (a, b) = (px(line.from), px(line.to));
+        shapes.push(Shape::Text {
+            at: ((a.0 + b.0) / 2.0, (a.1 + b.1) / 2.0),
+            text: tally.line_text(i),
+        });
+    }
+    for (i, zone) in tally.rules().zones.iter().enumerate() {
+        let n = zone.polygon.len();
+        for k in 0..n {
+            shapes.push(Shape::Segment {
+                from: px(zone.polygon[k]),
+                to: px(zone.polygon[(k + 1) % n]),
+            });
+        }
+        shapes.push(Shape::Text {
+            at: px(zone.polygon[0]),
+            text: tally.zone_text(i),
+        });
+    }
+    let painter = match &mut state.painter {
+        Some(p) => p,
+        None => state
+            .painter
+            .insert(Painter::new(state.args.style, frame.layout.height)?),
+    };
+    painter.draw_shapes(&mut frame.data, frame.layout, &shapes)?;
+    Ok(())
 }

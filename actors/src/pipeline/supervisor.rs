@@ -143,6 +143,7 @@ async fn wire(myself: &ActorRef<SupervisorMsg>, state: &mut SupervisorState) -> 
         style: spec.style,
         class_names: spec.class_names.clone(),
         draw_classes: spec.draw_classes.clone(),
+        overlay: spec.overlay.clone(),
     };
     let renderer = stage(myself, state, "the renderer", Renderer, renderer).await?;
     let source = "the detection source";

@@ -24,6 +24,20 @@ pub use style::{RenderError, RenderStyle, MAX_THICKNESS};
 
 use crate::detect::BBox;
 
+/// A zone's or line's part to draw, in source-frame pixels.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Shape {
+    Segment {
+        from: (f32, f32),
+        to: (f32, f32),
+    },
+    /// A label whose bottom-left corner is at `at` (moved inside the frame where it would not fit).
+    Text {
+        at: (f32, f32),
+        text: String,
+    },
+}
+
 /// One box to draw, in source-frame pixels.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DrawItem {

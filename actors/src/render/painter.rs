@@ -4,12 +4,15 @@ use super::canvas::{Alpha, Plane, Rect};
 use super::colour::{class_colour, text_colour_for, Yuv, PALETTE_LEN};
 use super::glyphs::GlyphCache;
 use super::style::{RenderError, RenderStyle};
-use super::DrawItem;
+use super::{DrawItem, Shape};
 use crate::detect::BBox;
 use crate::frame::I420Layout;
 
 /// Box coordinates are clamped to this magnitude before rounding, so arithmetic never overflows.
 const COORD_LIMIT: f32 = 1.0e9;
+
+/// Zones and lines are drawn in this colour (a yellow none of the classes uses).
+const OVERLAY_RGB: [u8; 3] = [255, 221, 0];
 
 /// A class colour and its label text colour, converted to YUV once.
 #[derive(Debug, Clone, Copy)]
@@ -37,6 +40,8 @@ pub struct Painter {
     font_px: f32,
     glyphs: GlyphCache,
     paints: [ClassPaint; PALETTE_LEN],
+    /// Zones and lines: one colour apart from the classes', drawn opaque.
+    overlay: ClassPaint,
     metrics: LabelMetrics,
     /// Text coverage of the label being drawn, at luma resolution.
     scratch: Vec<u8>,
@@ -86,6 +91,10 @@ impl Painter {
             font_px,
             glyphs,
             paints,
+            overlay: ClassPaint {
+                fill: Yuv::from_rgb(OVERLAY_RGB),
+                text: text_colour_for(OVERLAY_RGB),
+            },
             metrics,
             scratch: Vec::new(),
         })
@@ -108,28 +117,52 @@ impl Painter {
     /// Draws `items` in order (later ones on top) into the tightly packed I420 frame `data`.
     /// Boxes may reach outside the frame or be degenerate: they are clipped or skipped.
     pub fn draw(&mut self, data: &mut [u8], layout: I420Layout, items: &[DrawItem]) -> Result<(), RenderError> {
-        if data.len() < layout.len() {
-            return Err(RenderError::FrameTooShort {
-                width: layout.width,
-                height: layout.height,
-                expected: layout.len(),
-                got: data.len(),
-            });
-        }
-        let (y, u, v) = layout.planes_mut(data);
-        let (w, h) = (layout.width as usize, layout.height as usize);
-        let (cw, ch) = (layout.chroma_width(), layout.chroma_height());
-        let mut frame = Frame {
-            y: Plane::new(y, w, h),
-            u: Plane::new(u, cw, ch),
-            v: Plane::new(v, cw, ch),
-            width: w as i64,
-            height: h as i64,
-        };
+        let mut frame = planes(data, layout)?;
         for item in items {
             self.draw_item(&mut frame, item);
         }
         Ok(())
+    }
+
+    /// Draws zones' and lines' shapes and labels, opaque, in the overlay colour.
+    pub fn draw_shapes(&mut self, data: &mut [u8], layout: I420Layout, shapes: &[Shape]) -> Result<(), RenderError> {
+        let mut frame = planes(data, layout)?;
+        for shape in shapes {
+            match shape {
+                Shape::Segment { from, to } => self.draw_segment(&mut frame, *from, *to),
+                Shape::Text { at, text } => {
+                    let (x, y) = (at.0.round() as i64, at.1.round() as i64);
+                    let paint = self.overlay;
+                    let alpha = std::mem::replace(&mut self.alpha, Alpha::from_opacity(1.0));
+                    self.draw_label(&mut frame, Rect::new(x, y, x + 1, y + 1), text, paint);
+                    self.alpha = alpha;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A line `style.thickness` pixels wide: squares stamped one pixel apart along it.
+    fn draw_segment(&mut self, frame: &mut Frame, from: (f32, f32), to: (f32, f32)) {
+        let finite = [from.0, from.1, to.0, to.1]
+            .iter()
+            .all(|v| v.is_finite() && v.abs() < COORD_LIMIT);
+        if !finite {
+            return;
+        }
+        let t = i64::from(self.style.thickness);
+        let steps = (to.0 - from.0).abs().max((to.1 - from.1).abs()).ceil().max(1.0) as i64;
+        let opaque = Alpha::from_opacity(1.0);
+        let paint = self.overlay.fill;
+        for i in 0..=steps {
+            let f = i as f32 / steps as f32;
+            let x = (from.0 + (to.0 - from.0) * f).round() as i64 - t / 2;
+            let y = (from.1 + (to.1 - from.1) * f).round() as i64 - t / 2;
+            let square = Rect::new(x, y, x + t, y + t);
+            frame.y.fill(square, paint.y, opaque);
+            frame.u.fill(square.chroma_touched(), paint.u, opaque);
+            frame.v.fill(square.chroma_touched(), paint.v, opaque);
+        }
     }
 
     fn draw_item(&mut self, frame: &mut Frame, item: &DrawItem) {
@@ -205,6 +238,28 @@ impl Painter {
             .v
             .blend_mask_2x2(rect_c.x0, rect_c.y0, scratch, width, paint.text.v);
     }
+}
+
+/// The planes of a tightly packed I420 frame, or why it is too short for its layout.
+fn planes(data: &mut [u8], layout: I420Layout) -> Result<Frame<'_>, RenderError> {
+    if data.len() < layout.len() {
+        return Err(RenderError::FrameTooShort {
+            width: layout.width,
+            height: layout.height,
+            expected: layout.len(),
+            got: data.len(),
+        });
+    }
+    let (y, u, v) = layout.planes_mut(data);
+    let (w, h) = (layout.width as usize, layout.height as usize);
+    let (cw, ch) = (layout.chroma_width(), layout.chroma_height());
+    Ok(Frame {
+        y: Plane::new(y, w, h),
+        u: Plane::new(u, cw, ch),
+        v: Plane::new(v, cw, ch),
+        width: w as i64,
+        height: h as i64,
+    })
 }
 
 /// Adds a glyph's coverage into the label mask at (`x`, `y`), clipped to the mask.
@@ -534,5 +589,37 @@ mod tests {
         let changed = data.iter().zip(&before).filter(|(a, b)| a != b).count();
         assert!(changed > 20 * 600, "boxes were drawn: {changed}");
         assert!(changed * 10 < data.len(), "{changed} of {} bytes changed", data.len());
+    }
+
+    #[test]
+    fn segments_are_drawn_opaque_and_thick_even_at_half_opacity() {
+        let (mut data, layout) = frame(64, 48);
+        let mut p = painter(4, 0.5, true, 48);
+        let shapes = [
+            Shape::Segment {
+                from: (8.0, 24.0),
+                to: (56.0, 24.0),
+            },
+            Shape::Segment {
+                from: (f32::NAN, 0.0),
+                to: (1e30, 5.0),
+            },
+        ];
+        p.draw_shapes(&mut data, layout, &shapes).unwrap();
+        let (yp, _, _) = layout.planes(&data);
+        let overlay = Yuv::from_rgb(OVERLAY_RGB).y;
+        let at = |x: usize, y: usize| yp[y * 64 + x];
+        // Four rows thick around y = 24, from x = 6 to 58; nothing far from it.
+        for x in [8, 32, 56] {
+            assert_eq!((at(x, 22), at(x, 25)), (overlay, overlay), "x = {x}");
+            assert_eq!((at(x, 19), at(x, 28)), (BG.y, BG.y), "x = {x}");
+        }
+        assert_eq!(at(2, 24), BG.y);
+        // A label for a line's counts goes where it is asked, inside the frame.
+        let text = [Shape::Text {
+            at: (60.0, 2.0),
+            text: "door: in 3 out 2".into(),
+        }];
+        p.draw_shapes(&mut data, layout, &text).unwrap();
     }
 }

@@ -81,6 +81,7 @@ impl From<Anchor> for AnchorPoint {
 
 /// An area: who enters it, who leaves, how long they stay.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ZoneRule {
     pub name: String,
     /// 3 to 64 points; edges must not cross (concave is fine).
@@ -98,6 +99,7 @@ pub struct ZoneRule {
 /// A line from `from` to `to`: crossing it from its left to its right (looking from `from` to
 /// `to` in the picture) is the `positive` direction, the other way `negative`.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct LineRule {
     pub name: String,
     pub from: Point,
@@ -113,6 +115,7 @@ pub struct LineRule {
 
 /// A video's rules: at most 32 zones and lines together.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct RulesBody {
     #[oai(default)]
     pub zones: Vec<ZoneRule>,

@@ -337,6 +337,8 @@ pub struct RenderOptionsView {
     pub thickness: u32,
     /// Whether boxes are labelled.
     pub labels: bool,
+    /// Whether the video's zones and lines are drawn, with their running counts.
+    pub rules: bool,
 }
 
 impl From<&RenderOptions> for RenderOptionsView {
@@ -346,6 +348,7 @@ impl From<&RenderOptions> for RenderOptionsView {
             opacity: round4(o.opacity),
             thickness: o.thickness,
             labels: o.labels,
+            rules: o.rules,
         }
     }
 }

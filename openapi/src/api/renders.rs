@@ -38,6 +38,8 @@ pub struct RenderRequest {
     pub thickness: Option<u32>,
     /// Draw labels (`person 0.87`); default true.
     pub labels: Option<bool>,
+    /// Draw the video's zones and lines with their running counts; default false.
+    pub rules: Option<bool>,
 }
 
 #[derive(Debug, Clone, Object)]
@@ -111,7 +113,14 @@ impl RendersApi {
             opacity: req.opacity.unwrap_or(d.opacity),
             thickness: req.thickness.unwrap_or(d.thickness),
             labels: req.labels.unwrap_or(d.labels),
+            rules: req.rules.unwrap_or(d.rules),
         };
+        if options.rules && st.store.get_rules(id)?.is_none_or(|r| r.rules.is_empty()) {
+            return Err(ApiError::bad_request(format!(
+                "rules: video {id} has no zones or lines to draw (set them with PUT /api/videos/{id}/rules)"
+            ))
+            .into());
+        }
         options.validate(&st.model.names)?;
         let record = st.store.create_render(id, options)?;
         let kind = JobKind::Render(record.number);
