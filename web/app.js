@@ -1,5 +1,5 @@
 // Sightline's web UI: upload, library, player (hls.js), detections synced to the playhead,
-// timeline, filters, statistics and re-rendering. Plain ES modules, no framework.
+// timeline, filters, statistics, re-rendering, and zones and lines drawn on the picture. Plain ES modules, no framework.
 //
 // Data use is bounded: detections are only ever fetched for a small span around the playhead
 // (a 10 s window when that span is sparse, one sampled frame per second when it is dense), a few
@@ -16,6 +16,7 @@ import { loadLibrary } from './library.js';
 import { setupTimeline } from './timeline.js';
 import { setupUpload } from './upload.js';
 import { openVideo, setupPlayer } from './viewer.js';
+import { setupZones } from './zones.js';
 
 function start() {
   setupUpload();
@@ -23,6 +24,7 @@ function start() {
   setupFilters();
   setupTimeline();
   setupDetections(recolour);
+  setupZones();
   $('#library-refresh').addEventListener('click', () => loadLibrary());
   $('#library-more').addEventListener('click', () => loadLibrary(true));
   let resize = null;

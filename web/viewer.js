@@ -1,5 +1,5 @@
 // Opening a video and keeping every view of it (status, versions, filters, stats, timeline,
-// detections) in step with its job: the one module that knows about all of them.
+// detections, zones and lines) in step with its job: the one module that knows about all of them.
 
 import { api } from './api.js';
 import { drawClassChart } from './charts.js';
@@ -13,6 +13,7 @@ import { loadRenders, switchSource } from './renders.js';
 import { TERMINAL, detections, filters, player } from './state.js';
 import { loadStats } from './stats.js';
 import { drawPlayhead, drawTimeline, drawTimelineFrontier } from './timeline.js';
+import { loadRules } from './zones.js';
 
 export async function openVideo(id, { autoplay = false } = {}) {
   if (player.video && player.video.id === id) {
@@ -54,6 +55,7 @@ export async function openVideo(id, { autoplay = false } = {}) {
   setStatusLine();
   drawTimeline();
   loadStats();
+  loadRules(session);
   if (!TERMINAL.has(v.status)) {
     player.unfollow = follow(id, (ev) => onVideoEvent(session, ev));
   } else if (v.status === 'ready') {
@@ -80,7 +82,10 @@ function onVideoEvent(session, ev) {
     loadStats();
     detections.cache.clear();
     updateDetections();
-    if (ev.status === 'ready') loadRenders(session);
+    if (ev.status === 'ready') {
+      loadRenders(session);
+      loadRules(session);
+    }
   } else if (now - player.statsAt > 5000) {
     loadStats();
   }

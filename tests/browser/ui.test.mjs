@@ -2,7 +2,8 @@
 // scripts/browser-test.sh, which starts one and sets SIGHTLINE_URL and ARTIFACTS):
 // upload with progress, playback while processing, the detections list, filters, a re-render,
 // a rejected upload, the page's JSON traffic while a processed video plays through, phone width
-// and keyboard use, a portrait phone clip and a clip with sound, delete. The tests share one upload (processing it is the slow part), so they
+// and keyboard use, a line drawn on the picture and its counts, a portrait phone clip and a clip
+// with sound, delete. The tests share one upload (processing it is the slow part), so they
 // run in order; one whose prerequisite failed is skipped.
 
 import fs from 'node:fs';
@@ -339,6 +340,51 @@ const tests = [
       assert(outline !== 'none', 'the focused timeline shows no focus outline');
       await page.evaluate(() => window.scrollTo(0, 0));
       await page.screenshot({ path: path.join(ARTIFACTS, 'phone.png'), fullPage: true });
+      assertNoErrors(page);
+    },
+  },
+  {
+    name: 'draw a line on the paused picture, save, see its counts, and an event seeks',
+    needs: ['JSON traffic while a processed video plays through stays small'],
+    async fn() {
+      await page.setViewportSize({ width: 1280, height: 900 });
+      await page.locator('#video').scrollIntoViewIfNeeded();
+      await page.fill('#rule-name', 'left path');
+      await page.click('#draw-line');
+      assert(await page.evaluate(() => document.querySelector('#video').paused), 'drawing did not pause the video');
+      // Where the picture is on the screen (the element may letterbox it).
+      const pic = await page.evaluate(() => {
+        const v = document.querySelector('#video');
+        const b = v.getBoundingClientRect();
+        const ratio = v.videoWidth / v.videoHeight;
+        let w = b.width;
+        let hgt = w / ratio;
+        if (hgt > b.height) {
+          hgt = b.height;
+          w = hgt * ratio;
+        }
+        return { x: b.left + (b.width - w) / 2, y: b.top + (b.height - hgt) / 2, w, h: hgt };
+      });
+      // The line across the left path that the Rust test counts by eye: 7 one way, 5 the other.
+      await page.mouse.click(pic.x + 0.25 * pic.w, pic.y + 0.3 * pic.h);
+      await page.mouse.click(pic.x + 0.25 * pic.w, pic.y + 0.62 * pic.h);
+      let counted = '';
+      await waitFor('the new line\'s counts', async () => {
+        counted = await page.evaluate(() => [...document.querySelectorAll('#rule-counts li')].map((l) => l.textContent).join(' | '));
+        return /left path: in \d+ · out \d+/.test(counted);
+      }, { ms: 20000 });
+      const [, ins, outs] = /left path: in (\d+) · out (\d+)/.exec(counted).map(Number);
+      assert(ins + outs >= 10 && ins + outs <= 14, `counts: ${counted}`);
+      const rows = await page.$$eval('#rule-event-rows tr', (trs) => trs.map((r) => Number(r.dataset.time)));
+      assert(rows.length === ins + outs, `${rows.length} events listed for ${counted}`);
+      const ticks = await page.$$eval('#rule-ticks .tick', (t) => t.length);
+      assert(ticks === rows.length, `${ticks} ticks under the timeline for ${rows.length} events`);
+      const shapes = await page.$$eval('#rules-overlay .rule-shape', (s) => s.length);
+      assert(shapes === 1, `${shapes} shapes drawn over the picture`);
+      // A click on an event seeks the player there.
+      await page.click('#rule-event-rows tr:nth-child(3)');
+      await waitFor(`a seek to the event at ${rows[2]} s`, async () => Math.abs((await playerState()).t - rows[2]) < 0.6, { ms: 10000 });
+      await page.screenshot({ path: path.join(ARTIFACTS, 'zones.png') });
       assertNoErrors(page);
     },
   },

@@ -1,7 +1,8 @@
 //! Webhooks and their deliveries, kept in sled so a restart loses nothing:
 //! - `webhooks`: id → JSON [`WebhookRecord`];
 //! - `deliveries`: webhook ‖ delivery → JSON [`Delivery`], what was sent and every attempt;
-//! - `outbox`: delivery → webhook, the deliveries still to make, oldest first.
+//! - `outbox`: delivery → webhook ‖ next attempt (Unix ms), the deliveries still to make, oldest
+//!   first; the due time is in the key's value so finding what is due decodes nothing else.
 //!
 //! Bounded: the outbox holds at most the `outbox_max` given to [`Store::enqueue_deliveries`] (the
 //! oldest pending deliveries are dropped to make room), and each webhook's log keeps its latest
@@ -105,6 +106,19 @@ fn be_u64(b: &[u8]) -> Option<u64> {
     b.try_into().ok().map(u64::from_be_bytes)
 }
 
+/// An outbox value: the webhook, and when the next attempt is due.
+fn outbox_value(webhook: u64, due: u64) -> [u8; 16] {
+    let mut v = [0u8; 16];
+    v[..8].copy_from_slice(&webhook.to_be_bytes());
+    v[8..].copy_from_slice(&due.to_be_bytes());
+    v
+}
+
+/// The webhook and due time of an outbox value.
+fn read_outbox(v: &[u8]) -> Option<(u64, u64)> {
+    Some((be_u64(v.get(..8)?)?, be_u64(v.get(8..16)?)?))
+}
+
 impl Store {
     pub fn create_webhook(
         &self,
@@ -194,15 +208,15 @@ impl Store {
                 trees
                     .deliveries
                     .insert(log_key(hook.id, id), encode("delivery", &delivery)?)?;
-                trees.outbox.insert(id.to_be_bytes(), &hook.id.to_be_bytes())?;
+                trees.outbox.insert(id.to_be_bytes(), &outbox_value(hook.id, now))?;
             }
         }
         let mut dropped = 0;
         while trees.outbox.len() > outbox_max {
-            let Some((k, hook)) = trees.outbox.pop_min()? else {
+            let Some((k, v)) = trees.outbox.pop_min()? else {
                 break;
             };
-            if let (Some(id), Some(hook)) = (be_u64(&k), be_u64(&hook)) {
+            if let (Some(id), Some((hook, _))) = (be_u64(&k), read_outbox(&v)) {
                 self.update_delivery(hook, id, |d| d.state = DeliveryState::Dropped)?;
             }
             dropped += 1;
@@ -221,19 +235,19 @@ impl Store {
             if due.len() == limit {
                 break;
             }
-            let (k, hook) = entry?;
-            let (Some(id), Some(hook_id)) = (be_u64(&k), be_u64(&hook)) else {
+            let (k, v) = entry?;
+            let (Some(id), Some((hook_id, due_at))) = (be_u64(&k), read_outbox(&v)) else {
                 continue;
             };
+            if due_at > now {
+                continue;
+            }
             let Some(v) = trees.deliveries.get(log_key(hook_id, id))? else {
                 // Its log entry was pruned or its webhook deleted: nothing left to send.
                 trees.outbox.remove(k)?;
                 continue;
             };
             let delivery: Delivery = decode("delivery", &k, &v)?;
-            if delivery.next_attempt_at > now {
-                continue;
-            }
             if let Some(hook) = self.get_webhook(hook_id)? {
                 due.push((hook, delivery));
             }
@@ -262,9 +276,11 @@ impl Store {
                 AttemptOutcome::RetryAt(at) => d.next_attempt_at = at,
             }
         })?;
-        if !matches!(outcome, AttemptOutcome::RetryAt(_)) {
-            self.trees()?.outbox.remove(delivery.to_be_bytes())?;
-        }
+        let outbox = &self.trees()?.outbox;
+        match outcome {
+            AttemptOutcome::RetryAt(at) => outbox.insert(delivery.to_be_bytes(), &outbox_value(webhook, at))?,
+            _ => outbox.remove(delivery.to_be_bytes())?,
+        };
         Ok(())
     }
 
