@@ -30,14 +30,7 @@ rm -rf "$OUT"
 mkdir -p "$OUT/python"
 
 source "$ROOT/scripts/test-server.sh"
-TMP=$(mktemp -d)
-cleanup() {
-  stop_test_server
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+scratch_dir
 TOKEN="api-clients-test-token-$RANDOM$RANDOM"
 start_test_server "$BIN" "$TMP" "api_token = \"$TOKEN\""
 curl -sSf -o "$OUT/openapi.json" "$BASE/openapi.json" || die "GET /openapi.json failed"

@@ -23,29 +23,13 @@ command -v curl >/dev/null || die "curl is needed"
 
 # --- schemathesis' venv --------------------------------------------------------------------------
 VENV="$CACHE/venv-test"
-REQ="$ROOT/tools/requirements-test.txt"
-STAMP="$VENV/.requirements.sha256"
-want=$(sha256sum "$REQ" | cut -d' ' -f1)
-if ! { [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; }; then
-  log "creating the test venv in $VENV"
-  rm -rf "$VENV"
-  python3 -m venv "$VENV" || die "python3 -m venv failed (on Debian: apt-get install python3-venv)"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$REQ" || die "pip install -r $REQ failed"
-  echo "$want" > "$STAMP"
-fi
+ensure_venv "$VENV" "$ROOT/tools/requirements-test.txt" "the test venv"
 PY="$VENV/bin/python"
 ST="$VENV/bin/schemathesis"
 
 # --- the server ----------------------------------------------------------------------------------
 source "$ROOT/scripts/test-server.sh"
-TMP=$(mktemp -d)
-cleanup() {
-  stop_test_server
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+scratch_dir
 # Defaults, but for the job queue, at its largest: jobs run one at a time and the run queues many
 # (the uploads and renders schemathesis makes); a full queue's 503 is documented backpressure,
 # not the failure looked for here.

@@ -14,14 +14,4 @@ if ! { [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; }; then
   echo "$want" > "$STAMP"
 fi
 
-VENV="$CACHE/venv-clients"
-REQ="$CLIENTS/python/requirements.txt"
-STAMP="$VENV/.requirements.sha256"
-want=$(sha256sum "$REQ" | cut -d' ' -f1)
-if ! { [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; }; then
-  log "creating the client generator's venv in $VENV"
-  rm -rf "$VENV"
-  python3 -m venv "$VENV" || die "python3 -m venv failed (on Debian: apt-get install python3-venv)"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$REQ" || die "pip install -r $REQ failed"
-  echo "$want" > "$STAMP"
-fi
+ensure_venv "$CACHE/venv-clients" "$CLIENTS/python/requirements.txt" "the client generator's venv"

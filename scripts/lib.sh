@@ -48,3 +48,17 @@ deb_extract() {
   mkdir -p "$dest"
   dpkg-deb -x "$deb" "$dest"
 }
+
+# ensure_venv VENV REQUIREMENTS WHAT: a Python venv with exactly REQUIREMENTS, made again only
+# when that file changes (its checksum is kept in the venv).
+ensure_venv() {
+  local venv=$1 req=$2 what=$3 stamp want
+  stamp="$venv/.requirements.sha256"
+  want=$(sha256sum "$req" | cut -d' ' -f1)
+  [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && return 0
+  log "creating $what in $venv"
+  rm -rf "$venv"
+  python3 -m venv "$venv" || die "python3 -m venv failed (on Debian: apt-get install python3-venv)"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$req" || die "pip install -r $req failed"
+  echo "$want" > "$stamp"
+}

@@ -2,6 +2,8 @@
 #   start_test_server BINARY DIR CONFIG-TEXT   sets PORT, BASE, CLUSTER_PORT and SERVER_PID; waits for /readyz
 #   stop_test_server                           TERM, then KILL after 5 s
 #   server_log WHY [LINES]                     the end of its log, on stderr
+#   scratch_dir                                sets TMP, a temp folder removed (with the server
+#                                              stopped) when the script exits
 # The server gets its own config file and no SIGHTLINE_* variables (but the log filter), so a
 # developer's sightline.toml or environment (an api_token, another model) cannot change what is
 # tested. It runs from the repository root, where its default paths (model, web/) point.
@@ -51,4 +53,11 @@ stop_test_server() {
     kill -KILL "$SERVER_PID" 2>/dev/null || true
     wait "$SERVER_PID" 2>/dev/null || true
   fi
+}
+
+scratch_dir() {
+  TMP=$(mktemp -d)
+  trap 'stop_test_server; rm -rf "$TMP"' EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
 }

@@ -269,6 +269,25 @@ fn events_reach_a_receiver_signed_retried_and_across_a_restart() {
         "{metrics}"
     );
 
+    // At most 100 webhooks: the 101st is refused with the reason.
+    for i in 1..100 {
+        let (code, _) = server.send_json(
+            "POST",
+            "/api/webhooks",
+            &json!({"url": format!("{url}/{i}"), "secret": SECRET}),
+        );
+        assert_eq!(code, 201);
+    }
+    let (code, refused) = server.send_json("POST", "/api/webhooks", &json!({"url": url, "secret": SECRET}));
+    assert_eq!(code, 400, "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("at most 100 webhooks"),
+        "{refused}"
+    );
+
     // Deleted: nothing more is sent to it.
     let (code, _) = curl("DELETE", &server.url(&format!("/api/webhooks/{hook_id}")), &[]);
     assert_eq!(code, 204);

@@ -12,9 +12,10 @@ use sightline_actors::store::{EventQuery, RulesRecord, VideoRecord, DEFAULT_PAGE
 
 use super::auth::TokenIfSet;
 use super::error::ApiError;
-use super::failure::{Failure, Lookup};
+use super::failure::{Failure, Lookup, SetRules};
 use super::models::round4;
 use super::video_id::VideoIdParam;
+use super::videos::{class_ids, ms, stored_video};
 use crate::state::SharedState;
 
 #[derive(Tags)]
@@ -365,12 +366,6 @@ enum EventsCsv {
     Ok(PlainText<String>, #[oai(header = "Content-Disposition")] String),
 }
 
-/// Setting rules: the token, a JSON body, the video, and a store that may be full.
-pub enum SetRules {}
-impl super::failure::Statuses for SetRules {
-    const LIST: &'static [u16] = &[400, 401, 404, 413, 415, 507, 500];
-}
-
 #[OpenApi(prefix_path = "/api", tag = "ApiTags::Analytics")]
 impl AnalyticsApi {
     /// Get a video's rules.
@@ -451,20 +446,7 @@ impl AnalyticsApi {
         cursor: Query<Option<String>>,
     ) -> Result<Json<AnalyticsEventPage>, Failure<Lookup>> {
         let video = self.video(id.0 .0)?;
-        let class_ids = class
-            .0
-            .unwrap_or_default()
-            .iter()
-            .map(|c| {
-                video
-                    .class_names
-                    .iter()
-                    .position(|n| n == c)
-                    .map(|i| i as u16)
-                    .ok_or_else(|| ApiError::bad_request(format!("unknown class '{c}'")))
-            })
-            .collect::<Result<Vec<u16>, _>>()?;
-        let ms = |s: f64| (s * 1000.0).min(u64::MAX as f64 / 2.0) as u64;
+        let class_ids = class_ids(&video.class_names, &class.0.unwrap_or_default())?;
         let query = EventQuery {
             kinds: kind.0.unwrap_or_default().into_iter().map(Into::into).collect(),
             rule: rule.0,
@@ -607,12 +589,7 @@ impl AnalyticsApi {
 
 impl AnalyticsApi {
     fn video(&self, id: sightline_actors::store::VideoId) -> Result<VideoRecord, ApiError> {
-        let record = self
-            .state
-            .store
-            .get_video(id)?
-            .ok_or_else(|| ApiError::not_found(format!("no video {id}")))?;
-        Ok(self.state.repairs.video(record))
+        stored_video(&self.state, id)
     }
 }
 

@@ -53,6 +53,24 @@ impl Statuses for Rendering {
     const LIST: &'static [u16] = &[400, 401, 404, 409, 413, 415, 503, 507, 500];
 }
 
+/// Setting a video's rules: the token, a JSON body, the video, and a store that may be full.
+pub enum SetRules {}
+impl Statuses for SetRules {
+    const LIST: &'static [u16] = &[400, 401, 404, 413, 415, 507, 500];
+}
+
+/// Creating a webhook: the token, a JSON body, its checks, and a store that may be full.
+pub enum WebhookCreation {}
+impl Statuses for WebhookCreation {
+    const LIST: &'static [u16] = &[400, 401, 413, 415, 507, 500];
+}
+
+/// Deleting a webhook.
+pub enum WebhookDeletion {}
+impl Statuses for WebhookDeletion {
+    const LIST: &'static [u16] = &[400, 401, 404, 507, 500];
+}
+
 /// A deletion: the token, its state, and a store that may be full.
 pub enum Removal {}
 impl Statuses for Removal {

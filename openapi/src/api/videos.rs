@@ -202,7 +202,7 @@ impl VideosApi {
     #[allow(clippy::too_many_arguments)]
     async fn detections(
         &self,
-        /// The video\'s id, as `uploadVideo` answered it.
+        /// The video's id, as `uploadVideo` answered it.
         id: Path<VideoIdParam>,
         /// Window start in seconds (inclusive).
         start: Query<Option<f64>>,
@@ -228,31 +228,19 @@ impl VideosApi {
             Some(e) if !e.is_finite() || e < start_s => {
                 return Err(ApiError::bad_request(format!("end {e} must be ≥ start {start_s}")).into())
             }
-            Some(e) => Some((e * 1000.0).min(u64::MAX as f64 / 2.0) as u64),
+            Some(e) => Some(ms(e)),
             None => None,
         };
         let min_confidence = confidence.0.unwrap_or(0.0);
         let limit = limit.0.unwrap_or(DEFAULT_PAGE_LIMIT as u32) as usize;
-        let class_ids = class
-            .0
-            .unwrap_or_default()
-            .iter()
-            .map(|c| {
-                record
-                    .class_names
-                    .iter()
-                    .position(|n| n == c)
-                    .map(|i| i as u16)
-                    .ok_or_else(|| ApiError::bad_request(format!("unknown class '{c}'")))
-            })
-            .collect::<Result<Vec<u16>, _>>()?;
+        let class_ids = class_ids(&record.class_names, &class.0.unwrap_or_default())?;
         let cursor = cursor
             .0
             .as_deref()
             .map(|c| c.parse().map_err(|e| ApiError::bad_request(format!("bad cursor: {e}"))))
             .transpose()?;
         let query = DetectionQuery {
-            start_ms: (start_s * 1000.0).min(u64::MAX as f64 / 2.0) as u64,
+            start_ms: ms(start_s),
             end_ms,
             class_ids,
             min_confidence,
@@ -276,7 +264,7 @@ impl VideosApi {
     #[oai(path = "/videos/:id/stats", method = "get", operation_id = "getStats")]
     async fn stats(
         &self,
-        /// The video\'s id, as `uploadVideo` answered it.
+        /// The video's id, as `uploadVideo` answered it.
         id: Path<VideoIdParam>,
         /// Histogram bin in seconds, 1..3600 (default 10).
         #[oai(validator(minimum(value = "1"), maximum(value = "3600")))]
@@ -321,7 +309,7 @@ impl VideosApi {
     #[oai(path = "/videos/:id/tracks", method = "get", operation_id = "listTracks")]
     async fn tracks(
         &self,
-        /// The video\'s id, as `uploadVideo` answered it.
+        /// The video's id, as `uploadVideo` answered it.
         id: Path<VideoIdParam>,
         /// Page size, 1..1000 (default 100).
         #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
@@ -453,14 +441,8 @@ impl VideosApi {
 }
 
 impl VideosApi {
-    /// The video as it stands: a job end the store has not taken yet included.
     fn record(&self, id: VideoId) -> Result<VideoRecord, ApiError> {
-        let record = self
-            .state
-            .store
-            .get_video(id)?
-            .ok_or_else(|| ApiError::not_found(format!("no video {id}")))?;
-        Ok(self.state.repairs.video(record))
+        stored_video(&self.state, id)
     }
 
     /// The job's options, from the form and the server's defaults, validated.
@@ -492,6 +474,34 @@ impl VideosApi {
         options.validate(&st.model.names)?;
         Ok(options)
     }
+}
+
+/// The video as it stands (a job end the store has not taken yet included), or 404.
+pub(super) fn stored_video(st: &SharedState, id: VideoId) -> Result<VideoRecord, ApiError> {
+    let record = st
+        .store
+        .get_video(id)?
+        .ok_or_else(|| ApiError::not_found(format!("no video {id}")))?;
+    Ok(st.repairs.video(record))
+}
+
+/// Class names as a video's class ids; an unknown name is a 400 that names it.
+pub(super) fn class_ids(names: &[String], classes: &[String]) -> Result<Vec<u16>, ApiError> {
+    classes
+        .iter()
+        .map(|c| {
+            names
+                .iter()
+                .position(|n| n == c)
+                .map(|i| i as u16)
+                .ok_or_else(|| ApiError::bad_request(format!("unknown class '{c}'")))
+        })
+        .collect()
+}
+
+/// Seconds as milliseconds, saturating far beyond any video's length.
+pub(super) fn ms(seconds: f64) -> u64 {
+    (seconds * 1000.0).min(u64::MAX as f64 / 2.0) as u64
 }
 
 /// Probes an incoming file and, if it is a video, records it and queues its job. The file is

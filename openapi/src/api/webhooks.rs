@@ -8,7 +8,7 @@ use sightline_actors::store::{Delivery, DeliveryState, WebhookRecord};
 use super::analytics::AnalyticsEventKind;
 use super::auth::TokenIfSet;
 use super::error::ApiError;
-use super::failure::{Failure, Listing, Lookup, Statuses};
+use super::failure::{Failure, Listing, Lookup, WebhookCreation, WebhookDeletion};
 use super::video_id::VideoIdParam;
 use crate::state::SharedState;
 
@@ -17,6 +17,9 @@ enum ApiTags {
     /// Events pushed to other systems as they happen.
     Webhooks,
 }
+
+/// Webhooks at most: every job's events go to each, and each keeps a log.
+const MAX_WEBHOOKS: usize = 100;
 
 pub struct WebhooksApi {
     pub state: SharedState,
@@ -147,18 +150,6 @@ enum Deleted {
     Deleted,
 }
 
-/// Creating a webhook: the token, a JSON body, its checks, and a store that may be full.
-pub enum Creation {}
-impl Statuses for Creation {
-    const LIST: &'static [u16] = &[400, 401, 413, 415, 507, 500];
-}
-
-/// Deleting a webhook.
-pub enum Deletion {}
-impl Statuses for Deletion {
-    const LIST: &'static [u16] = &[400, 401, 404, 507, 500];
-}
-
 #[OpenApi(prefix_path = "/api", tag = "ApiTags::Webhooks")]
 impl WebhooksApi {
     /// Create a webhook.
@@ -170,7 +161,11 @@ impl WebhooksApi {
     /// `webhook_max_attempts`; the outbox is kept across restarts. Rules set later on a processed
     /// video are not sent: their events describe the past, and are queried.
     #[oai(path = "/webhooks", method = "post", operation_id = "createWebhook")]
-    async fn create(&self, _token: TokenIfSet, body: Json<WebhookRequest>) -> Result<Created, Failure<Creation>> {
+    async fn create(
+        &self,
+        _token: TokenIfSet,
+        body: Json<WebhookRequest>,
+    ) -> Result<Created, Failure<WebhookCreation>> {
         let req = body.0;
         let url =
             reqwest::Url::parse(&req.url).map_err(|e| ApiError::bad_request(format!("url '{}': {e}", req.url)))?;
@@ -180,6 +175,9 @@ impl WebhooksApi {
                 req.url
             ))
             .into());
+        }
+        if self.state.store.list_webhooks()?.len() >= MAX_WEBHOOKS {
+            return Err(ApiError::bad_request(format!("at most {MAX_WEBHOOKS} webhooks; delete one first")).into());
         }
         let video = req.video.map(|v| v.0);
         if let Some(v) = video {
@@ -215,7 +213,7 @@ impl WebhooksApi {
         _token: TokenIfSet,
         /// The webhook's id, as `createWebhook` answered it.
         id: Path<u64>,
-    ) -> Result<Deleted, Failure<Deletion>> {
+    ) -> Result<Deleted, Failure<WebhookDeletion>> {
         if !self.state.store.delete_webhook(id.0)? {
             return Err(ApiError::not_found(format!("no webhook {}", id.0)).into());
         }
