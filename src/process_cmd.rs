@@ -145,7 +145,7 @@ pub async fn run(args: ProcessArgs) -> anyhow::Result<ExitCode> {
     });
     let bar = progress_bar(frames_total);
     let watcher = tokio::spawn(follow(progress_rx, bar.clone()));
-    let outcome = run_job(spec, store.clone(), progress_tx).await;
+    let outcome = run_job(spec, store.clone(), progress_tx, None).await;
     watcher.abort();
     bar.finish_and_clear();
     for w in workers {

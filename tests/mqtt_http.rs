@@ -146,4 +146,32 @@ fn events_and_a_retained_summary_reach_the_broker() {
         Duration::from_secs(10),
         || published() == events + 1,
     );
+
+    // New rules on the processed video: the retained counts follow them; the events, past
+    // moments, are not published again.
+    let more = json!({"lines": [
+        {"name": "middle", "from": {"x": 0.5, "y": 0.0}, "to": {"x": 0.5, "y": 1.0}},
+        {"name": "left", "from": {"x": 0.25, "y": 0.0}, "to": {"x": 0.25, "y": 1.0}},
+    ]});
+    let (code, answer) = server.send_json("PUT", &format!("/api/videos/{id}/rules"), &more);
+    assert_eq!(code, 200, "{answer}");
+    wait_for("the new summary was not published", Duration::from_secs(10), || {
+        messages(&live)
+            .iter()
+            .any(|(t, p)| *t == summary_topic && p["lines"].get("left").is_some())
+    });
+    let again = dir.path().join("again.txt");
+    let mut sub = subscribe(port, &summary_topic, &again, &["-C", "1", "-W", "10"]);
+    let _ = sub.0.wait();
+    let retained = messages(&again)
+        .first()
+        .map(|(_, p)| p.clone())
+        .expect("retained summary");
+    assert_eq!(retained["events"], answer["events"], "{retained}");
+    assert_eq!(retained["lines"]["middle"], summary["lines"]["middle"], "{retained}");
+    let republished = messages(&live)
+        .iter()
+        .filter(|(t, _)| t == "sightline/events/line_crossed")
+        .count();
+    assert_eq!(republished, events, "events were published again");
 }

@@ -1,5 +1,5 @@
-//! Webhooks against a real HTTP receiver on this machine: events of a job's rules arrive signed,
-//! at least once, retried after failures, and those still owed when the server stops arrive after
+//! Webhooks against a real HTTP receiver on this machine: events of a job's rules are queued as
+//! the job raises them, and arrive signed, at least once, retried after failures, and those still owed when the server stops arrive after
 //! it starts again.
 
 mod common;
@@ -214,6 +214,19 @@ fn events_reach_a_receiver_signed_retried_and_across_a_restart() {
     let log = log.as_array().expect("deliveries");
     assert_eq!(log.len(), n);
     assert!(log.iter().all(|d| d["state"] == "delivered"), "{log:?}");
+    // Queued as the job raised them, before it ended.
+    let (_, video) = get(&server.url(&format!("/api/videos/{id}")));
+    let ready_at = video["updated_at"].as_u64().expect("updated_at");
+    let first = log
+        .iter()
+        .filter_map(|d| d["created_at"].as_u64())
+        .min()
+        .expect("created_at");
+    println!(
+        "first event queued {} ms before the video was ready",
+        ready_at.saturating_sub(first)
+    );
+    assert!(first < ready_at, "queued at {first}, ready at {ready_at}");
     let retried: Vec<&Value> = log
         .iter()
         .filter(|d| d["attempts"].as_array().map_or(0, Vec::len) > 1)

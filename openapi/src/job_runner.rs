@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use sightline_actors::detect::ModelInfo;
 use sightline_actors::job::{
-    analyse_again, record_status, EngineSettings, JobKind, JobOutcome, JobProgress, JobSpec, RenderOptions,
+    analyse_if_owed, record_status, EngineSettings, EventSink, JobKind, JobOutcome, JobProgress, JobSpec, RenderOptions,
 };
 use sightline_actors::media::Input;
 use sightline_actors::pipeline::run_job;
@@ -15,10 +15,9 @@ use tokio::sync::watch;
 
 use crate::disk::DiskGuard;
 use crate::job_key::JobKey;
-use crate::mqtt::Publisher;
+use crate::notifier::Notifier;
 use crate::repairs::Repairs;
 use crate::state::upload_path;
-use crate::webhooks;
 
 /// What every job of this server shares.
 pub struct JobRunner {
@@ -29,10 +28,8 @@ pub struct JobRunner {
     pub settings: EngineSettings,
     pub uploads: PathBuf,
     pub streams: PathBuf,
-    /// The webhook outbox's bound (`webhook_outbox_max`).
-    pub outbox_max: usize,
-    /// Where events are published, with `mqtt_url` set.
-    pub mqtt: Option<Publisher>,
+    /// Where the events of a job's rules go beside the store.
+    pub notifier: Arc<Notifier>,
 }
 
 impl JobRunner {
@@ -61,19 +58,20 @@ impl JobRunner {
             return self.fail(key, format!("cannot create {}: {e}", out_dir.display()));
         }
         let input = Input::File(upload_path(&self.uploads, id));
-        // Zones and lines are drawn where the upload came with them, and in renderings that ask.
-        let overlay = match key.kind {
+        // Processing evaluates (and draws) the video's rules; renderings draw them if asked.
+        let with_rules = match key.kind {
             JobKind::Process => true,
             JobKind::Render(_) => drawing.rules,
         };
-        let rules = overlay
+        let rules = with_rules
             .then(|| self.store.get_rules(id).ok().flatten().map(|r| r.rules))
             .flatten();
         let spec =
-            JobSpec::new(&record, key.kind, &drawing, input, out_dir, &self.model, &self.settings).with_overlay(rules);
-        let outcome = run_job(spec, self.store.clone(), progress).await;
+            JobSpec::new(&record, key.kind, &drawing, input, out_dir, &self.model, &self.settings).with_rules(rules);
+        let sink: Arc<dyn EventSink> = self.notifier.clone();
+        let outcome = run_job(spec, self.store.clone(), progress, Some(sink)).await;
         if key.kind == JobKind::Process && outcome.status == VideoStatus::Ready {
-            self.analyse(id).await;
+            self.analyse_if_owed(id).await;
         }
         if !self.recorded(key, outcome.status) {
             tracing::error!(video = %id, status = %outcome.status, "the store did not take the job's end; it is kept in memory until it does");
@@ -82,20 +80,17 @@ impl JobRunner {
         outcome
     }
 
-    /// The video's rules, if it has any, evaluated over the tracks its job just stored; their
-    /// events queued for the webhooks and published to the MQTT broker.
-    async fn analyse(&self, id: VideoId) {
-        let (store, outbox_max, mqtt) = (self.store.clone(), self.outbox_max, self.mqtt.clone());
+    /// Rules set while the job ran (its own run evaluated the ones it started with) evaluated
+    /// over the tracks it stored; their events sent on as if the job had raised them.
+    async fn analyse_if_owed(&self, id: VideoId) {
+        let (store, notifier) = (self.store.clone(), self.notifier.clone());
         let analysed = tokio::task::spawn_blocking(move || {
-            let Some(record) = analyse_again(&store, id)? else {
+            let Some(record) = analyse_if_owed(&store, id)? else {
                 return Ok(());
             };
             if let Some(video) = store.get_video(id)? {
-                let events = store.all_events(id)?;
-                webhooks::enqueue(&store, &video, &events, outbox_max);
-                if let Some(mqtt) = mqtt {
-                    mqtt.publish(&video, &record.rules, &events);
-                }
+                notifier.raised(&video, &store.all_events(id)?);
+                notifier.analysed(&video, &record);
             }
             Ok::<(), StoreError>(())
         })

@@ -24,6 +24,7 @@ mod job_key;
 mod job_runner;
 mod metrics;
 mod mqtt;
+mod notifier;
 mod repairs;
 mod serve;
 mod startup;

@@ -1,6 +1,7 @@
 //! Events published to an MQTT broker (`mqtt_url`): each event of a job's rules on
-//! `sightline/events/<kind>` (QoS 1), and a retained summary of each video's counts on
-//! `sightline/videos/<id>/summary`, so a subscriber that comes later still finds it.
+//! `sightline/events/<kind>` (QoS 1) as it happens, and a retained summary of each video's counts
+//! on `sightline/videos/<id>/summary` whenever its rules have been evaluated to the end, so a
+//! subscriber that comes later still finds it.
 
 use std::time::Duration;
 
@@ -63,8 +64,8 @@ impl Publisher {
         Publisher { client }
     }
 
-    /// A job's events, then the video's retained summary.
-    pub fn publish(&self, video: &VideoRecord, rules: &Rules, events: &[Event]) {
+    /// Events as a job's rules raise them.
+    pub fn publish_events(&self, video: &VideoRecord, events: &[Event]) {
         let id = video.id.to_string();
         for e in events {
             let payload = serde_json::json!({
@@ -73,6 +74,11 @@ impl Publisher {
             });
             self.send(format!("sightline/events/{}", e.kind.as_str()), false, payload);
         }
+    }
+
+    /// The video's counts from all the events of its rules, retained.
+    pub fn publish_summary(&self, video: &VideoRecord, rules: &Rules, events: &[Event]) {
+        let id = video.id.to_string();
         let counts = count(rules, events, video.duration_ms.max(1), video.duration_ms);
         let lines: serde_json::Map<String, serde_json::Value> = counts
             .lines

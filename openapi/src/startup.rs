@@ -16,6 +16,7 @@ use crate::error::ServeError;
 use crate::job_key::JobKey;
 use crate::job_runner::JobRunner;
 use crate::mqtt::Publisher;
+use crate::notifier::Notifier;
 use crate::repairs::Repairs;
 use crate::state::{AppState, SharedState};
 use crate::webhooks;
@@ -54,6 +55,11 @@ pub async fn start(config: ServerConfig) -> Result<SharedState, ServeError> {
     let disk = DiskGuard::new(&config.data_dir, config.min_free_mb);
     let repairs = Arc::new(Repairs::default());
     repairs.clone().keep_writing(store.clone(), disk.clone());
+    let notifier = Arc::new(Notifier {
+        store: store.clone(),
+        outbox_max: config.webhook_outbox_max,
+        mqtt: config.mqtt_url.as_deref().map(Publisher::start),
+    });
     let runner = Arc::new(JobRunner {
         disk: disk.clone(),
         repairs: repairs.clone(),
@@ -62,8 +68,7 @@ pub async fn start(config: ServerConfig) -> Result<SharedState, ServeError> {
         settings: config.engine_settings(),
         uploads: uploads.clone(),
         streams: streams.clone(),
-        outbox_max: config.webhook_outbox_max,
-        mqtt: config.mqtt_url.as_deref().map(Publisher::start),
+        notifier: notifier.clone(),
     });
     let run: RunJob<JobKey> = Arc::new(move |key, progress| {
         let runner = runner.clone();
@@ -82,6 +87,7 @@ pub async fn start(config: ServerConfig) -> Result<SharedState, ServeError> {
         cluster,
         disk,
         repairs,
+        notifier,
     }))
 }
 

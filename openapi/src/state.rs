@@ -11,6 +11,7 @@ use sightline_cluster::Coordinator;
 use crate::config::ServerConfig;
 use crate::disk::DiskGuard;
 use crate::job_key::JobKey;
+use crate::notifier::Notifier;
 use crate::repairs::Repairs;
 
 pub struct AppState {
@@ -26,6 +27,8 @@ pub struct AppState {
     pub disk: DiskGuard,
     /// Job ends the store has not taken yet.
     pub repairs: Arc<Repairs>,
+    /// Where events and counts go beside the store (webhooks, MQTT).
+    pub notifier: Arc<Notifier>,
 }
 
 pub type SharedState = Arc<AppState>;

@@ -121,7 +121,7 @@ pub async fn run(args: PipelineBenchArgs) -> anyhow::Result<ExitCode> {
     );
     let (tx, _rx) = tokio::sync::watch::channel(JobProgress::default());
     let (cpu0, wall0) = (cpu_time(), Instant::now());
-    let outcome = run_job(spec, store, tx).await;
+    let outcome = run_job(spec, store, tx, None).await;
     let (pipe_cpu, pipe_wall) = (cpu_time().saturating_sub(cpu0), wall0.elapsed());
     if let Some(e) = outcome.error {
         anyhow::bail!("the pipeline failed: {e}");

@@ -9,5 +9,7 @@ mod tally;
 
 pub use counts::{count, Counts, Crossings, LineCount, ZoneCount};
 pub use engine::{evaluate, Analyzer, Event, EventKind, Sighting};
+#[cfg(test)]
+pub(crate) use rules::fixtures;
 pub use rules::{Anchor, Line, RuleError, Rules, Zone, DEFAULT_HYSTERESIS_FRAMES, MAX_RULES};
 pub use tally::Tally;

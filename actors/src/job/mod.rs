@@ -2,6 +2,7 @@
 //! admits jobs with bounded concurrency.
 
 pub mod analysis;
+pub mod event_sink;
 pub mod options;
 pub mod outcome;
 pub mod progress;
@@ -9,7 +10,8 @@ pub mod queue;
 pub mod spec;
 pub mod status;
 
-pub use analysis::{analyse_again, set_rules};
+pub use analysis::{analyse_if_owed, set_rules, JobAnalysis};
+pub use event_sink::EventSink;
 pub use options::{JobOptions, OptionError, Preset, RenderOptions};
 pub use outcome::JobOutcome;
 pub use progress::JobProgress;

@@ -90,8 +90,9 @@ pub struct JobSpec {
     pub has_audio: bool,
     pub model_input: (u32, u32),
     pub class_names: Vec<String>,
-    /// Zones and lines drawn into the frames with their running counts, if any.
-    pub overlay: Option<Rules>,
+    /// The video's zones and lines, if any: drawn into the frames with their running counts, and
+    /// in a processing job evaluated into events as the frames go by.
+    pub rules: Option<Rules>,
 }
 
 impl JobSpec {
@@ -121,14 +122,14 @@ impl JobSpec {
             has_audio: record.has_audio,
             model_input: (model.input_width, model.input_height),
             class_names: model.names.clone(),
-            overlay: None,
+            rules: None,
         }
     }
 
-    /// The same job, drawing `rules` (when there are any) into its frames.
-    pub fn with_overlay(self, rules: Option<Rules>) -> Self {
+    /// The same job with `rules` (when there are any).
+    pub fn with_rules(self, rules: Option<Rules>) -> Self {
         JobSpec {
-            overlay: rules.filter(|r| !r.is_empty()),
+            rules: rules.filter(|r| !r.is_empty()),
             ..self
         }
     }

@@ -5,11 +5,12 @@
 //!
 //! ```text
 //!  FrameExtractor ─PoolMsg─> DetectorPool | StoredDetections ─RendererMsg─> Renderer ─WriterMsg─> HlsWriter
-//!        ^                                                                  │                     │
-//!        └──────────────────────────── ExtractorMsg::Credit ────────────────┼─────────────────────┤
-//!                                                     StatsMsg (acknowledged)                     │
-//!                                                     StatsAggregator <─────┴─────────────────────┤
-//!                                                                     SupervisorMsg::Encoded <────┘
+//!        ^                                                                   │   │                  │
+//!        └──────────────────────────── ExtractorMsg::Credit ─────────────────┼───┼──────────────────┤
+//!                                              AnalyticsMsg (acknowledged)   │   │ StatsMsg (ack'd) │
+//!                                              Analytics <───────────────────┘   v                  │
+//!                                                                StatsAggregator <──────────────────┤
+//!                                                                     SupervisorMsg::Encoded <──────┘
 //! ```
 
 use std::collections::BTreeMap;
@@ -17,6 +18,7 @@ use std::collections::BTreeMap;
 use ractor::{ActorId, ActorRef, RpcReplyPort};
 use ractor_cluster::RactorMessage;
 
+use crate::analytics::Sighting;
 use crate::detect::Detection;
 use crate::frame::Frame;
 use crate::media::encoder::EncodeSummary;
@@ -110,6 +112,20 @@ pub enum StatsMsg {
     },
     /// Write out everything pending and answer with per-class totals.
     Flush(RpcReplyPort<Result<BTreeMap<u16, u64>, String>>),
+}
+
+/// To the Analytics, from the renderer. Every variant is answered, and the sender waits for the
+/// answer (backpressure, as for the stats).
+#[derive(RactorMessage)]
+pub enum AnalyticsMsg {
+    /// The tracked boxes of one frame that has some, in frame order, normalised: the boxes that
+    /// are stored, so the events are the ones an evaluation over the stored tracks would give.
+    Frame {
+        sightings: Vec<Sighting>,
+        ack: RpcReplyPort<()>,
+    },
+    /// Every frame has been seen: complete the results.
+    Finish(RpcReplyPort<Result<(), String>>),
 }
 
 /// To the VideoSupervisor.

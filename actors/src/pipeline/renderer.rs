@@ -6,12 +6,16 @@
 //! be in flight, so none can pile up here. Tracking happens here because it needs frame order:
 //! a detected frame updates the tracker, a skipped frame gets the tracker's predicted boxes, so
 //! boxes move between detections instead of freezing.
+//!
+//! The boxes that belong to tracks, as they are stored, also go to the Analytics (a processing
+//! job with rules) and feed the running counts drawn with the rules, so the counts in the picture
+//! are the counts the API gives.
 
 use std::collections::BTreeMap;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 
-use super::messages::{FrameBox, FrameBoxes, RendererMsg, StatsMsg, WriterMsg};
+use super::messages::{AnalyticsMsg, FrameBox, FrameBoxes, RendererMsg, StatsMsg, WriterMsg};
 use crate::analytics::{Rules, Sighting, Tally};
 use crate::detect::Detection;
 use crate::frame::Frame;
@@ -22,13 +26,15 @@ use crate::track::{TrackedBox, Tracker, TrackerConfig};
 pub struct RendererArgs {
     pub writer: ActorRef<WriterMsg>,
     pub stats: ActorRef<StatsMsg>,
+    /// Where tracked boxes are evaluated against the rules, in a processing job that has some.
+    pub analytics: Option<ActorRef<AnalyticsMsg>>,
     pub style: RenderStyle,
     pub class_names: Vec<String>,
     /// Classes drawn (`None`: all). Detection may keep more classes than are drawn.
     pub draw_classes: Option<Vec<bool>>,
     pub tracker: TrackerConfig,
     /// Zones and lines drawn, with their running counts.
-    pub overlay: Option<Rules>,
+    pub rules: Option<Rules>,
 }
 
 pub struct RendererState {
@@ -52,7 +58,7 @@ impl Actor for Renderer {
         args.style.validate()?;
         Ok(RendererState {
             tracker: Tracker::new(args.tracker.clone())?,
-            tally: args.overlay.clone().map(|r| Tally::new(r, &args.class_names)),
+            tally: args.rules.clone().map(|r| Tally::new(r, &args.class_names)),
             args,
             painter: None,
             waiting: BTreeMap::new(),
@@ -74,9 +80,13 @@ impl Actor for Renderer {
             RendererMsg::End { frames } => state.end = Some(frames),
         }
         while let Some((frame, boxes)) = state.waiting.remove(&state.next) {
-            let boxes = track(state, &frame, boxes).await?;
-            let mut frame = draw(state, frame, &boxes)?;
-            draw_overlay(state, &mut frame, &boxes)?;
+            let (drawn, tracked) = track(state, &frame, boxes).await?;
+            if let (Some(analytics), false) = (&state.args.analytics, tracked.is_empty()) {
+                let sightings = tracked.clone();
+                ractor::call!(analytics, |ack| AnalyticsMsg::Frame { sightings, ack })?;
+            }
+            let mut frame = draw(state, frame, &drawn)?;
+            draw_overlay(state, &mut frame, &tracked)?;
             state.args.writer.cast(WriterMsg::Frame(frame))?;
             state.next += 1;
         }
@@ -92,15 +102,20 @@ impl Actor for Renderer {
     }
 }
 
-/// Runs the tracker for one frame (in order), sends what is to be stored, and returns the boxes
-/// to draw: confirmed tracks only, so a one-frame false positive never flashes on screen.
+/// Runs the tracker for one frame (in order) and sends what is to be stored. Returns the boxes
+/// to draw (confirmed tracks only, so a one-frame false positive never flashes on screen) and
+/// the stored boxes that belong to tracks, normalised, for the rules.
 async fn track(
     state: &mut RendererState,
     frame: &Frame,
     boxes: FrameBoxes,
-) -> Result<Vec<TrackedBox>, ActorProcessingErr> {
-    let (drawn, stored) = match boxes {
-        FrameBoxes::Stored(tracked) => return Ok(tracked),
+) -> Result<(Vec<TrackedBox>, Vec<Sighting>), ActorProcessingErr> {
+    let (drawn, stored): (_, Vec<FrameBox>) = match boxes {
+        FrameBoxes::Stored(tracked) => {
+            let stored: Vec<FrameBox> = tracked.iter().map(frame_box).collect();
+            let sightings = sightings(frame, &stored);
+            return Ok((tracked, sightings));
+        }
         FrameBoxes::Detected(dets) => {
             let (tracked, joined) = state.tracker.update_joined(&dets);
             let stored = dets
@@ -120,6 +135,7 @@ async fn track(
             (predicted, stored)
         }
     };
+    let sightings = sightings(frame, &stored);
     let (index, pts_ns, width, height) = (frame.index, frame.pts_ns, frame.layout.width, frame.layout.height);
     ractor::call!(state.args.stats, |ack| StatsMsg::Detections {
         index,
@@ -129,7 +145,25 @@ async fn track(
         detections: stored,
         ack,
     })?;
-    Ok(drawn)
+    Ok((drawn, sightings))
+}
+
+/// The boxes of `frame` that belong to a track, as the rules see them.
+fn sightings(frame: &Frame, boxes: &[FrameBox]) -> Vec<Sighting> {
+    let (w, h) = (frame.layout.width, frame.layout.height);
+    boxes
+        .iter()
+        .filter_map(|b| {
+            Some(Sighting {
+                frame: frame.index,
+                time_ms: frame.pts_ns / 1_000_000,
+                track_id: b.track_id?,
+                class_id: b.detection.class_id,
+                bbox: b.detection.bbox.to_normalised(w, h),
+                predicted: b.predicted,
+            })
+        })
+        .collect()
 }
 
 fn frame_box(t: &TrackedBox) -> FrameBox {
@@ -166,26 +200,14 @@ fn draw(state: &mut RendererState, mut frame: Frame, boxes: &[TrackedBox]) -> Re
     Ok(frame)
 }
 
-/// Zones and lines with their running counts, counted from the tracked boxes of this frame on.
-/// (The stored events are worked out from the stored boxes; a frame's drawn counts follow the
-/// boxes drawn, which are the confirmed tracks.)
-fn draw_overlay(state: &mut RendererState, frame: &mut Frame, boxes: &[TrackedBox]) -> Result<(), ActorProcessingErr> {
+/// Zones and lines with their running counts, counted from the stored tracked boxes of this
+/// frame on, as the Analytics count them.
+fn draw_overlay(state: &mut RendererState, frame: &mut Frame, tracked: &[Sighting]) -> Result<(), ActorProcessingErr> {
     let Some(tally) = &mut state.tally else {
         return Ok(());
     };
     let (w, h) = (frame.layout.width as f32, frame.layout.height as f32);
-    let sightings: Vec<Sighting> = boxes
-        .iter()
-        .map(|b| Sighting {
-            frame: frame.index,
-            time_ms: frame.pts_ns / 1_000_000,
-            track_id: b.track_id,
-            class_id: b.class_id,
-            bbox: [b.bbox.x1 / w, b.bbox.y1 / h, b.bbox.x2 / w, b.bbox.y2 / h],
-            predicted: b.predicted,
-        })
-        .collect();
-    tally.observe(&sightings);
+    tally.observe(tracked);
     let px = |p: [f32; 2]| (p[0] * w, p[1] * h);
     let mut shapes = Vec::new();
     for (i, line) in tally.rules().lines.iter().enumerate() {

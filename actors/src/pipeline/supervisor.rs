@@ -6,18 +6,21 @@
 //! what has happened, so it stays consistent whichever way the job ends.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::Instant;
 
 use ractor::{Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
 use tokio::sync::{oneshot, watch};
 
+use super::analytics::{Analytics, AnalyticsArgs};
 use super::detector_pool::{DetectorPool, PoolArgs};
 use super::frame_extractor::{ExtractorArgs, FrameExtractor};
 use super::hls_writer::{HlsWriter, WriterArgs};
-use super::messages::{ExtractorMsg, StatsMsg, SupervisorMsg};
+use super::messages::{AnalyticsMsg, ExtractorMsg, StatsMsg, SupervisorMsg};
 use super::renderer::{Renderer, RendererArgs};
 use super::stats_aggregator::{StatsAggregator, StatsArgs};
 use super::stored_detections::{StoredArgs, StoredDetections};
+use crate::job::event_sink::EventSink;
 use crate::job::outcome::JobOutcome;
 use crate::job::progress::JobProgress;
 use crate::job::spec::{JobKind, JobSpec};
@@ -29,6 +32,8 @@ pub struct SupervisorArgs {
     pub spec: JobSpec,
     pub store: Store,
     pub progress: watch::Sender<JobProgress>,
+    /// Who hears of the events the job's rules raise, beside the store.
+    pub sink: Option<Arc<dyn EventSink>>,
     pub done: oneshot::Sender<JobOutcome>,
 }
 
@@ -38,8 +43,10 @@ pub struct SupervisorState {
     done: Option<oneshot::Sender<JobOutcome>>,
     stages: HashMap<ActorId, &'static str>,
     stats: Option<ActorRef<StatsMsg>>,
+    analytics: Option<ActorRef<AnalyticsMsg>>,
     started: Instant,
     progress: Option<watch::Sender<JobProgress>>,
+    sink: Option<Arc<dyn EventSink>>,
 }
 
 pub struct VideoSupervisor;
@@ -56,8 +63,10 @@ impl Actor for VideoSupervisor {
             done: Some(args.done),
             stages: HashMap::new(),
             stats: None,
+            analytics: None,
             started: Instant::now(),
             progress: Some(args.progress),
+            sink: args.sink,
         })
     }
 
@@ -136,14 +145,29 @@ async fn wire(myself: &ActorRef<SupervisorMsg>, state: &mut SupervisorState) -> 
         supervisor: myself.clone(),
     };
     let writer = stage(myself, state, "the HLS writer", HlsWriter, writer).await?;
+    // Rules are evaluated as frames go by when the video is processed; a re-render only draws.
+    let analytics = match (&spec.rules, spec.kind) {
+        (Some(rules), JobKind::Process) => {
+            let args = AnalyticsArgs {
+                store: state.store.clone(),
+                video: spec.video,
+                rules: rules.clone(),
+                sink: state.sink.clone(),
+            };
+            Some(stage(myself, state, "the analytics", Analytics, args).await?)
+        }
+        _ => None,
+    };
+    state.analytics = analytics.clone();
     let renderer = RendererArgs {
         writer,
         stats,
+        analytics,
         tracker: spec.settings.tracker.clone(),
         style: spec.style,
         class_names: spec.class_names.clone(),
         draw_classes: spec.draw_classes.clone(),
-        overlay: spec.overlay.clone(),
+        rules: spec.rules.clone(),
     };
     let renderer = stage(myself, state, "the renderer", Renderer, renderer).await?;
     let source = "the detection source";
@@ -206,6 +230,14 @@ async fn finish(
             },
             None => result = Err("the job never started".into()),
         }
+        // Its events are complete once every frame's boxes have been seen.
+        if let (Ok(()), Some(analytics)) = (&result, &state.analytics) {
+            match ractor::call!(analytics, AnalyticsMsg::Finish) {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => result = Err(format!("storing the rules' events failed: {e}")),
+                Err(e) => result = Err(format!("the analytics are gone: {e}")),
+            }
+        }
     }
     myself.stop_children(None);
     let frames = summary.as_ref().map_or(0, |s| s.frames);
@@ -248,14 +280,21 @@ async fn finish(
     myself.stop(None);
 }
 
-/// Runs one job to its end: spawns its supervisor and waits for the outcome.
-pub async fn run_job(spec: JobSpec, store: Store, progress: watch::Sender<JobProgress>) -> JobOutcome {
+/// Runs one job to its end: spawns its supervisor and waits for the outcome. The events its rules
+/// raise go to `sink` as they happen.
+pub async fn run_job(
+    spec: JobSpec,
+    store: Store,
+    progress: watch::Sender<JobProgress>,
+    sink: Option<Arc<dyn EventSink>>,
+) -> JobOutcome {
     let (video, kind) = (spec.video, spec.kind);
     let (done_tx, done_rx) = oneshot::channel();
     let args = SupervisorArgs {
         spec,
         store: store.clone(),
         progress,
+        sink,
         done: done_tx,
     };
     let failed = |error: String| {

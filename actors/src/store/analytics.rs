@@ -86,6 +86,19 @@ fn decode_event(k: &[u8], v: &[u8]) -> Result<Event, StoreError> {
     })
 }
 
+/// `events` under `generation`, numbered from `first_seq` (which keeps equal times apart).
+fn event_batch(id: VideoId, generation: u32, first_seq: u32, events: &[Event]) -> Result<sled::Batch, StoreError> {
+    let mut batch = sled::Batch::default();
+    for (seq, e) in (first_seq..).zip(events) {
+        let value = serde_json::to_vec(e).map_err(|err| StoreError::Encode {
+            what: "analytics event",
+            reason: err.to_string(),
+        })?;
+        batch.insert(&key(id, generation, e.time_ms, seq), value);
+    }
+    Ok(batch)
+}
+
 impl Store {
     pub fn get_rules(&self, id: VideoId) -> Result<Option<RulesRecord>, StoreError> {
         let Some(v) = self.trees()?.rules.get(id.to_be_bytes())? else {
@@ -110,17 +123,10 @@ impl Store {
         if !self.video_exists(id)? {
             return Err(StoreError::NotFound(id));
         }
-        let trees = self.trees()?;
         let generation = self.get_rules(id)?.map_or(1, |r| r.generation.wrapping_add(1));
-        let mut batch = sled::Batch::default();
-        for (seq, e) in events.unwrap_or_default().iter().enumerate() {
-            let value = serde_json::to_vec(e).map_err(|err| StoreError::Encode {
-                what: "analytics event",
-                reason: err.to_string(),
-            })?;
-            batch.insert(&key(id, generation, e.time_ms, seq as u32), value);
-        }
-        trees.events.apply_batch(batch)?;
+        self.trees()?
+            .events
+            .apply_batch(event_batch(id, generation, 0, events.unwrap_or_default())?)?;
         let record = RulesRecord {
             rules,
             generation,
@@ -128,13 +134,56 @@ impl Store {
             events: events.map_or(0, |e| e.len() as u64),
             took_ms,
         };
-        let value = serde_json::to_vec(&record).map_err(|e| StoreError::Encode {
+        self.put_rules_record(id, &record)?;
+        self.remove_events(id, Some(generation))?;
+        Ok(record)
+    }
+
+    /// Adds events, numbered from `first_seq`, to the results of `generation` while they are
+    /// being worked out (a job's rules, frame by frame). `None`, and nothing written, when the
+    /// video's rules have been replaced since. One writer at a time (see `job::analysis`).
+    pub fn append_events(
+        &self,
+        id: VideoId,
+        generation: u32,
+        first_seq: u32,
+        events: &[Event],
+    ) -> Result<Option<RulesRecord>, StoreError> {
+        let Some(mut record) = self.get_rules(id)?.filter(|r| r.generation == generation) else {
+            return Ok(None);
+        };
+        self.trees()?
+            .events
+            .apply_batch(event_batch(id, generation, first_seq, events)?)?;
+        record.events += events.len() as u64;
+        self.put_rules_record(id, &record)?;
+        Ok(Some(record))
+    }
+
+    /// Marks the results of `generation` complete: `None` when the rules have been replaced
+    /// since. One writer at a time (see `job::analysis`).
+    pub fn complete_analytics(
+        &self,
+        id: VideoId,
+        generation: u32,
+        took_ms: u64,
+    ) -> Result<Option<RulesRecord>, StoreError> {
+        let Some(mut record) = self.get_rules(id)?.filter(|r| r.generation == generation) else {
+            return Ok(None);
+        };
+        record.analysed_at = Some(now_ms());
+        record.took_ms = took_ms;
+        self.put_rules_record(id, &record)?;
+        Ok(Some(record))
+    }
+
+    fn put_rules_record(&self, id: VideoId, record: &RulesRecord) -> Result<(), StoreError> {
+        let value = serde_json::to_vec(record).map_err(|e| StoreError::Encode {
             what: "rules record",
             reason: e.to_string(),
         })?;
-        trees.rules.insert(id.to_be_bytes(), value)?;
-        self.remove_events(id, Some(generation))?;
-        Ok(record)
+        self.trees()?.rules.insert(id.to_be_bytes(), value)?;
+        Ok(())
     }
 
     /// Removes the video's events of every generation but `keep`.

@@ -7,8 +7,8 @@ use poem_openapi::types::ParseFromJSON;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags};
 use sightline_actors::analytics::{self, Anchor, EventKind, Rules};
 use sightline_actors::detect::names::class_name;
-use sightline_actors::job::set_rules;
-use sightline_actors::store::{EventQuery, RulesRecord, VideoRecord, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT};
+use sightline_actors::job::{set_rules, EventSink};
+use sightline_actors::store::{EventQuery, RulesRecord, StoreError, VideoRecord, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT};
 
 use super::auth::TokenIfSet;
 use super::error::ApiError;
@@ -405,10 +405,17 @@ impl AnalyticsApi {
     ) -> Result<Json<RulesView>, Failure<SetRules>> {
         let video = self.video(id.0 .0)?;
         let rules = body.0.into_rules(&video.class_names)?;
-        let store = self.state.store.clone();
-        let record = tokio::task::spawn_blocking(move || set_rules(&store, video.id, rules))
-            .await
-            .map_err(ApiError::internal)??;
+        let (store, notifier) = (self.state.store.clone(), self.state.notifier.clone());
+        let record = tokio::task::spawn_blocking(move || {
+            let record = set_rules(&store, video.id, rules)?;
+            // The counts changed; the events, being past moments, are not sent again.
+            if record.analysed_at.is_some() {
+                notifier.analysed(&video, &record);
+            }
+            Ok::<_, StoreError>(record)
+        })
+        .await
+        .map_err(ApiError::internal)??;
         Ok(Json(record.into()))
     }
 
