@@ -100,6 +100,12 @@ fn lines_and_zones_count_people_and_new_rules_reuse_stored_tracks() {
     println!("left path: {west} westward, {east} eastward (by eye: 7 and 5)");
     assert!((6..=8).contains(&west) && (4..=6).contains(&east), "{counts}");
     assert!((11..=13).contains(&(west + east)), "{counts}");
+    let (_, stats) = get(&server.url(&format!("/api/videos/{id}/stats")));
+    assert_eq!(
+        stats["analytics_events"],
+        json!({"line_crossed": west + east}),
+        "{stats}"
+    );
     assert!(
         totals
             .as_array()

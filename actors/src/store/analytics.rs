@@ -7,6 +7,8 @@
 //! the new ones, never a mix; a crash between the steps leaves only unreferenced keys, removed by
 //! the next replacement or the video's deletion.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use super::{now_ms, Store, StoreError, VideoId, MAX_SCAN_PER_PAGE};
@@ -15,16 +17,27 @@ use crate::analytics::{Event, EventKind, Rules};
 /// Key: id (8) ‖ generation (4) ‖ time_ms (8) ‖ seq (4).
 const KEY_LEN: usize = 24;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RulesRecord {
     pub rules: Rules,
     /// Which events are these rules': bumped on every replacement.
     pub generation: u32,
-    /// Unix ms when the events were worked out; none while they wait for the video's job.
+    /// Unix ms when the events were all worked out; none while the video's job works them out
+    /// or has yet to.
     pub analysed_at: Option<u64>,
-    /// How many events these rules gave, and how long working them out took.
+    /// How many events these rules gave (so far, while a job works them out), and how long
+    /// working them out took.
     pub events: u64,
     pub took_ms: u64,
+    /// `events` by kind.
+    #[serde(default)]
+    pub by_kind: BTreeMap<EventKind, u64>,
+}
+
+fn add_kinds(by_kind: &mut BTreeMap<EventKind, u64>, events: &[Event]) {
+    for e in events {
+        *by_kind.entry(e.kind).or_default() += 1;
+    }
 }
 
 /// Which events a page holds.
@@ -127,13 +140,15 @@ impl Store {
         self.trees()?
             .events
             .apply_batch(event_batch(id, generation, 0, events.unwrap_or_default())?)?;
-        let record = RulesRecord {
+        let mut record = RulesRecord {
             rules,
             generation,
             analysed_at: events.map(|_| now_ms()),
             events: events.map_or(0, |e| e.len() as u64),
             took_ms,
+            by_kind: BTreeMap::new(),
         };
+        add_kinds(&mut record.by_kind, events.unwrap_or_default());
         self.put_rules_record(id, &record)?;
         self.remove_events(id, Some(generation))?;
         Ok(record)
@@ -156,6 +171,7 @@ impl Store {
             .events
             .apply_batch(event_batch(id, generation, first_seq, events)?)?;
         record.events += events.len() as u64;
+        add_kinds(&mut record.by_kind, events);
         self.put_rules_record(id, &record)?;
         Ok(Some(record))
     }
@@ -312,6 +328,10 @@ mod tests {
             .replace_analytics(id, Rules::default(), Some(&new), 0)
             .expect("replaced");
         assert_eq!((first.generation, second.generation, second.events), (1, 2, 25));
+        assert_eq!(
+            second.by_kind,
+            BTreeMap::from([(EventKind::LineCrossed, 13), (EventKind::ZoneLeft, 12)])
+        );
         assert_eq!(store.all_events(id).expect("read"), new, "only the new events remain");
         assert_eq!(store.trees().expect("open").events.len(), 25, "the old ones are gone");
 

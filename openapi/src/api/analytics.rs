@@ -181,11 +181,12 @@ pub struct RulesView {
     pub zones: Vec<ZoneRule>,
     pub lines: Vec<LineRule>,
     pub hysteresis_frames: u32,
-    /// Unix ms when the events were worked out; absent while they wait for the video's job.
+    /// Unix ms when the events were all worked out; absent while the video's job works them out
+    /// (they are readable as they come) or has yet to.
     pub analysed_at: Option<u64>,
-    /// Events these rules gave.
+    /// Events these rules gave, so far while the job runs.
     pub events: u64,
-    /// Milliseconds the evaluation over the stored tracks took.
+    /// Milliseconds spent evaluating them, over the stored tracks or in the job.
     pub took_ms: u64,
 }
 
@@ -379,13 +380,7 @@ impl AnalyticsApi {
         id: Path<VideoIdParam>,
     ) -> Result<Json<RulesView>, Failure<Lookup>> {
         let video = self.video(id.0 .0)?;
-        let record = self.state.store.get_rules(video.id)?.unwrap_or(RulesRecord {
-            rules: Rules::default(),
-            generation: 0,
-            analysed_at: None,
-            events: 0,
-            took_ms: 0,
-        });
+        let record = self.state.store.get_rules(video.id)?.unwrap_or_default();
         Ok(Json(record.into()))
     }
 

@@ -1,5 +1,7 @@
 //! What the API sends and receives, as OpenAPI schemas.
 
+use std::collections::BTreeMap;
+
 use poem_openapi::types::multipart::Upload;
 use poem_openapi::{Enum, Multipart, Object};
 use sightline_actors::job::{JobOptions, RenderOptions};
@@ -218,6 +220,10 @@ pub struct Stats {
     pub classes: Vec<ClassStats>,
     pub bin_seconds: u64,
     pub histogram: Vec<Bin>,
+    /// Events the video's rules raised, by kind (`line_crossed`, `zone_entered`, `zone_left`,
+    /// `dwell_exceeded`); empty without rules. `listAnalyticsEvents` and `getAnalyticsCounts`
+    /// give the details.
+    pub analytics_events: BTreeMap<String, u64>,
 }
 
 /// The only answer a live process gives.

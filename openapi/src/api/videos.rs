@@ -273,6 +273,7 @@ impl VideosApi {
         let record = self.record(id.0 .0)?;
         let bin_seconds = bin.0.unwrap_or(10);
         let stats = self.state.store.get_stats(record.id)?.unwrap_or_default();
+        let rules = self.state.store.get_rules(record.id)?.unwrap_or_default();
         let bins = histogram(&stats, bin_seconds).map_err(|e| ApiError::bad_request(e.to_string()))?;
         let name = |id: &u16| class_name(&record.class_names, *id as usize);
         Ok(Json(Stats {
@@ -299,6 +300,11 @@ impl VideosApi {
                         .map(|(id, n)| (name(id), *n))
                         .collect::<BTreeMap<_, _>>(),
                 })
+                .collect(),
+            analytics_events: rules
+                .by_kind
+                .iter()
+                .map(|(kind, n)| (kind.as_str().to_string(), *n))
                 .collect(),
         }))
     }
