@@ -125,7 +125,10 @@ fn agrees_with_the_python_reference() {
                 }
             })
             .collect();
-        let ours = detect(image, &[]);
+        let ours = detect(
+            image,
+            &["--model", model("yolov4-tiny.onnx").to_str().expect("utf-8 path")],
+        );
         // Detections near the threshold may flip either way on rounding; compare the clear ones.
         for r in reference.iter().filter(|r| r.confidence > 0.35) {
             let m = ours

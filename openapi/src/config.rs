@@ -144,7 +144,7 @@ impl Default for ServerConfig {
             webhook_max_attempts: 8,
             webhook_outbox_max: 10_000,
             mqtt_url: None,
-            model: PathBuf::from(".cache/models/yolov4-tiny.onnx"),
+            model: PathBuf::from(".cache/models/yolov4-tiny-int8.onnx"),
             names: None,
             ort_lib: sightline_actors::detect::default_library_path(),
             workers: 2,

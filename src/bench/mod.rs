@@ -1,5 +1,6 @@
 //! `sightline bench …`: figures printed from one run, so the ratios compare like with like.
 
+mod accuracy;
 mod detect;
 mod pipeline;
 mod remote;
@@ -12,6 +13,10 @@ use clap::Subcommand;
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
+    /// The accuracy gate: a candidate model's boxes matched against the reference's (same class,
+    /// IoU ≥ 0.5) on video frames and photos, recall and precision per class at confidence 0.25
+    /// and 0.5, and the person tracks each gives on the video.
+    Accuracy(accuracy::AccuracyBenchArgs),
     /// Detector speed: ms per inference at 1 and 2 intra-op threads, and frames/s of
     /// 2 workers × 1 thread versus 1 worker × 2 threads.
     Detect(detect::DetectBenchArgs),
@@ -28,6 +33,7 @@ pub enum BenchCommand {
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
     match cmd {
+        BenchCommand::Accuracy(args) => accuracy::run(args).await,
         BenchCommand::Detect(args) => detect::run(args).await,
         BenchCommand::Pipeline(args) => pipeline::run(args).await,
         BenchCommand::Remote(args) => remote::run(args).await,

@@ -1,5 +1,6 @@
 //! YOLO object detection: pure pre/post-processing plus one ONNX Runtime session.
 
+pub mod agreement;
 mod detector;
 mod geometry;
 mod layout;
