@@ -28,15 +28,21 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-## Benchmarks: the detector alone, then the pipeline on vtest.avi and on a 720p version of it,
-## the pipeline's peak memory on a 4x longer input and on a 4K one, the store, a detection across
-## nodes, scale-out, and memory across 50 jobs in a row.
+## Benchmarks: the detector alone, the default model's accuracy gate, then the pipeline on
+## vtest.avi and on a 720p version of it (with the default model and the FP32 one), the pipeline's
+## peak memory on a 4x longer input and on a 4K one, picture per bit against ffmpeg, time to the
+## first playable segment, the store, a detection across nodes, scale-out, and memory across 50
+## jobs in a row.
 bench: build
 	./target/release/sightline bench detect
+	./target/release/sightline bench accuracy
 	./target/release/sightline bench pipeline .cache/media/vtest.avi
 	./target/release/sightline bench pipeline .cache/media/vtest_720p.mp4
+	./target/release/sightline bench pipeline .cache/media/vtest_720p.mp4 --model .cache/models/yolov4-tiny.onnx
 	./target/release/sightline bench pipeline .cache/media/vtest_x4.avi --pipeline-only
 	./target/release/sightline bench pipeline .cache/media/vtest_4k.mp4 --pipeline-only
+	bash scripts/bench-quality.sh target/release/sightline
+	bash scripts/bench-first-segment.sh target/release/sightline
 	./target/release/sightline bench store
 	./target/release/sightline bench remote
 	bash scripts/bench-cluster.sh target/release/sightline .cache/media/vtest.avi

@@ -32,9 +32,13 @@ seconds=$(awk -v n="$FRAMES" -v r="$fps" 'BEGIN { split(r, f, "/"); print n * f[
 top=$(for d in "$TMP"/out/*p; do echo "${d##*/}"; done | sort -n | tail -1)
 cat "$TMP/out/$top"/seg*.ts > "$TMP/ours.ts"
 
+# Compared frame by frame as raw pictures: MPEG-TS timestamps start late and B-frames reorder
+# them, which threw the ssim filter's pairing by time off.
+raw() { ffmpeg -v error -y -i "$1" -fps_mode passthrough -f yuv4mpegpipe "$2" || die "could not decode $1"; }
+raw "$TMP/source.mkv" "$TMP/source.y4m"
 ssim() {
-  ffmpeg -v info -i "$1" -i "$TMP/source.mkv" \
-    -lavfi "[0:v]setpts=PTS-STARTPTS[a];[1:v]setpts=PTS-STARTPTS[b];[a][b]ssim" -f null - 2>&1 \
+  raw "$1" "$TMP/encoded.y4m"
+  ffmpeg -v info -i "$TMP/encoded.y4m" -i "$TMP/source.y4m" -lavfi ssim -f null - 2>&1 \
     | grep -o 'All:[0-9.]*' | cut -d: -f2
 }
 kbps() { awk -v b="$(stat -c %s "$1")" -v s="$seconds" 'BEGIN { printf "%.0f", b * 8 / s / 1000 }'; }

@@ -7,7 +7,7 @@
 source "$(dirname "$0")/lib.sh"
 
 MODELS="$CACHE/models"
-INT8_SHA256=4ee2620034728b81d7976237eb2d5e40dddb45fe03b22c64c5be0ab0fd2ff4fa
+INT8_SHA256=d3c0f39669c307705a95a34501ab9b0abe81b6e6da72aabe78ceca9684eb4237
 
 have_sha256 "$MODELS/yolov4-tiny-int8.onnx" $INT8_SHA256 && exit 0
 
