@@ -53,7 +53,9 @@ const X264_MAX_THREADS: usize = 4;
 /// x264's VBV buffer, in milliseconds of the rendition's bitrate. Measured on 300 frames of the
 /// 960×720 sample at 2212 kb/s, veryfast, a keyframe every 2 s, SSIM against the source: 600 ms
 /// (x264enc's default) 0.9907 at 2087 kb/s, 1000 ms 0.9917 at 2155, 2000 ms 0.9926 at 2246,
-/// 4000 ms 0.9929 at 2279; ffmpeg's libx264 (average bitrate, no VBV) 0.9921 at 2248.
+/// 4000 ms 0.9929 at 2279; ffmpeg's libx264 (average bitrate, no VBV) 0.9921 at 2248. At the
+/// ladder's 1659 kb/s over 600 frames (`scripts/bench-quality.sh`) 2000 ms is level with it.
+/// Longer buffers score higher but let a segment's peak, which BANDWIDTH declares, grow further.
 const VBV_BUFFER_MS: u32 = 2000;
 
 fn x264_threads() -> u32 {
@@ -202,7 +204,7 @@ impl Encoder {
             x264.set_property("threads", x264_threads());
             // x264enc's rate control is the bitrate with a VBV of that rate over 600 ms: strict
             // enough to starve hard frames. Over 2 s (one segment) the peak stays bounded and the
-            // picture is better than libx264's average-bitrate mode at the same size.
+            // picture is level with libx264's average-bitrate mode at the same size.
             x264.set_property("vbv-buf-capacity", VBV_BUFFER_MS);
             // Keyframes only where we force them (see the module comment).
             x264.set_property("key-int-max", 1_000_000u32);
