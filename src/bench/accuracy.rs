@@ -13,8 +13,8 @@ use anyhow::Context;
 use clap::Args;
 use sightline_actors::detect::agreement::{Agreement, ClassAgreement, THRESHOLDS};
 use sightline_actors::detect::{
-    default_library_path, letterbox, letterbox_i420, DetectParams, Detection, Detector, DetectorConfig, FrameRef,
-    Letterbox, LetterboxedImage, PixelFormat, YuvMatrix,
+    default_library_path, letterbox, letterbox_frame, DetectParams, Detection, Detector, DetectorConfig, FrameRef,
+    Letterbox, LetterboxedImage, PixelFormat,
 };
 use sightline_actors::media::Decoder;
 use sightline_actors::track::{Tracker, TrackerConfig};
@@ -130,13 +130,7 @@ pub async fn run(args: AccuracyBenchArgs) -> anyhow::Result<ExitCode> {
         let Some(frame) = decoder.next_frame(Duration::from_secs(30))? else {
             break;
         };
-        let lb = Letterbox::new(frame.layout.width, frame.layout.height, mw, mh);
-        let image = letterbox_i420(
-            &frame.data,
-            frame.layout,
-            &lb,
-            YuvMatrix::for_height(frame.layout.height),
-        );
+        let (lb, image) = letterbox_frame(&frame, (mw, mh));
         let (r, c) = (reference.detect(&image, &lb)?, candidate.detect(&image, &lb)?);
         if frame.index % args.stride == 0 {
             agreement.add(&r, &c);

@@ -4,7 +4,7 @@
 //! across nodes, which is why it stays u8 and compact rather than a float tensor).
 
 use super::geometry::BBox;
-use crate::frame::I420Layout;
+use crate::frame::{Frame, I420Layout};
 
 /// Grey used for the padding bands; the value YOLO models are commonly trained with.
 pub const PAD_VALUE: u8 = 114;
@@ -191,6 +191,19 @@ impl YuvMatrix {
             YuvMatrix::Bt709 => (1.793, 0.213, 0.533, 2.112),
         }
     }
+}
+
+/// A decoded frame letterboxed to a model input of `width`×`height`, as the pipeline sends it to
+/// detection, with the letterbox that maps the boxes back.
+pub fn letterbox_frame(frame: &Frame, (width, height): (u32, u32)) -> (Letterbox, LetterboxedImage) {
+    let lb = Letterbox::new(frame.layout.width, frame.layout.height, width, height);
+    let image = letterbox_i420(
+        &frame.data,
+        frame.layout,
+        &lb,
+        YuvMatrix::for_height(frame.layout.height),
+    );
+    (lb, image)
 }
 
 /// Letterboxes a packed I420 frame straight into the model's RGB input: luma is sampled

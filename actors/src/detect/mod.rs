@@ -18,7 +18,8 @@ pub use detector::{DetectParams, Detector, DetectorConfig, ModelInfo};
 pub use geometry::BBox;
 pub use layout::{OutputLayout, UnknownLayout};
 pub use letterbox::{
-    letterbox, letterbox_i420, FrameRef, Letterbox, LetterboxedImage, PixelFormat, YuvMatrix, PAD_VALUE,
+    letterbox, letterbox_frame, letterbox_i420, FrameRef, Letterbox, LetterboxedImage, PixelFormat, YuvMatrix,
+    PAD_VALUE,
 };
 pub use nms::nms;
 pub use output::{decode_output, Candidate, OutputParams};

@@ -21,7 +21,7 @@ use metrics::{Counter, Histogram};
 use ractor::{Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef};
 
 use super::messages::{FrameBoxes, PoolMsg, RendererMsg};
-use crate::detect::{letterbox_i420, DetectParams, Detection, Letterbox, LetterboxedImage, YuvMatrix};
+use crate::detect::{letterbox_frame, DetectParams, Detection, Letterbox, LetterboxedImage};
 use crate::frame::Frame;
 use crate::telemetry;
 use crate::workers::detector_worker::{detect, DETECTORS_GROUP};
@@ -107,14 +107,7 @@ impl Actor for DetectorPool {
                         boxes: FrameBoxes::Skipped,
                     })?;
                 } else {
-                    let (mw, mh) = state.args.model_input;
-                    let lb = Letterbox::new(frame.layout.width, frame.layout.height, mw, mh);
-                    let image = letterbox_i420(
-                        &frame.data,
-                        frame.layout,
-                        &lb,
-                        YuvMatrix::for_height(frame.layout.height),
-                    );
+                    let (lb, image) = letterbox_frame(&frame, state.args.model_input);
                     state.waiting.push_back(frame.index);
                     state.pending.insert(
                         frame.index,

@@ -81,12 +81,14 @@ impl Actor for Renderer {
         }
         while let Some((frame, boxes)) = state.waiting.remove(&state.next) {
             let (drawn, tracked) = track(state, &frame, boxes).await?;
-            if let (Some(analytics), false) = (&state.args.analytics, tracked.is_empty()) {
-                let sightings = tracked.clone();
-                ractor::call!(analytics, |ack| AnalyticsMsg::Frame { sightings, ack })?;
-            }
             let mut frame = draw(state, frame, &drawn)?;
             draw_overlay(state, &mut frame, &tracked)?;
+            if let (Some(analytics), false) = (&state.args.analytics, tracked.is_empty()) {
+                ractor::call!(analytics, |ack| AnalyticsMsg::Frame {
+                    sightings: tracked,
+                    ack
+                })?;
+            }
             state.args.writer.cast(WriterMsg::Frame(frame))?;
             state.next += 1;
         }
