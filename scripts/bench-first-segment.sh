@@ -35,8 +35,10 @@ for run in $(seq "$RUNS"); do
   playable=$(now)
   while :; do
     status=$(curl -s "$BASE/api/videos/$id" | field status)
-    [ "$status" = ready ] && break
-    [ "$status" = failed ] && { server_log "the job failed"; die "the job failed"; }
+    case $status in
+      ready) break ;;
+      failed | interrupted) server_log "the job ended $status"; die "the job ended $status" ;;
+    esac
     sleep 0.2
   done
   printf '%-5s %22.2f %12.1f\n' "$run" "$(awk -v a="$accepted" -v p="$playable" 'BEGIN { print p - a }')" \
