@@ -37,9 +37,9 @@ bench: build
 	./target/release/sightline bench detect
 	./target/release/sightline bench accuracy
 	./target/release/sightline bench pipeline .cache/media/vtest.avi
-	./target/release/sightline bench pipeline .cache/media/vtest_720p.mp4
-	./target/release/sightline bench pipeline .cache/media/vtest_720p.mp4 --model .cache/models/yolov4-tiny.onnx
-	./target/release/sightline bench pipeline .cache/media/vtest_x4.avi --pipeline-only
+	./target/release/sightline bench pipeline .cache/media/vtest_1280x720.mp4
+	./target/release/sightline bench pipeline .cache/media/vtest_1280x720.mp4 --model .cache/models/yolov4-tiny.onnx
+	./target/release/sightline bench pipeline .cache/media/vtest_1280x720_x4.mp4 --pipeline-only
 	./target/release/sightline bench pipeline .cache/media/vtest_4k.mp4 --pipeline-only
 	bash scripts/bench-quality.sh target/release/sightline
 	bash scripts/bench-first-segment.sh target/release/sightline

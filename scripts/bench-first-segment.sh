@@ -6,14 +6,14 @@
 #
 #   bash scripts/bench-first-segment.sh [BINARY] [VIDEO] [RUNS]
 #
-# BINARY defaults to target/release/sightline (make build), VIDEO to .cache/media/vtest_720p.mp4,
+# BINARY defaults to target/release/sightline (make build), VIDEO to .cache/media/vtest_1280x720.mp4,
 # RUNS to 3.
 source "$(dirname "$0")/lib.sh"
 export LC_ALL=C
 source "$ROOT/scripts/test-server.sh"
 
 BIN=${1:-$ROOT/target/release/sightline}
-VIDEO=${2:-$CACHE/media/vtest_720p.mp4}
+VIDEO=${2:-$CACHE/media/vtest_1280x720.mp4}
 RUNS=${3:-3}
 case $BIN in /*) ;; *) BIN=$PWD/$BIN ;; esac
 [ -x "$BIN" ] || die "no sightline binary at $BIN (make build)"

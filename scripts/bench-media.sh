@@ -1,31 +1,32 @@
 #!/usr/bin/env bash
 # Inputs of the pipeline benchmarks, derived from vtest.avi (once; later runs find them):
-#   vtest_720p.mp4  960x720 (720 lines, aspect kept), 30 fps, made with GStreamer
-#   vtest_x4.avi    vtest.avi four times over (318 s), to show memory does not grow with length
-#   vtest_4k.mp4    3840x2160 (pillarboxed), 30 fps, the first ~3.4 s: peak memory at the size limit
+#   vtest_1280x720.mp4     1280x720 (pillarboxed, aspect kept), 30 fps, 79.5 s, made with GStreamer
+#   vtest_1280x720_x4.mp4  that file four times over (318 s), to show memory does not grow with length
+#   vtest_4k.mp4           3840x2160 (pillarboxed), 30 fps, the first ~3.4 s: peak memory at the size limit
 source "$(dirname "$0")/lib.sh"
 
 MEDIA="$CACHE/media"
 SRC="$MEDIA/vtest.avi"
 [ -f "$SRC" ] || die "$SRC is missing: run make setup"
 
-if [ ! -f "$MEDIA/vtest_720p.mp4" ]; then
-  log "making vtest_720p.mp4 (960x720, 30 fps)"
-  gst-launch-1.0 -q filesrc location="$SRC" ! decodebin ! videoconvert ! videoscale ! videorate \
-    ! video/x-raw,format=I420,width=960,height=720,framerate=30/1 \
-    ! x264enc speed-preset=veryfast bitrate=4000 ! h264parse ! mp4mux \
-    ! filesink location="$MEDIA/vtest_720p.mp4.tmp" >/dev/null || die "could not make vtest_720p.mp4"
-  mv "$MEDIA/vtest_720p.mp4.tmp" "$MEDIA/vtest_720p.mp4"
+if [ ! -f "$MEDIA/vtest_1280x720.mp4" ]; then
+  log "making vtest_1280x720.mp4 (1280x720, 30 fps)"
+  gst-launch-1.0 -q filesrc location="$SRC" ! decodebin ! videoconvert ! videoscale add-borders=true \
+    ! videorate ! video/x-raw,format=I420,width=1280,height=720,framerate=30/1,pixel-aspect-ratio=1/1 \
+    ! x264enc speed-preset=veryfast bitrate=5000 ! h264parse ! mp4mux \
+    ! filesink location="$MEDIA/vtest_1280x720.mp4.tmp" >/dev/null || die "could not make vtest_1280x720.mp4"
+  mv "$MEDIA/vtest_1280x720.mp4.tmp" "$MEDIA/vtest_1280x720.mp4"
 fi
 
-if [ ! -f "$MEDIA/vtest_x4.avi" ]; then
-  log "making vtest_x4.avi (4 × vtest.avi)"
+# Four times the 720p clip by stream copy (no re-encode, seconds), for the memory-over-length check.
+if [ ! -f "$MEDIA/vtest_1280x720_x4.mp4" ]; then
+  log "making vtest_1280x720_x4.mp4 (4 × vtest_1280x720.mp4)"
   list=$(mktemp)
-  for _ in 1 2 3 4; do echo "file '$SRC'" >> "$list"; done
-  ffmpeg -loglevel error -y -f concat -safe 0 -i "$list" -c copy "$MEDIA/vtest_x4.avi.tmp.avi" \
-    || die "could not make vtest_x4.avi"
+  for _ in 1 2 3 4; do echo "file '$MEDIA/vtest_1280x720.mp4'" >> "$list"; done
+  ffmpeg -loglevel error -y -f concat -safe 0 -i "$list" -c copy "$MEDIA/vtest_1280x720_x4.tmp.mp4" \
+    || die "could not make vtest_1280x720_x4.mp4"
   rm -f "$list"
-  mv "$MEDIA/vtest_x4.avi.tmp.avi" "$MEDIA/vtest_x4.avi"
+  mv "$MEDIA/vtest_1280x720_x4.tmp.mp4" "$MEDIA/vtest_1280x720_x4.mp4"
 fi
 
 if [ ! -f "$MEDIA/vtest_4k.mp4" ]; then

@@ -5,13 +5,13 @@
 #
 #   bash scripts/bench-quality.sh [BINARY] [VIDEO] [FRAMES]
 #
-# BINARY defaults to target/release/sightline (make build), VIDEO to .cache/media/vtest_720p.mp4,
+# BINARY defaults to target/release/sightline (make build), VIDEO to .cache/media/vtest_1280x720.mp4,
 # FRAMES (from the start) to 600.
 source "$(dirname "$0")/lib.sh"
 export LC_ALL=C
 
 BIN=${1:-$ROOT/target/release/sightline}
-VIDEO=${2:-$CACHE/media/vtest_720p.mp4}
+VIDEO=${2:-$CACHE/media/vtest_1280x720.mp4}
 FRAMES=${3:-600}
 case $BIN in /*) ;; *) BIN=$PWD/$BIN ;; esac
 [ -x "$BIN" ] || die "no sightline binary at $BIN (make build)"

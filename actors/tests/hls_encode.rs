@@ -48,7 +48,10 @@ fn bikes_becomes_a_growing_then_ended_event_playlist() {
     let files: Vec<_> = std::fs::read_dir(out.path().join("272p"))
         .map(|d| d.filter_map(|e| e.ok().map(|e| e.file_name())).collect())
         .unwrap_or_default();
-    assert_eq!(summary.segments, 5, "10 s in 2 s segments:\n{listing}\n{files:?}");
+    assert_eq!(
+        summary.segments, 7,
+        "10 s: 0.5, 0.5, 1, then 2 s segments:\n{listing}\n{files:?}"
+    );
     assert!(saw_growing, "the playlist listed a segment before the end");
     let media_pl = std::fs::read_to_string(out.path().join("272p/index.m3u8")).expect("playlist");
     assert!(media_pl.ends_with("#EXT-X-ENDLIST\n"), "{media_pl}");

@@ -115,6 +115,19 @@ impl Detector {
         &self.info
     }
 
+    /// Runs the model once on a grey image. ONNX Runtime sizes its buffers on a session's first
+    /// run, which takes longer than the ones after; a worker does it before it takes requests so
+    /// that the first frames of the first job do not wait for it.
+    pub fn warm_up(&mut self) -> Result<(), DetectError> {
+        let (width, height) = (self.info.input_width, self.info.input_height);
+        let grey = LetterboxedImage {
+            width,
+            height,
+            rgb: vec![114; (width * height * 3) as usize],
+        };
+        self.detect_letterboxed(&grey, &DetectParams::default()).map(drop)
+    }
+
     /// Runs the model on an image already letterboxed to the model's input size. Boxes come back
     /// in model-input pixels, after NMS; `Letterbox::to_source` maps them to the frame.
     pub fn detect_letterboxed(

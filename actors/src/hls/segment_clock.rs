@@ -1,4 +1,8 @@
-//! Where segments start: the first frame at or after each multiple of the segment duration.
+//! Where segments start: the first frame at or after each boundary. Boundaries are the multiples
+//! of the segment duration, and before the first of them a quarter and a half of it, so that the
+//! first segments are ¼, ¼ and ½ of the usual length. splitmuxsink closes a segment only once the
+//! GOP after it is complete, so the stream becomes playable when the second segment's last frame
+//! is encoded: half a segment in instead of two whole ones.
 //!
 //! Deciding from timestamps, not frame counts, keeps boundaries on the wall-clock grid when a
 //! file's declared frame rate is wrong or its frame rate varies; and since every rendition is fed
@@ -14,7 +18,7 @@ pub struct SegmentClock {
 impl SegmentClock {
     pub fn new(segment_ns: u64) -> Self {
         Self {
-            segment_ns: segment_ns.max(1),
+            segment_ns: segment_ns.max(4),
             next_boundary: None,
             segments: 0,
         }
@@ -25,7 +29,12 @@ impl SegmentClock {
         let opens = self.next_boundary.is_none_or(|b| pts_ns >= b);
         if opens {
             self.segments += 1;
-            self.next_boundary = Some((pts_ns / self.segment_ns + 1) * self.segment_ns);
+            let s = self.segment_ns;
+            self.next_boundary = Some(match pts_ns {
+                p if p < s / 4 => s / 4,
+                p if p < s / 2 => s / 2,
+                p => (p / s + 1) * s,
+            });
         }
         opens
     }
@@ -43,10 +52,10 @@ mod tests {
     const MS: u64 = 1_000_000;
 
     #[test]
-    fn constant_rate_splits_on_the_grid() {
+    fn constant_rate_splits_on_the_grid_after_shorter_first_segments() {
         let mut c = SegmentClock::new(2000 * MS);
         let opened: Vec<u64> = (0..50).filter(|i| c.frame(i * 100 * MS)).collect();
-        assert_eq!(opened, vec![0, 20, 40]);
+        assert_eq!(opened, vec![0, 5, 10, 20, 40]);
     }
 
     /// Segment lengths (frames × period) at `fps`, for 20 s of video and 2 s segments.
@@ -72,8 +81,9 @@ mod tests {
             let lengths = lengths_at(fps);
             let (last, rest) = lengths.split_last().expect("segments");
             assert!(*last > 0.0);
-            for l in rest {
-                assert!((l - 2.0).abs() <= 1.0 / fps + 1e-6, "{fps} fps: {lengths:?}");
+            let wanted = [0.5, 0.5, 1.0].into_iter().chain(std::iter::repeat(2.0));
+            for (l, w) in rest.iter().zip(wanted) {
+                assert!((l - w).abs() <= 1.0 / fps + 1e-6, "{fps} fps: {lengths:?}");
             }
             assert_eq!(lengths.iter().sum::<f64>().round(), 20.0, "{fps} fps covers the video");
         }
@@ -94,12 +104,10 @@ mod tests {
             t += 200 * MS;
         }
         let starts: Vec<u64> = pts.iter().copied().filter(|&p| c.frame(p)).collect();
-        assert_eq!(starts.len(), 3);
-        for (k, s) in starts.iter().enumerate() {
-            assert!(
-                *s >= k as u64 * 2000 * MS && *s < k as u64 * 2000 * MS + 200 * MS,
-                "{starts:?}"
-            );
+        let boundaries = [0, 500 * MS, 1000 * MS, 2000 * MS, 4000 * MS];
+        assert_eq!(starts.len(), boundaries.len(), "{starts:?}");
+        for (s, b) in starts.iter().zip(boundaries) {
+            assert!(*s >= b && *s < b + 200 * MS, "{starts:?}");
         }
     }
 

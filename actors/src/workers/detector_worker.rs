@@ -60,7 +60,12 @@ impl Actor for DetectorWorker {
         myself: ActorRef<Self::Msg>,
         config: DetectorConfig,
     ) -> Result<Self::State, ActorProcessingErr> {
-        let detector = tokio::task::spawn_blocking(move || Detector::load(&config)).await??;
+        let detector = tokio::task::spawn_blocking(move || {
+            let mut detector = Detector::load(&config)?;
+            detector.warm_up()?;
+            Ok::<_, crate::detect::DetectError>(detector)
+        })
+        .await??;
         ractor::pg::join(DETECTORS_GROUP.to_string(), vec![myself.get_cell()]);
         Ok(WorkerState {
             info: detector.info().clone(),
