@@ -71,7 +71,7 @@ fn a_video_from_upload_to_delete() {
     assert_eq!(code, 200, "{latest}");
     assert_eq!(
         (&latest["kind"], &latest["status"], &latest["playable_segments"]),
-        (&Value::from("status"), &Value::from("ready"), &Value::from(40)),
+        (&Value::from("status"), &Value::from("ready"), &Value::from(42)),
         "{latest}"
     );
     let (code, events) = curl_raw(

@@ -8,7 +8,9 @@
 //! - a crossing counts once per track and direction, and a track lost for a while that comes back
 //!   under its id keeps its state, so it never counts twice;
 //! - boxes the tracker predicted between detections count like detected ones, but a track is only
-//!   followed from its first detected box, so one that is only ever predicted never counts.
+//!   followed from its first detected box, so one that is only ever predicted never counts;
+//! - a track unseen for longer than the tracker keeps lost tracks is forgotten (the tracker never
+//!   reuses an id), so memory follows the tracks on screen, not the length of the video.
 
 use std::collections::HashMap;
 
@@ -147,6 +149,8 @@ struct ZoneState {
 
 #[derive(Debug, Clone)]
 struct TrackState {
+    /// The last frame with a box of this track.
+    last_frame: u64,
     lines: Vec<LineState>,
     zones: Vec<ZoneState>,
 }
@@ -188,11 +192,17 @@ pub struct Analyzer {
     zones: Vec<ZoneRule>,
     k: u32,
     tracks: HashMap<u64, TrackState>,
+    /// Frames a track may go unseen before it is forgotten.
+    forget_after: u64,
+    /// The frame from which the next sweep for forgotten tracks runs.
+    next_sweep: u64,
 }
 
 impl Analyzer {
-    /// `rules` must have passed `validate` against the same `names`.
-    pub fn new(rules: &Rules, names: &[String]) -> Self {
+    /// `rules` must have passed `validate` against the same `names`. A track unseen for more than
+    /// `forget_after` frames is forgotten: at least the tracker's `max_age`, after which the
+    /// tracker has dropped it for good.
+    pub fn new(rules: &Rules, names: &[String], forget_after: u64) -> Self {
         Analyzer {
             lines: rules
                 .lines
@@ -219,7 +229,20 @@ impl Analyzer {
                 .collect(),
             k: rules.hysteresis_frames.max(1),
             tracks: HashMap::new(),
+            forget_after,
+            next_sweep: 0,
         }
+    }
+
+    /// Drops tracks unseen for more than `forget_after` frames, once per `forget_after` frames,
+    /// so each track is looked at a bounded number of times.
+    fn sweep(&mut self, frame: u64) {
+        if frame < self.next_sweep {
+            return;
+        }
+        let oldest_kept = frame.saturating_sub(self.forget_after);
+        self.tracks.retain(|_, t| t.last_frame >= oldest_kept);
+        self.next_sweep = frame.saturating_add(self.forget_after.max(1));
     }
 
     /// Tracks followed so far.
@@ -229,12 +252,14 @@ impl Analyzer {
 
     /// One tracked box; appends what it made happen to `out`.
     pub fn observe(&mut self, s: &Sighting, out: &mut Vec<Event>) {
+        self.sweep(s.frame);
         let (lines, zones) = (self.lines.len(), self.zones.len());
         // Followed from its first detected box only.
         if s.predicted && !self.tracks.contains_key(&s.track_id) {
             return;
         }
         let track = self.tracks.entry(s.track_id).or_insert_with(|| TrackState {
+            last_frame: s.frame,
             lines: vec![
                 LineState {
                     side: Hysteresis::NEW,
@@ -251,6 +276,7 @@ impl Analyzer {
                 zones
             ],
         });
+        track.last_frame = s.frame;
         let event = |kind, rule: &str, run_frame, time_ms, position| Event {
             kind,
             rule: rule.to_string(),
@@ -328,9 +354,9 @@ impl Analyzer {
     }
 }
 
-/// Every event of a video's tracked boxes, in the order they happened.
+/// Every event of a video's tracked boxes, in the order they happened; no track is forgotten.
 pub fn evaluate(rules: &Rules, names: &[String], sightings: impl IntoIterator<Item = Sighting>) -> Vec<Event> {
-    let mut analyzer = Analyzer::new(rules, names);
+    let mut analyzer = Analyzer::new(rules, names, u64::MAX);
     let mut out = Vec::new();
     for s in sightings {
         analyzer.observe(&s, &mut out);
@@ -508,5 +534,52 @@ mod tests {
         // Below the notch, in the U's bottom: inside.
         let events = evaluate(&rules, &names(), walk(2, &[Some(0.8); 10], |_| false));
         assert_eq!(events.len(), 1);
+    }
+
+    fn run(analyzer: &mut Analyzer, sightings: &[Sighting]) -> Vec<Event> {
+        let mut out = Vec::new();
+        for s in sightings {
+            analyzer.observe(s, &mut out);
+        }
+        out
+    }
+
+    #[test]
+    fn a_track_back_within_the_window_keeps_its_state() {
+        // Down across the door, lost for 25 frames, back below it, then up and down again.
+        let mut ys = straight(0.3, 0.7, 20);
+        ys.extend([None; 25]);
+        ys.extend(straight(0.7, 0.3, 20));
+        ys.extend(straight(0.3, 0.7, 20));
+        let sightings = walk(1, &ys, |_| false);
+        let mut kept = Analyzer::new(&door(), &names(), 30);
+        assert_eq!(directions(&run(&mut kept, &sightings)), ["in", "out"]);
+        // Forgotten during the gap, the track would have counted its second way down again.
+        let mut forgetful = Analyzer::new(&door(), &names(), 10);
+        assert_eq!(directions(&run(&mut forgetful, &sightings)), ["in", "out", "in"]);
+    }
+
+    #[test]
+    fn memory_follows_the_tracks_on_screen_not_the_video_length() {
+        let mut analyzer = Analyzer::new(&door(), &names(), 30);
+        let mut most = 0;
+        // A new person every 10 frames for 10,000 frames, each seen for 20 frames.
+        let mut sightings: Vec<Sighting> = (0..1000u64)
+            .flat_map(|id| {
+                walk(id, &straight(0.3, 0.7, 20), |_| false)
+                    .into_iter()
+                    .map(move |s| Sighting {
+                        frame: id * 10 + s.frame,
+                        ..s
+                    })
+            })
+            .collect();
+        sightings.sort_by_key(|s| s.frame);
+        for s in &sightings {
+            analyzer.observe(s, &mut Vec::new());
+            most = most.max(analyzer.tracks());
+        }
+        // At most the two on screen, those unseen for up to 30 frames and one sweep period's worth.
+        assert!(most <= 10, "{most} tracks held at once");
     }
 }

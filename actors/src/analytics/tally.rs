@@ -15,9 +15,10 @@ pub struct Tally {
 }
 
 impl Tally {
-    pub fn new(rules: Rules, names: &[String]) -> Self {
+    /// `forget_after`: as for [`Analyzer::new`].
+    pub fn new(rules: Rules, names: &[String], forget_after: u64) -> Self {
         Tally {
-            analyzer: Analyzer::new(&rules, names),
+            analyzer: Analyzer::new(&rules, names, forget_after),
             crossed: vec![[0; 2]; rules.lines.len()],
             inside: vec![0; rules.zones.len()],
             rules,
@@ -81,7 +82,7 @@ mod tests {
             zones: vec![zone("hall", vec![[0.0, 0.55], [1.0, 0.55], [1.0, 1.0], [0.0, 1.0]])],
             ..Rules::default()
         };
-        let mut tally = Tally::new(rules, &["person".to_string()]);
+        let mut tally = Tally::new(rules, &["person".to_string()], 30);
         assert_eq!(
             (tally.line_text(0), tally.zone_text(0)),
             ("door: in 0 out 0".into(), "hall: 0 inside".into())

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use crate::analytics::{Analyzer, Event, Rules, Sighting};
 use crate::store::{RulesRecord, Store, StoreError, VideoId, VideoStatus};
 use crate::telemetry;
+use crate::track::TrackerConfig;
 
 /// One writer of rules at a time: a job's end and a user's new rules must not interleave, or
 /// the older rules' events could land last.
@@ -54,15 +55,22 @@ pub struct JobAnalysis {
 }
 
 impl JobAnalysis {
-    /// Starts new results for `rules` (the previous ones are dropped).
-    pub fn begin(store: &Store, video: VideoId, rules: &Rules, names: &[String]) -> Result<Self, StoreError> {
+    /// Starts new results for `rules` (the previous ones are dropped). `forget_after`: as for
+    /// [`Analyzer::new`].
+    pub fn begin(
+        store: &Store,
+        video: VideoId,
+        rules: &Rules,
+        names: &[String],
+        forget_after: u64,
+    ) -> Result<Self, StoreError> {
         let _writer = WRITER.lock().unwrap_or_else(|p| p.into_inner());
         let record = store.replace_analytics(video, rules.clone(), None, 0)?;
         Ok(JobAnalysis {
             store: store.clone(),
             video,
             generation: record.generation,
-            analyzer: Analyzer::new(rules, names),
+            analyzer: Analyzer::new(rules, names, forget_after),
             next_seq: 0,
             busy: Duration::ZERO,
             current: true,
@@ -123,7 +131,8 @@ fn count_events(events: &[Event]) {
 
 fn evaluate_stored(store: &Store, id: VideoId, rules: Rules, names: &[String]) -> Result<RulesRecord, StoreError> {
     let started = Instant::now();
-    let mut analyzer = Analyzer::new(&rules, names);
+    // Jobs track with the default settings (a job's tracker settings are not stored).
+    let mut analyzer = Analyzer::new(&rules, names, TrackerConfig::default().gone_after());
     let mut events: Vec<Event> = Vec::new();
     let mut boxes = 0u64;
     // Stored in time order, which is frame order: what the analyzer needs.
@@ -219,7 +228,7 @@ mod tests {
     fn a_job_stores_each_event_as_it_happens_and_the_same_as_the_stored_tracks_give() {
         let (_dir, store, id) = temp_store_with_video();
         let names = store.get_video(id).expect("read").expect("video").class_names;
-        let mut job = JobAnalysis::begin(&store, id, &door(), &names).expect("begun");
+        let mut job = JobAnalysis::begin(&store, id, &door(), &names, 31).expect("begun");
         let mut raised = Vec::new();
         for (f, sightings) in frames().iter().enumerate() {
             store_frame(&store, id, sightings);
@@ -247,7 +256,7 @@ mod tests {
     fn rules_replaced_while_the_job_runs_are_evaluated_when_it_ends() {
         let (_dir, store, id) = temp_store_with_video();
         let names = store.get_video(id).expect("read").expect("video").class_names;
-        let mut job = JobAnalysis::begin(&store, id, &door(), &names).expect("begun");
+        let mut job = JobAnalysis::begin(&store, id, &door(), &names, 31).expect("begun");
         let frames = frames();
         for sightings in &frames[..20] {
             store_frame(&store, id, sightings);

@@ -17,6 +17,8 @@ pub struct AnalyticsArgs {
     pub store: Store,
     pub video: VideoId,
     pub rules: Rules,
+    /// Frames after which an unseen track is forgotten (`TrackerConfig::gone_after`).
+    pub forget_after: u64,
     pub sink: Option<Arc<dyn EventSink>>,
 }
 
@@ -39,7 +41,13 @@ impl Actor for Analytics {
             .store
             .get_video(args.video)?
             .ok_or(StoreError::NotFound(args.video))?;
-        let analysis = JobAnalysis::begin(&args.store, args.video, &args.rules, &video.class_names)?;
+        let analysis = JobAnalysis::begin(
+            &args.store,
+            args.video,
+            &args.rules,
+            &video.class_names,
+            args.forget_after,
+        )?;
         Ok(AnalyticsState {
             analysis: Some(analysis),
             video,

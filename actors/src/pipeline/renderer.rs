@@ -58,7 +58,10 @@ impl Actor for Renderer {
         args.style.validate()?;
         Ok(RendererState {
             tracker: Tracker::new(args.tracker.clone())?,
-            tally: args.rules.clone().map(|r| Tally::new(r, &args.class_names)),
+            tally: args
+                .rules
+                .clone()
+                .map(|r| Tally::new(r, &args.class_names, args.tracker.gone_after())),
             args,
             painter: None,
             waiting: BTreeMap::new(),

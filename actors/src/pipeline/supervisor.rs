@@ -152,6 +152,7 @@ async fn wire(myself: &ActorRef<SupervisorMsg>, state: &mut SupervisorState) -> 
                 store: state.store.clone(),
                 video: spec.video,
                 rules: rules.clone(),
+                forget_after: spec.settings.tracker.gone_after(),
                 sink: state.sink.clone(),
             };
             Some(stage(myself, state, "the analytics", Analytics, args).await?)

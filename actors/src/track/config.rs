@@ -52,6 +52,12 @@ pub struct TrackerConfigError {
 }
 
 impl TrackerConfig {
+    /// Frames after a track's last box beyond which it cannot come back: the tracker has dropped
+    /// it (`max_age` frames unmatched) and never reuses its id.
+    pub fn gone_after(&self) -> u64 {
+        u64::from(self.max_age) + 1
+    }
+
     pub fn validate(&self) -> Result<(), TrackerConfigError> {
         let bad = |field, reason: String| Err(TrackerConfigError { field, reason });
         for (field, v) in [("high_thresh", self.high_thresh), ("low_thresh", self.low_thresh)] {
