@@ -13,10 +13,8 @@
 source "$(dirname "$0")/lib.sh"
 
 started_at=$SECONDS
-BIN=${1:-$ROOT/target/debug/sightline}
+BIN=$(sightline_binary "${1:-$ROOT/target/debug/sightline}" "build it first: cargo build")
 [ $# -gt 0 ] && shift
-case $BIN in /*) ;; *) BIN=$PWD/$BIN ;; esac
-[ -x "$BIN" ] || die "no sightline binary at $BIN (build it first: cargo build)"
 SAMPLE="$CACHE/media/bikes.mp4"
 [ -f "$SAMPLE" ] || die "$SAMPLE is missing: run make setup first"
 command -v curl >/dev/null || die "curl is needed"

@@ -11,10 +11,8 @@ source "$(dirname "$0")/lib.sh"
 export LC_ALL=C
 source "$ROOT/scripts/test-server.sh"
 
-BIN=${1:-$ROOT/target/release/sightline}
+BIN=$(sightline_binary "${1:-$ROOT/target/release/sightline}" "make build")
 VIDEO=${2:-$CACHE/media/vtest.avi}
-case $BIN in /*) ;; *) BIN=$PWD/$BIN ;; esac
-[ -x "$BIN" ] || die "no sightline binary at $BIN (make build)"
 [ -f "$VIDEO" ] || die "no video at $VIDEO (make setup)"
 command -v taskset >/dev/null || die "taskset is needed (Debian package util-linux)"
 [ "$(nproc)" -ge 2 ] || die "this benchmark needs 2 cores"

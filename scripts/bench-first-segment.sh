@@ -12,11 +12,9 @@ source "$(dirname "$0")/lib.sh"
 export LC_ALL=C
 source "$ROOT/scripts/test-server.sh"
 
-BIN=${1:-$ROOT/target/release/sightline}
+BIN=$(sightline_binary "${1:-$ROOT/target/release/sightline}" "make build")
 VIDEO=${2:-$CACHE/media/vtest_1280x720.mp4}
 RUNS=${3:-3}
-case $BIN in /*) ;; *) BIN=$PWD/$BIN ;; esac
-[ -x "$BIN" ] || die "no sightline binary at $BIN (make build)"
 [ -f "$VIDEO" ] || die "no video at $VIDEO (make setup)"
 
 scratch_dir

@@ -10,11 +10,9 @@
 source "$(dirname "$0")/lib.sh"
 export LC_ALL=C
 
-BIN=${1:-$ROOT/target/release/sightline}
+BIN=$(sightline_binary "${1:-$ROOT/target/release/sightline}" "make build")
 VIDEO=${2:-$CACHE/media/vtest_1280x720.mp4}
 FRAMES=${3:-600}
-case $BIN in /*) ;; *) BIN=$PWD/$BIN ;; esac
-[ -x "$BIN" ] || die "no sightline binary at $BIN (make build)"
 [ -f "$VIDEO" ] || die "no video at $VIDEO (make setup)"
 
 TMP=$(mktemp -d)

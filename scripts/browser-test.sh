@@ -12,10 +12,8 @@
 source "$(dirname "$0")/lib.sh"
 
 started_at=$SECONDS
-BIN=${1:-$ROOT/target/debug/sightline}
+BIN=$(sightline_binary "${1:-$ROOT/target/debug/sightline}" "build it first: cargo build")
 [ $# -gt 0 ] && shift
-case $BIN in /*) ;; *) BIN=$PWD/$BIN ;; esac
-[ -x "$BIN" ] || die "no sightline binary at $BIN (build it first: cargo build)"
 [ -f "$CACHE/media/vtest.avi" ] || die "$CACHE/media/vtest.avi is missing: run make setup first"
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 [ -x "$CHROMIUM" ] || die "no chromium at $CHROMIUM (on Debian: apt-get install chromium)"

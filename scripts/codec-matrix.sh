@@ -6,8 +6,7 @@
 #   bash scripts/codec-matrix.sh [BINARY]     # BINARY defaults to target/release/sightline
 source "$(dirname "$0")/lib.sh"
 
-BIN=${1:-$ROOT/target/release/sightline}
-[ -x "$BIN" ] || die "no sightline binary at $BIN (build it first)"
+BIN=$(sightline_binary "${1:-$ROOT/target/release/sightline}" "build it first")
 SRC="$CACHE/media/bikes.mp4"
 [ -f "$SRC" ] || die "$SRC is missing: run make setup"
 DIR="$CACHE/media/matrix"

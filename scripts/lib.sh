@@ -10,6 +10,15 @@ mkdir -p "$DL"
 log() { printf '[setup] %s\n' "$*" >&2; }
 die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
 
+# sightline_binary PATH HOW: PATH made absolute (the scripts change folders), or a stop that says
+# HOW to build it. Use as BIN=$(sightline_binary "${1:-…}" "make build").
+sightline_binary() {
+  local bin=$1
+  case $bin in /*) ;; *) bin=$PWD/$bin ;; esac
+  [ -x "$bin" ] || die "no sightline binary at $bin ($2)"
+  printf '%s\n' "$bin"
+}
+
 # check_sha256 FILE SUM: fail loudly when a cached or fetched file is not the one we expect.
 check_sha256() {
   local file=$1 want=$2 got

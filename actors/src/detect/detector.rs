@@ -123,7 +123,7 @@ impl Detector {
         let grey = LetterboxedImage {
             width,
             height,
-            rgb: vec![114; (width * height * 3) as usize],
+            rgb: vec![114; width as usize * height as usize * 3],
         };
         self.detect_letterboxed(&grey, &DetectParams::default()).map(drop)
     }
@@ -213,7 +213,8 @@ fn inspect(session: &Session, config: &DetectorConfig) -> Result<ModelInfo, Dete
         .and_then(|m| m.custom("imgsz"))
         .and_then(|s| parse_imgsz(&s));
     let (input_height, input_width) = match dims.as_slice() {
-        [_, 3, h, w] if *h > 0 && *w > 0 => (*h as u32, *w as u32),
+        [_, 3, h, w] if *h > 0 && *w > 0 => input_size(*h, *w)
+            .ok_or_else(|| bad_model(format!("input size {h}×{w} is over {MAX_INPUT_SIDE} pixels a side")))?,
         [_, 3, _, _] => imgsz.ok_or_else(|| bad_model("input size is dynamic and no imgsz metadata says it".into()))?,
         _ => return Err(bad_model(format!("input shape {dims:?} is not [1, 3, H, W]"))),
     };
@@ -243,6 +244,16 @@ fn inspect(session: &Session, config: &DetectorConfig) -> Result<ModelInfo, Dete
 }
 
 /// `imgsz` metadata: `[640, 640]` (height, width) or a single number.
+/// The largest model input side accepted. YOLO models take 320 to 1280; a larger claim is a
+/// broken file, and every request's image (3 bytes a pixel) is sized by it.
+const MAX_INPUT_SIDE: u32 = 4096;
+
+/// A model input of `h`×`w`, when both sides are within 1..=`MAX_INPUT_SIDE`.
+fn input_size(h: i64, w: i64) -> Option<(u32, u32)> {
+    let side = |v: i64| (1..=i64::from(MAX_INPUT_SIDE)).contains(&v).then_some(v as u32);
+    Some((side(h)?, side(w)?))
+}
+
 fn parse_imgsz(s: &str) -> Option<(u32, u32)> {
     let nums: Vec<u32> = s
         .trim_matches(|c| c == '[' || c == ']' || c == '(' || c == ')')
@@ -250,8 +261,8 @@ fn parse_imgsz(s: &str) -> Option<(u32, u32)> {
         .map(|n| n.trim().parse().ok())
         .collect::<Option<_>>()?;
     match nums.as_slice() {
-        [n] if *n > 0 => Some((*n, *n)),
-        [h, w] if *h > 0 && *w > 0 => Some((*h, *w)),
+        [n] => input_size(i64::from(*n), i64::from(*n)),
+        [h, w] => input_size(i64::from(*h), i64::from(*w)),
         _ => None,
     }
 }
@@ -282,6 +293,10 @@ mod tests {
         assert_eq!(parse_imgsz("640"), Some((640, 640)));
         assert_eq!(parse_imgsz("[0, 1]"), None);
         assert_eq!(parse_imgsz("big"), None);
+        assert_eq!(parse_imgsz("[5000, 640]"), None, "over the largest side accepted");
+        assert_eq!(input_size(4096, 1), Some((4096, 1)));
+        assert_eq!(input_size(4097, 416), None);
+        assert_eq!(input_size(416, i64::MAX), None);
     }
 
     #[test]

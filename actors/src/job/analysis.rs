@@ -228,7 +228,8 @@ mod tests {
     fn a_job_stores_each_event_as_it_happens_and_the_same_as_the_stored_tracks_give() {
         let (_dir, store, id) = temp_store_with_video();
         let names = store.get_video(id).expect("read").expect("video").class_names;
-        let mut job = JobAnalysis::begin(&store, id, &door(), &names, 31).expect("begun");
+        let mut job =
+            JobAnalysis::begin(&store, id, &door(), &names, TrackerConfig::default().gone_after()).expect("begun");
         let mut raised = Vec::new();
         for (f, sightings) in frames().iter().enumerate() {
             store_frame(&store, id, sightings);
@@ -256,7 +257,8 @@ mod tests {
     fn rules_replaced_while_the_job_runs_are_evaluated_when_it_ends() {
         let (_dir, store, id) = temp_store_with_video();
         let names = store.get_video(id).expect("read").expect("video").class_names;
-        let mut job = JobAnalysis::begin(&store, id, &door(), &names, 31).expect("begun");
+        let mut job =
+            JobAnalysis::begin(&store, id, &door(), &names, TrackerConfig::default().gone_after()).expect("begun");
         let frames = frames();
         for sightings in &frames[..20] {
             store_frame(&store, id, sightings);
