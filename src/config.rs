@@ -7,7 +7,7 @@ use anyhow::{bail, Context};
 use sightline_openapi::ServerConfig;
 
 /// Keys that may also come from the environment as `SIGHTLINE_<KEY>` (upper case).
-const KEYS: [&str; 46] = [
+const KEYS: [&str; 49] = [
     "bind",
     "data_dir",
     "max_upload_mb",
@@ -26,6 +26,9 @@ const KEYS: [&str; 46] = [
     "max_duration_s",
     "max_jobs",
     "queue_limit",
+    "max_live_sources",
+    "live_dvr_segments",
+    "live_max_attempts",
     "api_token",
     "cors_origins",
     "public_url",

@@ -8,7 +8,9 @@
 //!             outcome, progress, status writes, and the bounded queue that admits jobs
 //! workers/    detector workers (an ONNX Runtime session each, local or on worker nodes), their
 //!             requests, and the ledger through which pools pick them
-//! media/      GStreamer glue: probe, decoder (behind the `source` seam), HLS encoder
+//! media/      GStreamer glue: probe, decoder and live source (behind the `source` seam), HLS
+//!             encoder
+//! live/       pure: a live source's shared figures and reconnect back-off
 //! detect/     pure: model loading and running, letterbox, YOLO output decoding, NMS, class names
 //! track/      pure: the multi-object tracker
 //! render/     pure: boxes and labels drawn into I420 frames
@@ -26,6 +28,7 @@ pub mod detect;
 pub mod frame;
 pub mod hls;
 pub mod job;
+pub mod live;
 pub mod media;
 pub mod pipeline;
 pub mod render;

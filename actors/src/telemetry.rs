@@ -35,6 +35,15 @@ pub const WEBHOOK_DELIVERIES_TOTAL: &str = "sightline_webhook_deliveries_total";
 pub const WEBHOOK_OUTBOX: &str = "sightline_webhook_outbox";
 /// MQTT messages acknowledged by the broker (`published`) or dropped while it was away.
 pub const MQTT_MESSAGES_TOTAL: &str = "sightline_mqtt_messages_total";
+/// Live sources, labelled by video id: 1 while frames arrive.
+pub const LIVE_UP: &str = "sightline_live_up";
+/// Frames per second a live source sends (`stage` = input) and that are encoded (processed).
+pub const LIVE_FPS: &str = "sightline_live_fps";
+/// From the capture of a live segment's first frame to its listing in the playlist.
+pub const LIVE_LATENCY_SECONDS: &str = "sightline_live_latency_seconds";
+/// What a live source lost to keep its latency bounded (`what` = frames, detections).
+pub const LIVE_DROPPED_TOTAL: &str = "sightline_live_dropped_total";
+pub const LIVE_RECONNECTS_TOTAL: &str = "sightline_live_reconnects_total";
 
 /// The three kinds of metric the exporter knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,7 +66,7 @@ const fn metric(name: &'static str, kind: Kind, help: &'static str) -> Metric {
 }
 
 /// Every metric, with its HELP text.
-pub const ALL: [Metric; 27] = [
+pub const ALL: [Metric; 32] = [
     metric(
         FRAMES_TOTAL,
         Kind::Counter,
@@ -180,6 +189,31 @@ pub const ALL: [Metric; 27] = [
         MQTT_MESSAGES_TOTAL,
         Kind::Counter,
         "MQTT messages acknowledged by the broker (published) or dropped from a full queue (dropped).",
+    ),
+    metric(
+        LIVE_UP,
+        Kind::Gauge,
+        "Live sources by video id: 1 while frames arrive, 0 while connecting, reconnecting or ended.",
+    ),
+    metric(
+        LIVE_FPS,
+        Kind::Gauge,
+        "Frames per second of a live source as sent (input) and as encoded (processed).",
+    ),
+    metric(
+        LIVE_LATENCY_SECONDS,
+        Kind::Gauge,
+        "From the capture of a live source's last listed segment's first frame to its listing.",
+    ),
+    metric(
+        LIVE_DROPPED_TOTAL,
+        Kind::Counter,
+        "What live sources gave up to keep latency bounded: frames not processed, detections replaced by tracking.",
+    ),
+    metric(
+        LIVE_RECONNECTS_TOTAL,
+        Kind::Counter,
+        "Times a live source's stream was reopened after it had delivered frames.",
     ),
 ];
 

@@ -30,6 +30,7 @@ fn bikes_becomes_a_growing_then_ended_event_playlist() {
                 fps: 25.0,
                 preset: Preset::Veryfast,
                 audio: false,
+                live: None,
             };
             Encoder::start(config, f.layout).expect("encoder starts")
         });

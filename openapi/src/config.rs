@@ -63,6 +63,12 @@ pub struct ServerConfig {
     pub max_jobs: usize,
     /// Jobs waiting beyond those; more are refused with 503.
     pub queue_limit: usize,
+    /// Live sources running at once (beside the jobs); more are refused with 409. 0: none.
+    pub max_live_sources: usize,
+    /// Segments a live source's playlists list (its DVR window); older ones are deleted.
+    pub live_dvr_segments: usize,
+    /// Attempts in a row after which a live source that never delivered a frame ends `failed`.
+    pub live_max_attempts: u32,
     /// When set, every mutating request must carry `Authorization: Bearer <token>`.
     pub api_token: Option<String>,
     /// Origins allowed by CORS; empty turns CORS off.
@@ -138,6 +144,9 @@ impl Default for ServerConfig {
             max_duration_s: limits.max_duration_s,
             max_jobs: 1,
             queue_limit: 16,
+            max_live_sources: 4,
+            live_dvr_segments: 30,
+            live_max_attempts: 5,
             api_token: None,
             cors_origins: Vec::new(),
             public_url: None,
@@ -228,6 +237,24 @@ impl ServerConfig {
         }
         if !(1..=10_000).contains(&self.queue_limit) {
             return err("queue_limit", format!("{} is outside 1..10000", self.queue_limit));
+        }
+        if self.max_live_sources > 64 {
+            return err(
+                "max_live_sources",
+                format!("{} is outside 0..64", self.max_live_sources),
+            );
+        }
+        if !(3..=10_000).contains(&self.live_dvr_segments) {
+            return err(
+                "live_dvr_segments",
+                format!("{} is outside 3..10000", self.live_dvr_segments),
+            );
+        }
+        if !(1..=1000).contains(&self.live_max_attempts) {
+            return err(
+                "live_max_attempts",
+                format!("{} is outside 1..1000", self.live_max_attempts),
+            );
         }
         if self.workers > 64 {
             return err("workers", format!("{} is outside 0..64", self.workers));

@@ -1,5 +1,5 @@
-//! Runs a queued job: reads its record, prepares its output folder, builds its spec and hands it
-//! to the engine.
+//! Runs a queued job, or a live source: reads its record, prepares its output folder, builds its
+//! spec and hands it to the engine.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -8,7 +8,7 @@ use sightline_actors::detect::ModelInfo;
 use sightline_actors::job::{
     analyse_if_owed, record_status, EngineSettings, EventSink, JobKind, JobOutcome, JobProgress, JobSpec, RenderOptions,
 };
-use sightline_actors::media::Input;
+use sightline_actors::media::{Input, LiveInput};
 use sightline_actors::pipeline::run_job;
 use sightline_actors::store::{Store, StoreError, VideoId, VideoStatus};
 use tokio::sync::watch;
@@ -47,15 +47,8 @@ impl JobRunner {
                 _ => return JobOutcome::failed("the rendering no longer exists"),
             },
         };
-        // A retry starts from a clean folder: old segments must not mix with new ones. (A
-        // video's renders live inside its folder but are only ever made once it is ready.)
-        let _ = std::fs::remove_dir_all(&out_dir);
-        // A job that would fill the disk fails before it starts, saying why.
-        if let Err(low) = self.disk.check() {
-            return self.fail(key, low.to_string());
-        }
-        if let Err(e) = std::fs::create_dir_all(&out_dir) {
-            return self.fail(key, format!("cannot create {}: {e}", out_dir.display()));
+        if let Err(why) = self.fresh_folder(&out_dir) {
+            return self.fail(key, why);
         }
         let input = Input::File(upload_path(&self.uploads, id));
         // Processing evaluates (and draws) the video's rules; renderings draw them if asked.
@@ -78,6 +71,48 @@ impl JobRunner {
             self.repairs.remember(key, outcome.status, outcome.error.clone());
         }
         outcome
+    }
+
+    /// Runs live source `id` until it is stopped or fails. Like an upload's job, with the source
+    /// as its input; a source started again begins a new stream (its stored detections stay).
+    pub async fn run_live(&self, id: VideoId, input: LiveInput) -> JobOutcome {
+        let key = JobKey::process(id);
+        let record = match self.store.get_video(id) {
+            Ok(Some(r)) => r,
+            _ => return JobOutcome::failed("the live source no longer exists"),
+        };
+        let out_dir = self.streams.join(id.to_string());
+        if let Err(why) = self.fresh_folder(&out_dir) {
+            return self.fail(key, why);
+        }
+        let rules = self.store.get_rules(id).ok().flatten().map(|r| r.rules);
+        let spec = JobSpec::new(
+            &record,
+            JobKind::Process,
+            &RenderOptions::default(),
+            Input::Live(input),
+            out_dir,
+            &self.model,
+            &self.settings,
+        )
+        .with_rules(rules);
+        // Nobody follows a live source's progress: its figures are in its monitor.
+        let (progress, _) = watch::channel(JobProgress::default());
+        let sink: Arc<dyn EventSink> = self.notifier.clone();
+        let outcome = run_job(spec, self.store.clone(), progress, Some(sink)).await;
+        if !self.recorded(key, outcome.status) {
+            self.repairs.remember(key, outcome.status, outcome.error.clone());
+        }
+        outcome
+    }
+
+    /// Empties (or makes) a job's output folder: old segments must not mix with new ones. (A
+    /// video's renders live inside its folder but are only ever made once it is ready.) A job
+    /// that would fill the disk fails before it starts, saying why.
+    fn fresh_folder(&self, out_dir: &Path) -> Result<(), String> {
+        let _ = std::fs::remove_dir_all(out_dir);
+        self.disk.check().map_err(|low| low.to_string())?;
+        std::fs::create_dir_all(out_dir).map_err(|e| format!("cannot create {}: {e}", out_dir.display()))
     }
 
     /// Rules set while the job ran (its own run evaluated the ones it started with) evaluated

@@ -5,7 +5,8 @@
 //! serve.rs       runs the server: config check, metrics, start-up, routes, listener
 //! http/          connections: caps per server and per client, head and idle deadlines
 //! startup.rs     data folders, store, detector workers, cluster coordinator, job queue
-//! job_runner.rs  a queued job: its record → its spec → the engine
+//! job_runner.rs  a queued job (or a live source): its record → its spec → the engine
+//! live.rs        the live sources running, their limit and their restart with the server
 //! state.rs       what every handler shares
 //! app.rs         routes and middleware; api/ the OpenAPI operations; streams.rs HLS files;
 //!                web_ui.rs the page; metrics.rs /metrics and HTTP metrics
@@ -22,6 +23,7 @@ mod error;
 mod http;
 mod job_key;
 mod job_runner;
+mod live;
 mod metrics;
 mod mqtt;
 mod notifier;

@@ -1,6 +1,7 @@
 //! Starting the server's engine: the data folders and the store, this node's detector workers,
 //! the cluster's coordinator, the job queue with jobs left over from an earlier run, and the
-//! webhook deliverer with the deliveries an earlier run left, and the MQTT publisher.
+//! webhook deliverer with the deliveries an earlier run left, the MQTT publisher, and the live
+//! sources an earlier run was running.
 
 use std::sync::Arc;
 
@@ -15,6 +16,7 @@ use crate::disk::DiskGuard;
 use crate::error::ServeError;
 use crate::job_key::JobKey;
 use crate::job_runner::JobRunner;
+use crate::live::LiveSources;
 use crate::mqtt::Publisher;
 use crate::notifier::Notifier;
 use crate::repairs::Repairs;
@@ -70,6 +72,12 @@ pub async fn start(config: ServerConfig) -> Result<SharedState, ServeError> {
         streams: streams.clone(),
         notifier: notifier.clone(),
     });
+    let live = Arc::new(LiveSources::new(
+        runner.clone(),
+        config.max_live_sources,
+        config.live_dvr_segments,
+        config.live_max_attempts,
+    ));
     let run: RunJob<JobKey> = Arc::new(move |key, progress| {
         let runner = runner.clone();
         Box::pin(async move { runner.run(key, progress).await })
@@ -77,6 +85,7 @@ pub async fn start(config: ServerConfig) -> Result<SharedState, ServeError> {
     let jobs = JobQueue::start(config.max_jobs, config.queue_limit, run);
     webhooks::spawn(store.clone(), config.webhook_max_attempts);
     requeue(&store, &jobs)?;
+    live.resume_all(&store)?;
     Ok(Arc::new(AppState {
         config,
         store,
@@ -88,6 +97,7 @@ pub async fn start(config: ServerConfig) -> Result<SharedState, ServeError> {
         disk,
         repairs,
         notifier,
+        live,
     }))
 }
 

@@ -11,6 +11,7 @@ use sightline_cluster::Coordinator;
 use crate::config::ServerConfig;
 use crate::disk::DiskGuard;
 use crate::job_key::JobKey;
+use crate::live::LiveSources;
 use crate::notifier::Notifier;
 use crate::repairs::Repairs;
 
@@ -29,6 +30,8 @@ pub struct AppState {
     pub repairs: Arc<Repairs>,
     /// Where events and counts go beside the store (webhooks, MQTT).
     pub notifier: Arc<Notifier>,
+    /// The live sources running (or run) since the server started.
+    pub live: Arc<LiveSources>,
 }
 
 pub type SharedState = Arc<AppState>;

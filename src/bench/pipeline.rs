@@ -297,6 +297,7 @@ fn encode_all(frames: Vec<Frame>, out: &std::path::Path, preset: Preset, fps: f6
         fps,
         preset,
         audio: false,
+        live: None,
     };
     let mut encoder = Encoder::start(config, first.layout)?;
     for f in frames {

@@ -279,6 +279,7 @@ fn build(store: &Store, detections: u64) -> anyhow::Result<VideoRecord> {
         detections: 0,
         created_at: 0,
         updated_at: 0,
+        live: None,
     })?;
     let id = record.id;
 

@@ -1,19 +1,25 @@
-//! HLS playlist text: growing EVENT media playlists and the master playlist.
+//! HLS playlist text: growing EVENT media playlists (files), sliding live ones (cameras), and the
+//! master playlist.
 
 use std::fmt::Write as _;
 use std::io;
 use std::path::Path;
 
 /// One finished segment of a rendition.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Segment {
     pub uri: String,
     pub duration: f64,
     pub bytes: u64,
+    /// When its first frame was captured, Unix milliseconds (live sources: `#EXT-X-PROGRAM-DATE-TIME`).
+    pub wall_ms: Option<u64>,
+    /// The first segment after a gap in the source (`#EXT-X-DISCONTINUITY`).
+    pub discontinuity: bool,
 }
 
-/// A rendition's media playlist. EVENT type: segments are only ever appended, so a player can
-/// start while the job runs; `ended` adds `#EXT-X-ENDLIST`.
+/// A rendition's media playlist. A file's is of EVENT type: segments are only ever appended, so
+/// a player can start while the job runs, and `ended` adds `#EXT-X-ENDLIST`. A live source's
+/// slides: it lists the last `window` segments, and the media sequence counts those that left.
 #[derive(Debug, Clone, Default)]
 pub struct MediaPlaylist {
     /// Nominal segment duration; the target duration never goes below it, so it need not change
@@ -21,6 +27,12 @@ pub struct MediaPlaylist {
     pub segment_seconds: f64,
     pub segments: Vec<Segment>,
     pub ended: bool,
+    /// Live: how many segments are listed at most.
+    window: Option<usize>,
+    /// Segments that slid out of the window: the media sequence number of the first listed.
+    removed: u64,
+    /// Discontinuity tags among those (`#EXT-X-DISCONTINUITY-SEQUENCE`).
+    removed_discontinuities: u64,
 }
 
 impl MediaPlaylist {
@@ -29,6 +41,30 @@ impl MediaPlaylist {
             segment_seconds,
             ..Self::default()
         }
+    }
+
+    /// A live playlist listing the last `window` segments (at least three, as players need).
+    pub fn live(segment_seconds: f64, window: usize) -> Self {
+        Self {
+            segment_seconds,
+            window: Some(window.max(3)),
+            ..Self::default()
+        }
+    }
+
+    /// Appends a finished segment; returns those that slid out of a live window, oldest first.
+    pub fn push(&mut self, segment: Segment) -> Vec<Segment> {
+        self.segments.push(segment);
+        let excess = self.window.map_or(0, |w| self.segments.len().saturating_sub(w));
+        let gone: Vec<Segment> = self.segments.drain(..excess).collect();
+        self.removed += gone.len() as u64;
+        self.removed_discontinuities += gone.iter().filter(|s| s.discontinuity).count() as u64;
+        gone
+    }
+
+    /// Segments ever pushed, listed or slid out.
+    pub fn total_segments(&self) -> u64 {
+        self.removed + self.segments.len() as u64
     }
 
     fn target_duration(&self) -> u64 {
@@ -59,11 +95,23 @@ impl MediaPlaylist {
     }
 
     pub fn render(&self) -> String {
-        let mut s = String::new();
-        s.push_str("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-PLAYLIST-TYPE:EVENT\n");
+        let mut s = String::from("#EXTM3U\n#EXT-X-VERSION:3\n");
+        // A live playlist has no type: segments leave it as well as join it.
+        if self.window.is_none() {
+            s.push_str("#EXT-X-PLAYLIST-TYPE:EVENT\n");
+        }
         let _ = writeln!(s, "#EXT-X-TARGETDURATION:{}", self.target_duration());
-        s.push_str("#EXT-X-MEDIA-SEQUENCE:0\n");
+        let _ = writeln!(s, "#EXT-X-MEDIA-SEQUENCE:{}", self.removed);
+        if self.removed_discontinuities > 0 {
+            let _ = writeln!(s, "#EXT-X-DISCONTINUITY-SEQUENCE:{}", self.removed_discontinuities);
+        }
         for seg in &self.segments {
+            if seg.discontinuity {
+                s.push_str("#EXT-X-DISCONTINUITY\n");
+            }
+            if let Some(ms) = seg.wall_ms {
+                let _ = writeln!(s, "#EXT-X-PROGRAM-DATE-TIME:{}", iso8601_ms(ms));
+            }
             let _ = writeln!(s, "#EXTINF:{:.6},\n{}", seg.duration, seg.uri);
         }
         if self.ended {
@@ -71,6 +119,28 @@ impl MediaPlaylist {
         }
         s
     }
+}
+
+/// Unix milliseconds as an ISO 8601 UTC date and time with milliseconds.
+pub fn iso8601_ms(ms: u64) -> String {
+    let (days, rest) = ((ms / 86_400_000) as i64, ms % 86_400_000);
+    let (y, m, d) = civil_from_days(days);
+    let (h, min, sec, milli) = (rest / 3_600_000, rest / 60_000 % 60, rest / 1000 % 60, rest % 1000);
+    format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{sec:02}.{milli:03}Z")
+}
+
+/// The proleptic Gregorian date of a day counted from 1970-01-01 (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
 }
 
 /// One variant of the master playlist.
@@ -144,7 +214,50 @@ mod tests {
             uri: format!("seg{i:05}.ts"),
             duration,
             bytes,
+            ..Segment::default()
         }
+    }
+
+    #[test]
+    fn live_playlist_slides_with_dates_and_discontinuities() {
+        let mut p = MediaPlaylist::live(2.0, 3);
+        for i in 0..3 {
+            let gone = p.push(Segment {
+                wall_ms: Some(1_764_654_110_000 + i as u64 * 2000),
+                ..seg(i, 2.0, 10)
+            });
+            assert!(gone.is_empty());
+        }
+        let gone = p.push(Segment {
+            discontinuity: true,
+            wall_ms: Some(1_764_654_130_500),
+            ..seg(3, 2.0, 10)
+        });
+        assert_eq!(gone.iter().map(|s| s.uri.as_str()).collect::<Vec<_>>(), ["seg00000.ts"]);
+        let text = p.render();
+        assert!(!text.contains("PLAYLIST-TYPE"));
+        assert!(!text.contains("ENDLIST"));
+        assert!(text.contains("#EXT-X-MEDIA-SEQUENCE:1\n"));
+        assert!(!text.contains("seg00000.ts"));
+        assert!(text.contains("#EXT-X-PROGRAM-DATE-TIME:2025-12-02T05:41:52.000Z\n#EXTINF:2.000000,\nseg00001.ts\n"));
+        assert!(text.contains(
+            "#EXT-X-DISCONTINUITY\n#EXT-X-PROGRAM-DATE-TIME:2025-12-02T05:42:10.500Z\n#EXTINF:2.000000,\nseg00003.ts\n"
+        ));
+        // Once the tagged segment slides out, the discontinuity sequence counts it.
+        for i in 4..7 {
+            p.push(seg(i, 2.0, 10));
+        }
+        let text = p.render();
+        assert!(text.contains("#EXT-X-MEDIA-SEQUENCE:4\n#EXT-X-DISCONTINUITY-SEQUENCE:1\n"));
+        assert!(!text.contains("#EXT-X-DISCONTINUITY\n"));
+        assert_eq!(p.total_segments(), 7);
+    }
+
+    #[test]
+    fn dates_are_utc_calendar_dates() {
+        assert_eq!(iso8601_ms(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso8601_ms(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(iso8601_ms(1_798_761_599_999), "2026-12-31T23:59:59.999Z");
     }
 
     #[test]

@@ -39,6 +39,13 @@ impl SegmentClock {
         opens
     }
 
+    /// Opens a segment on this frame whatever the boundaries say (the first frame after a gap in
+    /// a live source: the segment before it must not span the gap).
+    pub fn open_at(&mut self, pts_ns: u64) {
+        self.next_boundary = Some(0);
+        self.frame(pts_ns);
+    }
+
     /// Segments opened so far.
     pub fn segments(&self) -> usize {
         self.segments
@@ -119,5 +126,15 @@ mod tests {
         assert!(!c.frame(7900 * MS));
         assert!(c.frame(8000 * MS));
         assert_eq!(c.segments(), 3);
+    }
+
+    #[test]
+    fn a_forced_segment_keeps_the_grid_after_it() {
+        let mut c = SegmentClock::new(2000 * MS);
+        assert!(c.frame(10_000 * MS));
+        c.open_at(10_700 * MS);
+        assert_eq!(c.segments(), 2);
+        assert!(!c.frame(11_900 * MS));
+        assert!(c.frame(12_000 * MS));
     }
 }

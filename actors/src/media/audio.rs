@@ -219,7 +219,7 @@ pub fn extract(
                     "splitmuxsink-fragment-closed" => {
                         let opened = open.iter().position(|(l, _)| *l == location).map(|i| open.remove(i).1);
                         if let Some(seg) = finished_segment(&location, opened.unwrap_or(running), running) {
-                            playlist.segments.push(seg);
+                            playlist.push(seg);
                         }
                         write(&playlist)?;
                     }
@@ -239,7 +239,7 @@ pub fn extract(
     let last = end.lock().map(|e| *e).unwrap_or(0);
     for (location, opened) in open {
         if let Some(seg) = finished_segment(&location, opened, last) {
-            playlist.segments.push(seg);
+            playlist.push(seg);
         }
     }
     if playlist.segments.is_empty() {

@@ -177,6 +177,41 @@ impl Decoder {
     }
 
     fn convert(&mut self, sample: &gst::Sample) -> Result<Frame, DecodeError> {
+        let raw = RawFrame::from_sample(sample)?;
+        let duration_ns = raw.duration_ns;
+        let first = *self.first_pts.get_or_insert(raw.pts.unwrap_or(0));
+        // Frames without a timestamp, or going backwards, follow the previous one.
+        let pts_ns = raw
+            .pts
+            .map(|p| p.saturating_sub(first))
+            .filter(|p| self.next_index == 0 || *p >= self.last_end.saturating_sub(duration_ns))
+            .unwrap_or(self.last_end);
+        self.last_end = pts_ns + duration_ns;
+        let index = self.next_index;
+        self.next_index += 1;
+        Ok(Frame {
+            index,
+            pts_ns,
+            duration_ns,
+            layout: raw.layout,
+            data: raw.data,
+        })
+    }
+}
+
+/// A decoded picture copied out of GStreamer, with the timing its buffer carries.
+pub(crate) struct RawFrame {
+    pub layout: I420Layout,
+    pub data: Vec<u8>,
+    /// The buffer's own timestamp, if it has one.
+    pub pts: Option<u64>,
+    /// The buffer's duration, or one frame period at the caps' rate (25 fps when unknown).
+    pub duration_ns: u64,
+}
+
+impl RawFrame {
+    /// Copies an I420 sample's planes into one packed buffer.
+    pub(crate) fn from_sample(sample: &gst::Sample) -> Result<Self, DecodeError> {
         let bad = |what: &str| DecodeError::Stream(format!("decoder produced an unusable frame: {what}"));
         let caps = sample.caps().ok_or_else(|| bad("no caps"))?;
         let info = gst_video::VideoInfo::from_caps(caps).map_err(|_| bad("caps are not raw video"))?;
@@ -210,27 +245,16 @@ impl Decoder {
             .map(|d| d.nseconds())
             .filter(|d| *d > 0)
             .unwrap_or(nominal);
-        let raw_pts = buffer.pts().map(|p| p.nseconds());
-        let first = *self.first_pts.get_or_insert(raw_pts.unwrap_or(0));
-        // Frames without a timestamp, or going backwards, follow the previous one.
-        let pts_ns = raw_pts
-            .map(|p| p.saturating_sub(first))
-            .filter(|p| self.next_index == 0 || *p >= self.last_end.saturating_sub(duration_ns))
-            .unwrap_or(self.last_end);
-        self.last_end = pts_ns + duration_ns;
-        let index = self.next_index;
-        self.next_index += 1;
-        Ok(Frame {
-            index,
-            pts_ns,
-            duration_ns,
+        Ok(RawFrame {
             layout,
             data,
+            pts: buffer.pts().map(|p| p.nseconds()),
+            duration_ns,
         })
     }
 }
 
-fn first_line(s: &str) -> &str {
+pub(crate) fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or(s)
 }
 

@@ -10,9 +10,10 @@
 //! encoder, so all renditions get a keyframe on the same frame. x264's own keyframe placement
 //! (interval, scene cuts) is switched off so those are the only keyframes, and splitmuxsink,
 //! whose threshold is below one frame, cuts at each of them. Playlists are written by us from
-//! splitmuxsink's fragment messages, as EVENT playlists that grow while the job runs.
+//! splitmuxsink's fragment messages, as EVENT playlists that grow while the job runs, or for a
+//! live source as sliding playlists whose old segments are deleted (see [`LiveOutput`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -113,7 +114,26 @@ pub struct EncoderConfig {
     /// The master names the sound's rendition (`audio/index.m3u8`, written beside the encoder by
     /// `media::audio`) as every variant's audio group.
     pub audio: bool,
+    /// A live source's stream: sliding playlists with capture dates.
+    pub live: Option<LiveOutput>,
 }
+
+/// How a live source's stream is written. Frame timestamps are its stream time: nanoseconds since
+/// `epoch_ms`, gaps in the source included, so each segment's capture date follows from them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LiveOutput {
+    /// Segments each playlist lists (the DVR window). A segment that leaves it is deleted once as
+    /// many more have left, so a player that read the playlist just before can still fetch it.
+    pub window: usize,
+    /// Unix milliseconds at stream time 0.
+    pub epoch_ms: u64,
+}
+
+/// A pause in a live source longer than this ends the segment before it and marks the next one
+/// as a discontinuity.
+const GAP_NS: u64 = 1_000_000_000;
+/// Gaps remembered until the segments around them close (a few segments' worth is plenty).
+const GAPS_KEPT: usize = 16;
 
 /// What a finished encode produced.
 #[derive(Debug, Clone)]
@@ -134,6 +154,8 @@ struct Branch {
     open_fragments: BTreeMap<String, u64>,
     /// Filled by a probe on the parser's output with the SPS-derived codec string.
     codecs: Arc<Mutex<Option<String>>>,
+    /// Live: files that left the playlist, deleted once a window's worth more have left.
+    retired: VecDeque<PathBuf>,
 }
 
 pub struct Encoder {
@@ -146,6 +168,10 @@ pub struct Encoder {
     frames: u64,
     end_ns: u64,
     master: String,
+    /// Live: pauses in the source, as (end of the last frame before, first frame after).
+    gaps: VecDeque<(u64, u64)>,
+    /// Live: from the capture of the last finished segment's first frame to its listing.
+    latency: Option<Duration>,
 }
 
 impl From<MissingElement> for EncodeError {
@@ -255,9 +281,13 @@ impl Encoder {
             branches.push(Branch {
                 rendition: r.clone(),
                 dir,
-                playlist: MediaPlaylist::new(config.segment_seconds),
+                playlist: match config.live {
+                    Some(live) => MediaPlaylist::live(config.segment_seconds, live.window),
+                    None => MediaPlaylist::new(config.segment_seconds),
+                },
                 open_fragments: BTreeMap::new(),
                 codecs,
+                retired: VecDeque::new(),
             });
         }
 
@@ -271,6 +301,8 @@ impl Encoder {
             frames: 0,
             end_ns: 0,
             master: String::new(),
+            gaps: VecDeque::new(),
+            latency: None,
         };
         for b in &encoder.branches {
             write_playlist(b)?;
@@ -306,7 +338,15 @@ impl Encoder {
             std::thread::sleep(Duration::from_millis(2));
         }
         let pts = gst::ClockTime::from_nseconds(TIME_BASE + frame.pts_ns);
-        if self.clock.frame(frame.pts_ns) && self.frames > 0 {
+        let gap = self.frames > 0 && frame.pts_ns > self.end_ns + GAP_NS;
+        if gap {
+            self.clock.open_at(frame.pts_ns);
+            if self.gaps.len() == GAPS_KEPT {
+                self.gaps.pop_front();
+            }
+            self.gaps.push_back((self.end_ns, frame.pts_ns));
+        }
+        if (gap || self.clock.frame(frame.pts_ns)) && self.frames > 0 {
             let event = gst_video::DownstreamForceKeyUnitEvent::builder()
                 .timestamp(pts)
                 .stream_time(pts)
@@ -357,13 +397,12 @@ impl Encoder {
         self.process_messages()?;
         // Fragment times are running times, on the encoder's timeline.
         let end = TIME_BASE + self.end_ns;
-        for b in &mut self.branches {
+        for i in 0..self.branches.len() {
             // Still open after all that: the muxer finished the file at EOS without telling us.
-            for (location, start) in std::mem::take(&mut b.open_fragments) {
-                if let Some(seg) = finished_segment(&location, start, end) {
-                    b.playlist.segments.push(seg);
-                }
+            for (location, start) in std::mem::take(&mut self.branches[i].open_fragments) {
+                self.add_segment(i, &location, start, end);
             }
+            let b = &mut self.branches[i];
             b.playlist.ended = true;
             write_playlist(b)?;
         }
@@ -371,7 +410,10 @@ impl Encoder {
         let _ = self.pipeline.set_state(gst::State::Null);
         Ok(EncodeSummary {
             frames: self.frames,
-            segments: self.branches.first().map_or(0, |b| b.playlist.segments.len()),
+            segments: self
+                .branches
+                .first()
+                .map_or(0, |b| b.playlist.total_segments() as usize),
             variants: self.variants(),
             warnings: Vec::new(),
         })
@@ -392,9 +434,57 @@ impl Encoder {
     pub fn playable_segments(&self) -> usize {
         self.branches
             .iter()
-            .map(|b| b.playlist.segments.len())
+            .map(|b| b.playlist.total_segments() as usize)
             .min()
             .unwrap_or(0)
+    }
+
+    /// Live: how long the last finished segment's first frame took from capture to listing.
+    pub fn latency(&self) -> Option<Duration> {
+        self.latency
+    }
+
+    /// Lists the fragment `location` written from `start` to `end` (running times) in branch
+    /// `index`'s playlist; for a live source with its capture date, ended before any gap that
+    /// follows it, and deleting what left the window long enough ago.
+    fn add_segment(&mut self, index: usize, location: &str, start: u64, end: u64) {
+        let near = |a: u64, b: u64| a.abs_diff(b) < 1_000_000;
+        let (start_pts, end_pts) = (start.saturating_sub(TIME_BASE), end.saturating_sub(TIME_BASE));
+        // A pause right after the segment is not part of it.
+        let end = match self.gaps.iter().find(|(_, resume)| near(*resume, end_pts)) {
+            Some((last_end, _)) => TIME_BASE + last_end,
+            None => end,
+        };
+        let Some(mut seg) = finished_segment(location, start, end) else {
+            return;
+        };
+        let Some(live) = self.config.live else {
+            self.branches[index].playlist.push(seg);
+            return;
+        };
+        let captured_ms = live.epoch_ms + start_pts / 1_000_000;
+        seg.wall_ms = Some(captured_ms);
+        seg.discontinuity = self.gaps.iter().any(|(_, resume)| near(*resume, start_pts));
+        if index == 0 {
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64);
+            self.latency = Some(Duration::from_millis(now_ms.saturating_sub(captured_ms)));
+        }
+        let b = &mut self.branches[index];
+        for gone in b.playlist.push(seg) {
+            b.retired.push_back(b.dir.join(gone.uri));
+        }
+        while b.retired.len() > live.window {
+            if let Some(old) = b.retired.pop_front() {
+                // Already gone is fine; anything else only costs disk, which retention sweeps.
+                if let Err(e) = std::fs::remove_file(&old) {
+                    if e.kind() != std::io::ErrorKind::NotFound {
+                        tracing::warn!(file = %old.display(), "could not delete an old live segment: {e}");
+                    }
+                }
+            }
+        }
     }
 
     fn bus(&self) -> Result<gst::Bus, EncodeError> {
@@ -428,25 +518,24 @@ impl Encoder {
                 let Some(src) = msg.src().map(|s| s.name().to_string()) else {
                     return Ok(());
                 };
-                let Some(branch) = self
+                let Some(index) = self
                     .branches
-                    .iter_mut()
-                    .find(|b| src == format!("sink-{}", b.rendition.name))
+                    .iter()
+                    .position(|b| src == format!("sink-{}", b.rendition.name))
                 else {
                     return Ok(());
                 };
                 let running = s.get::<u64>("running-time").unwrap_or(0);
                 let location: String = s.get("location").unwrap_or_default();
+                let branch = &mut self.branches[index];
                 match s.name().as_str() {
                     "splitmuxsink-fragment-opened" => {
                         branch.open_fragments.insert(location, running);
                     }
                     "splitmuxsink-fragment-closed" => {
                         let start = branch.open_fragments.remove(&location).unwrap_or(running);
-                        if let Some(seg) = finished_segment(&location, start, running) {
-                            branch.playlist.segments.push(seg);
-                        }
-                        write_playlist(branch)?;
+                        self.add_segment(index, &location, start, running);
+                        write_playlist(&self.branches[index])?;
                         // Codec strings and bitrates are known now; refresh the master if they changed.
                         self.write_master()?;
                     }
@@ -513,6 +602,7 @@ pub(crate) fn finished_segment(location: &str, start: u64, end: u64) -> Option<S
         uri: path.file_name()?.to_string_lossy().into_owned(),
         duration: end.saturating_sub(start) as f64 / 1e9,
         bytes,
+        ..Segment::default()
     })
 }
 

@@ -1,10 +1,12 @@
-//! GStreamer glue: probing an upload, decoding it into frames, encoding frames into HLS.
+//! GStreamer glue: probing an upload, decoding it (or a live source) into frames, encoding frames
+//! into HLS.
 
 pub mod audio;
 pub mod decoder;
 pub mod element;
 pub mod encoder;
 pub mod limits;
+pub mod live_source;
 pub mod probe;
 pub mod source;
 
@@ -12,5 +14,6 @@ pub use audio::AudioError;
 pub use decoder::{DecodeError, Decoder};
 pub use encoder::{EncodeError, EncodeSummary, Encoder, EncoderConfig};
 pub use limits::{InputLimits, LimitError};
+pub use live_source::{LiveInput, LiveSource};
 pub use probe::{probe, ProbeError, VideoProbe};
 pub use source::{FrameSource, Input};

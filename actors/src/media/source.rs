@@ -1,10 +1,11 @@
-//! Where a job's frames come from: the seam between the frame extractor and what it reads.
-//! Uploaded files are the one kind today; live cameras will be another behind the same trait.
+//! Where a job's frames come from: the seam between the frame extractor and what it reads, an
+//! uploaded file or a live source.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::decoder::{DecodeError, Decoder};
+use super::live_source::{LiveInput, LiveSource};
 use crate::frame::Frame;
 
 /// What a job reads.
@@ -12,6 +13,8 @@ use crate::frame::Frame;
 pub enum Input {
     /// A video file on this machine's disk.
     File(PathBuf),
+    /// A camera or live stream, read until it is stopped.
+    Live(LiveInput),
 }
 
 impl Input {
@@ -20,6 +23,7 @@ impl Input {
     pub fn open(&self) -> Result<Box<dyn FrameSource>, DecodeError> {
         match self {
             Input::File(path) => Ok(Box::new(Decoder::open(path)?)),
+            Input::Live(live) => Ok(Box::new(LiveSource::new(live.clone()))),
         }
     }
 
@@ -27,6 +31,15 @@ impl Input {
     pub fn sound_file(&self) -> Option<&Path> {
         match self {
             Input::File(path) => Some(path),
+            Input::Live(_) => None,
+        }
+    }
+
+    /// The live source read, if it is one.
+    pub fn live(&self) -> Option<&LiveInput> {
+        match self {
+            Input::File(_) => None,
+            Input::Live(live) => Some(live),
         }
     }
 }

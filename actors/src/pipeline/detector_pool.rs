@@ -9,12 +9,18 @@
 //! node stops answering heartbeats is sent again (to any worker), and whichever answer comes first
 //! is used once; late duplicates are ignored.
 //!
+//! A live source never lets frames queue behind detection: a frame still waiting for a worker
+//! when a newer one is due is only tracked (the tracker predicts its boxes) and counted as a
+//! dropped detection, so the newest frame is always the one detected and the cadence adapts to
+//! the workers there are. A failed request is not sent again either: its frame is tracked instead.
+//!
 //! Metrics: `sightline_frames_total{stage="detected"}` per answer accepted,
 //! `sightline_detection_request_seconds` per request from dispatch to its outcome (an answer, an
 //! error or the deadline; queueing in the worker's mailbox included), and
 //! `sightline_detection_retries_total` per failed request put back to be sent again.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use metrics::{Counter, Histogram};
@@ -23,6 +29,7 @@ use ractor::{Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef};
 use super::messages::{FrameBoxes, PoolMsg, RendererMsg};
 use crate::detect::{letterbox_frame, DetectParams, Detection, Letterbox, LetterboxedImage};
 use crate::frame::Frame;
+use crate::live::LiveMonitor;
 use crate::telemetry;
 use crate::workers::detector_worker::{detect, DETECTORS_GROUP};
 use crate::workers::ledger::WorkerLedger;
@@ -44,6 +51,8 @@ pub struct PoolArgs {
     pub model_input: (u32, u32),
     pub per_worker: usize,
     pub request_timeout: Duration,
+    /// A live source's figures: detections are dropped rather than queued (see the module comment).
+    pub live: Option<Arc<LiveMonitor>>,
 }
 
 struct Pending {
@@ -102,11 +111,11 @@ impl Actor for DetectorPool {
             PoolMsg::Frame(frame) => {
                 state.frames_seen += 1;
                 if frame.index % state.args.every.max(1) != 0 {
-                    state.args.renderer.cast(RendererMsg::Frame {
-                        frame,
-                        boxes: FrameBoxes::Skipped,
-                    })?;
+                    track_only(state, frame)?;
                 } else {
+                    if state.args.live.is_some() {
+                        drop_waiting(state)?;
+                    }
                     let (lb, image) = letterbox_frame(&frame, state.args.model_input);
                     state.waiting.push_back(frame.index);
                     state.pending.insert(
@@ -147,6 +156,14 @@ impl Actor for DetectorPool {
                         // Only the latest attempt's failure counts; an older one was already re-sent.
                         if let Some(p) = state.pending.get_mut(&index).filter(|p| p.sent_to == Some(worker)) {
                             tracing::warn!(frame = index, attempt = p.attempts, %worker, "detection failed: {why}");
+                            if let Some(live) = &state.args.live {
+                                // By the time it could be sent again, newer frames are due.
+                                live.detection_dropped();
+                                if let Some(p) = state.pending.remove(&index) {
+                                    track_only(state, p.frame)?;
+                                }
+                                return finish_handling(&myself, state);
+                            }
                             if p.attempts >= MAX_ATTEMPTS {
                                 return Err(
                                     format!("detection of frame {index} failed {MAX_ATTEMPTS} times: {why}").into()
@@ -164,15 +181,42 @@ impl Actor for DetectorPool {
                 resend_from_closed_nodes(state);
             }
         }
-        dispatch(&myself, state)?;
-        if state.ended && state.pending.is_empty() {
-            state.args.renderer.cast(RendererMsg::End {
-                frames: state.frames_seen,
-            })?;
-            state.ended = false;
-        }
-        Ok(())
+        finish_handling(&myself, state)
     }
+}
+
+/// Dispatches what waits, and passes the end on once nothing is pending.
+fn finish_handling(myself: &ActorRef<PoolMsg>, state: &mut PoolState) -> Result<(), ActorProcessingErr> {
+    dispatch(myself, state)?;
+    if state.ended && state.pending.is_empty() {
+        state.args.renderer.cast(RendererMsg::End {
+            frames: state.frames_seen,
+        })?;
+        state.ended = false;
+    }
+    Ok(())
+}
+
+/// Live: the frames still waiting for a worker are tracked only, to make way for a newer one.
+fn drop_waiting(state: &mut PoolState) -> Result<(), ActorProcessingErr> {
+    while let Some(index) = state.waiting.pop_front() {
+        if let Some(p) = state.pending.remove(&index) {
+            if let Some(live) = &state.args.live {
+                live.detection_dropped();
+            }
+            track_only(state, p.frame)?;
+        }
+    }
+    Ok(())
+}
+
+/// Sends a frame on without detection: the renderer's tracker predicts its boxes.
+fn track_only(state: &PoolState, frame: Frame) -> Result<(), ActorProcessingErr> {
+    state.args.renderer.cast(RendererMsg::Frame {
+        frame,
+        boxes: FrameBoxes::Skipped,
+    })?;
+    Ok(())
 }
 
 /// Puts back requests whose worker's node stopped answering heartbeats or left: a frozen node
@@ -192,7 +236,8 @@ fn resend_from_closed_nodes(state: &mut PoolState) {
 fn dispatch(myself: &ActorRef<PoolMsg>, state: &mut PoolState) -> Result<(), ActorProcessingErr> {
     if !state.waiting.is_empty() {
         let workers = ractor::pg::get_members(&DETECTORS_GROUP.to_string());
-        if workers.iter().any(|w| state.ledger.admits(w.get_id())) {
+        if workers.iter().any(|w| state.ledger.admits(w.get_id())) || state.args.live.is_some() {
+            // A live source keeps going on tracking alone until workers come back.
             state.no_worker_since = None;
         } else {
             let since = *state.no_worker_since.get_or_insert_with(Instant::now);

@@ -26,6 +26,7 @@ use crate::hls::AUDIO_DIR;
 use crate::job::options::Preset;
 use crate::media::audio::{self, AudioError};
 use crate::media::encoder::{EncodeError, EncodeSummary, Encoder, EncoderConfig};
+use crate::media::LiveInput;
 use crate::telemetry;
 
 /// How long one frame may wait for the encoder, and the whole stream for its end, before the
@@ -48,6 +49,8 @@ pub struct WriterArgs {
     pub preset: Preset,
     /// The file whose sound track to keep, and its declared length in ms; `None`: no sound.
     pub sound: Option<(PathBuf, u64)>,
+    /// A live source's: sliding playlists, and figures to report.
+    pub live: Option<LiveInput>,
     pub extractor: ActorRef<ExtractorMsg>,
     pub stats: ActorRef<StatsMsg>,
     pub supervisor: ActorRef<SupervisorMsg>,
@@ -58,6 +61,8 @@ pub struct WriterState {
     encoder: Option<Encoder>,
     sound: Option<SoundJob>,
     frames: u64,
+    /// Segments listed when the live figures were last told.
+    listed: usize,
     rendered: Counter,
     encoded: Counter,
     push_seconds: Histogram,
@@ -76,6 +81,7 @@ impl Actor for HlsWriter {
             encoder: None,
             sound: None,
             frames: 0,
+            listed: 0,
             rendered: metrics::counter!(telemetry::FRAMES_TOTAL, "stage" => "rendered"),
             encoded: metrics::counter!(telemetry::FRAMES_TOTAL, "stage" => "encoded"),
             push_seconds: metrics::histogram!(telemetry::ENCODE_PUSH_SECONDS),
@@ -100,13 +106,19 @@ impl Actor for HlsWriter {
             WriterMsg::Frame(frame) => {
                 state.rendered.increment(1);
                 let encoder = state.encoder.take();
+                // A live source declares no rate: its first frame's duration gives it.
+                let fps = match state.args.fps {
+                    f if f > 0.0 => f,
+                    _ => 1e9 / frame.duration_ns.max(1) as f64,
+                };
                 let config = EncoderConfig {
                     out_dir: state.args.out_dir.clone(),
-                    renditions: ladder(frame.layout.width, frame.layout.height, state.args.fps),
+                    renditions: ladder(frame.layout.width, frame.layout.height, fps),
                     segment_seconds: state.args.segment_seconds,
-                    fps: state.args.fps,
+                    fps,
                     preset: state.args.preset,
                     audio: state.args.sound.is_some(),
+                    live: state.args.live.as_ref().map(LiveInput::output),
                 };
                 if encoder.is_none() {
                     state.sound = start_sound(&state.args);
@@ -125,6 +137,14 @@ impl Actor for HlsWriter {
                 .await??;
                 state.encoded.increment(1);
                 state.frames += 1;
+                if let Some(live) = &state.args.live {
+                    live.monitor.encoded();
+                    let listed = encoder.playable_segments();
+                    if let Some(latency) = encoder.latency().filter(|_| listed > state.listed) {
+                        live.monitor.listed(latency);
+                        state.listed = listed;
+                    }
+                }
                 ractor::call!(state.args.stats, |ack| StatsMsg::Encoded {
                     frames: state.frames,
                     playable_segments: encoder.playable_segments(),

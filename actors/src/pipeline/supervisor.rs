@@ -140,6 +140,7 @@ async fn wire(myself: &ActorRef<SupervisorMsg>, state: &mut SupervisorState) -> 
             .has_audio
             .then(|| spec.input.sound_file().map(|p| (p.to_path_buf(), spec.duration_ms)))
             .flatten(),
+        live: spec.input.live().cloned(),
         extractor: extractor.clone(),
         stats: stats.clone(),
         supervisor: myself.clone(),
@@ -181,6 +182,7 @@ async fn wire(myself: &ActorRef<SupervisorMsg>, state: &mut SupervisorState) -> 
                 model_input: spec.model_input,
                 per_worker: spec.settings.per_worker,
                 request_timeout: spec.settings.request_timeout,
+                live: spec.input.live().map(|l| l.monitor.clone()),
             };
             stage(myself, state, source, DetectorPool, args).await?
         }

@@ -40,7 +40,7 @@ pub use query::{
 };
 pub use render::RenderRecord;
 pub use stats::{histogram, Bin, HistogramError, StatsAccumulator, TrackSummary, VideoStats, MAX_HISTOGRAM_BINS};
-pub use video::{Progress, VideoPage, VideoRecord, VideoStatus, MAX_LIST_LIMIT};
+pub use video::{LiveSettings, Progress, VideoPage, VideoRecord, VideoStatus, MAX_LIST_LIMIT};
 pub use webhooks::{Attempt, AttemptOutcome, BodyFor, Delivery, DeliveryState, WebhookRecord, MAX_LOGGED_DELIVERIES};
 
 /// Everything the store can fail with.

@@ -101,6 +101,25 @@ pub struct VideoRecord {
     pub created_at: u64,
     /// Unix milliseconds; bumped by every `update_video`.
     pub updated_at: u64,
+    /// A live source's settings; `None` for an upload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live: Option<LiveSettings>,
+}
+
+/// How a live source is reached and whether it should run. Kept in the store so sources come back
+/// when the server restarts; the password is the server's to keep and never shown by the API.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LiveSettings {
+    /// The URL as given, credentials included.
+    pub url: String,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// Unix milliseconds at stream time 0 (when the source was added): a detection's time is
+    /// this plus its `pts_ms`.
+    pub epoch_ms: u64,
+    /// Stopped by a user: not started again with the server.
+    #[serde(default)]
+    pub stopped: bool,
 }
 
 impl VideoRecord {
@@ -133,6 +152,38 @@ impl VideoRecord {
             detections: 0,
             created_at: 0,
             updated_at: 0,
+            live: None,
+        }
+    }
+
+    /// A new record for a live source named `name`; `epoch_ms` is its stream time 0.
+    pub fn live(
+        name: String,
+        settings: LiveSettings,
+        model: String,
+        class_names: Vec<String>,
+        options: JobOptions,
+    ) -> Self {
+        VideoRecord {
+            id: VideoId::from_u64(0),
+            filename: name,
+            size_bytes: 0,
+            duration_ms: 0,
+            fps: 0.0,
+            width: 0,
+            height: 0,
+            has_audio: false,
+            model,
+            class_names,
+            options,
+            status: VideoStatus::Queued,
+            progress: Progress::default(),
+            error: None,
+            warnings: Vec::new(),
+            detections: 0,
+            created_at: 0,
+            updated_at: 0,
+            live: Some(settings),
         }
     }
 }
@@ -348,6 +399,7 @@ pub(crate) mod tests {
             detections: 0,
             created_at: 0,
             updated_at: 0,
+            live: None,
         }
     }
 

@@ -4,11 +4,12 @@
 use poem_openapi::{ContactObject, LicenseObject, OpenApiService, ServerObject};
 use serde_json::Value;
 
-use super::{AnalyticsApi, ClusterApi, ExportApi, MotApi, RendersApi, SystemApi, VideosApi, WebhooksApi};
+use super::{AnalyticsApi, ClusterApi, ExportApi, LiveApi, MotApi, RendersApi, SystemApi, VideosApi, WebhooksApi};
 use crate::state::SharedState;
 
 pub type Apis = (
     VideosApi,
+    LiveApi,
     RendersApi,
     AnalyticsApi,
     WebhooksApi,
@@ -22,6 +23,7 @@ pub type Apis = (
 pub fn service(state: &SharedState) -> OpenApiService<Apis, ()> {
     let apis = (
         VideosApi { state: state.clone() },
+        LiveApi { state: state.clone() },
         RendersApi { state: state.clone() },
         AnalyticsApi { state: state.clone() },
         WebhooksApi { state: state.clone() },

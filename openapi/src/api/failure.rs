@@ -65,6 +65,13 @@ impl Statuses for WebhookCreation {
     const LIST: &'static [u16] = &[400, 401, 413, 415, 507, 500];
 }
 
+/// Adding a live source: the token, a JSON body and its checks, the limit of sources, and a store
+/// or disk that may be full.
+pub enum LiveCreation {}
+impl Statuses for LiveCreation {
+    const LIST: &'static [u16] = &[400, 401, 409, 413, 415, 507, 500];
+}
+
 /// Deleting a webhook.
 pub enum WebhookDeletion {}
 impl Statuses for WebhookDeletion {

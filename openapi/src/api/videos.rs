@@ -427,6 +427,13 @@ impl VideosApi {
         id: Path<VideoIdParam>,
     ) -> Result<DeleteResponse, Failure<Removal>> {
         let record = self.record(id.0 .0)?;
+        if self.state.live.is_running(record.id) {
+            return Err(ApiError::conflict(format!(
+                "video {} is a running live source; stop it first (DELETE /api/live/{})",
+                record.id, record.id
+            ))
+            .into());
+        }
         if record.status == VideoStatus::Processing || self.state.jobs.any_running(|k| k.video == record.id) {
             return Err(ApiError::conflict(format!(
                 "video {} is being processed; delete it when it has ended",
@@ -442,6 +449,7 @@ impl VideosApi {
             .await
             .map_err(ApiError::internal)??;
         self.state.repairs.forget(JobKey::process(record.id));
+        self.state.live.forget(record.id);
         Ok(DeleteResponse::Deleted)
     }
 }

@@ -1,0 +1,333 @@
+//! One live source's figures, shared by the stages that know them (the source: state, input rate,
+//! frames lost, gaps; the detector pool: detections dropped; the writer: processed rate and
+//! latency) and read by the API. Each figure is written to its Prometheus series at the same
+//! moment, so the API and the metrics agree.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use metrics::{Counter, Gauge};
+use serde::Serialize;
+
+use crate::telemetry;
+
+/// Where a live source stands. Serialized lowercase, as the API shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LiveState {
+    /// Opening the stream for the first time.
+    Connecting,
+    /// Frames are arriving.
+    Live,
+    /// The stream dropped; trying again with back-off.
+    Reconnecting,
+    /// Stopped by a user (or by the server shutting down).
+    Stopped,
+    /// Never worked after the configured attempts; `reason` says why.
+    Failed,
+}
+
+impl LiveState {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Connecting => "connecting",
+            Self::Live => "live",
+            Self::Reconnecting => "reconnecting",
+            Self::Stopped => "stopped",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// A stretch of wall-clock time in which the source sent nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Gap {
+    /// Unix milliseconds of the last frame before it.
+    pub from_ms: u64,
+    /// Unix milliseconds of the first frame after it; `None` while it lasts.
+    pub to_ms: Option<u64>,
+}
+
+/// Gaps a report keeps (the most recent).
+const GAPS_KEPT: usize = 20;
+
+/// What the API shows of a live source.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LiveReport {
+    pub state: LiveState,
+    /// Why it failed, or why the last attempt did.
+    pub reason: Option<String>,
+    /// Failed attempts in a row.
+    pub failed_attempts: u32,
+    /// Times the stream was reopened after it had delivered frames.
+    pub reconnects: u64,
+    /// Frames per second the source sends (from its timestamps).
+    pub input_fps: f64,
+    /// Frames per second encoded into the stream.
+    pub processed_fps: f64,
+    /// From the capture of the last listed segment's first frame to its listing.
+    pub latency_ms: Option<u64>,
+    /// Frames received from the source.
+    pub frames_in: u64,
+    /// Frames the source sent that were dropped before processing (the pipeline was behind).
+    pub dropped_frames: u64,
+    /// Frames due for detection that were only tracked, because detection was behind.
+    pub dropped_detections: u64,
+    /// The most recent pauses in the source, oldest first.
+    pub gaps: Vec<Gap>,
+}
+
+/// A rate from intervals, smoothed over about ten of them.
+#[derive(Debug, Default)]
+struct Rate {
+    interval_s: f64,
+}
+
+impl Rate {
+    fn observe(&mut self, interval_s: f64) -> f64 {
+        if interval_s > 0.0 && interval_s.is_finite() {
+            self.interval_s = match self.interval_s {
+                0.0 => interval_s,
+                old => old * 0.9 + interval_s * 0.1,
+            };
+        }
+        self.fps()
+    }
+
+    fn fps(&self) -> f64 {
+        if self.interval_s > 0.0 {
+            1.0 / self.interval_s
+        } else {
+            0.0
+        }
+    }
+}
+
+struct Inner {
+    report: LiveReport,
+    gaps: VecDeque<Gap>,
+    input: Rate,
+    processed: Rate,
+    last_encoded: Option<Instant>,
+}
+
+struct Series {
+    up: Gauge,
+    input_fps: Gauge,
+    processed_fps: Gauge,
+    latency: Gauge,
+    dropped_frames: Counter,
+    dropped_detections: Counter,
+    reconnects: Counter,
+}
+
+pub struct LiveMonitor {
+    inner: Mutex<Inner>,
+    series: Series,
+}
+
+impl LiveMonitor {
+    /// A monitor for the source of video `video` (its id, the metrics' label).
+    pub fn new(video: &str) -> Self {
+        let video = video.to_string();
+        let series = Series {
+            up: metrics::gauge!(telemetry::LIVE_UP, "video" => video.clone()),
+            input_fps: metrics::gauge!(telemetry::LIVE_FPS, "video" => video.clone(), "stage" => "input"),
+            processed_fps: metrics::gauge!(telemetry::LIVE_FPS, "video" => video.clone(), "stage" => "processed"),
+            latency: metrics::gauge!(telemetry::LIVE_LATENCY_SECONDS, "video" => video.clone()),
+            dropped_frames: metrics::counter!(telemetry::LIVE_DROPPED_TOTAL, "video" => video.clone(), "what" => "frames"),
+            dropped_detections: metrics::counter!(telemetry::LIVE_DROPPED_TOTAL, "video" => video.clone(), "what" => "detections"),
+            reconnects: metrics::counter!(telemetry::LIVE_RECONNECTS_TOTAL, "video" => video),
+        };
+        series.up.set(0.0);
+        LiveMonitor {
+            inner: Mutex::new(Inner {
+                report: LiveReport {
+                    state: LiveState::Connecting,
+                    reason: None,
+                    failed_attempts: 0,
+                    reconnects: 0,
+                    input_fps: 0.0,
+                    processed_fps: 0.0,
+                    latency_ms: None,
+                    frames_in: 0,
+                    dropped_frames: 0,
+                    dropped_detections: 0,
+                    gaps: Vec::new(),
+                },
+                gaps: VecDeque::new(),
+                input: Rate::default(),
+                processed: Rate::default(),
+                last_encoded: None,
+            }),
+            series,
+        }
+    }
+
+    /// The figures as they are now.
+    pub fn report(&self) -> LiveReport {
+        self.with(|i| {
+            let mut r = i.report.clone();
+            r.gaps = i.gaps.iter().copied().collect();
+            r
+        })
+    }
+
+    pub fn state(&self) -> LiveState {
+        self.with(|i| i.report.state)
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
+        // A panic elsewhere while holding the lock leaves figures that are still worth showing.
+        let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut guard)
+    }
+
+    /// An attempt to open the stream begins.
+    pub fn connecting(&self) {
+        self.with(|i| {
+            if i.report.state != LiveState::Live && i.report.state != LiveState::Reconnecting {
+                i.report.state = LiveState::Connecting;
+            }
+        });
+    }
+
+    /// An attempt failed (`why`), the `failures`-th in a row.
+    pub fn attempt_failed(&self, why: &str, failures: u32) {
+        self.with(|i| {
+            i.report.reason = Some(why.to_string());
+            i.report.failed_attempts = failures;
+        });
+    }
+
+    /// A stream that was delivering frames stopped (`why`) at `last_frame_ms`.
+    pub fn lost(&self, why: &str, last_frame_ms: u64) {
+        self.series.up.set(0.0);
+        self.series.input_fps.set(0.0);
+        self.with(|i| {
+            i.report.state = LiveState::Reconnecting;
+            i.report.reason = Some(why.to_string());
+            i.report.input_fps = 0.0;
+            i.input = Rate::default();
+            if i.gaps.len() == GAPS_KEPT {
+                i.gaps.pop_front();
+            }
+            i.gaps.push_back(Gap {
+                from_ms: last_frame_ms,
+                to_ms: None,
+            });
+        });
+    }
+
+    /// A frame arrived `interval` after the one before it (source time; `None` for the first of
+    /// a connection), `dropped` frames after the last one received.
+    pub fn frame_in(&self, interval: Option<Duration>, dropped: u64, captured_ms: u64) {
+        if dropped > 0 {
+            self.series.dropped_frames.increment(dropped);
+        }
+        let reconnected = self.with(|i| {
+            i.report.frames_in += 1;
+            i.report.dropped_frames += dropped;
+            if let Some(dt) = interval {
+                i.report.input_fps = i.input.observe(dt.as_secs_f64());
+            }
+            let was = i.report.state;
+            if was != LiveState::Live {
+                i.report.state = LiveState::Live;
+                i.report.failed_attempts = 0;
+                if let Some(gap) = i.gaps.back_mut().filter(|g| g.to_ms.is_none()) {
+                    gap.to_ms = Some(captured_ms);
+                }
+            }
+            (was == LiveState::Reconnecting).then_some(i.report.input_fps)
+        });
+        if reconnected.is_some() {
+            self.series.reconnects.increment(1);
+            self.with(|i| i.report.reconnects += 1);
+        }
+        self.series.up.set(1.0);
+        self.series.input_fps.set(self.with(|i| i.report.input_fps));
+    }
+
+    /// A frame due for detection was only tracked.
+    pub fn detection_dropped(&self) {
+        self.series.dropped_detections.increment(1);
+        self.with(|i| i.report.dropped_detections += 1);
+    }
+
+    /// A frame was encoded.
+    pub fn encoded(&self) {
+        let now = Instant::now();
+        let fps = self.with(|i| {
+            if let Some(last) = i.last_encoded.replace(now) {
+                i.report.processed_fps = i.processed.observe((now - last).as_secs_f64());
+            }
+            i.report.processed_fps
+        });
+        self.series.processed_fps.set(fps);
+    }
+
+    /// A segment was listed `latency` after its first frame's capture.
+    pub fn listed(&self, latency: Duration) {
+        self.series.latency.set(latency.as_secs_f64());
+        self.with(|i| i.report.latency_ms = Some(latency.as_millis() as u64));
+    }
+
+    /// The source ended: stopped on purpose, or failed for `reason`.
+    pub fn ended(&self, state: LiveState, reason: Option<String>) {
+        self.series.up.set(0.0);
+        self.series.input_fps.set(0.0);
+        self.series.processed_fps.set(0.0);
+        self.with(|i| {
+            i.report.state = state;
+            if reason.is_some() {
+                i.report.reason = reason;
+            }
+            i.report.input_fps = 0.0;
+            i.report.processed_fps = 0.0;
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_drop_and_a_return_make_a_closed_gap_and_count_a_reconnect() {
+        let m = LiveMonitor::new("test-gap");
+        assert_eq!(m.state(), LiveState::Connecting);
+        m.frame_in(None, 0, 1000);
+        for _ in 0..50 {
+            m.frame_in(Some(Duration::from_millis(40)), 0, 1040);
+        }
+        let r = m.report();
+        assert_eq!(r.state, LiveState::Live);
+        assert!((r.input_fps - 25.0).abs() < 0.01, "{}", r.input_fps);
+        m.lost("the stream ended", 3000);
+        assert_eq!(m.state(), LiveState::Reconnecting);
+        assert_eq!(
+            m.report().gaps,
+            [Gap {
+                from_ms: 3000,
+                to_ms: None
+            }]
+        );
+        m.frame_in(None, 2, 13_000);
+        let r = m.report();
+        assert_eq!(r.state, LiveState::Live);
+        assert_eq!(r.reconnects, 1);
+        assert_eq!(r.dropped_frames, 2);
+        assert_eq!(
+            r.gaps,
+            [Gap {
+                from_ms: 3000,
+                to_ms: Some(13_000)
+            }]
+        );
+        m.ended(LiveState::Stopped, None);
+        assert_eq!(m.report().state, LiveState::Stopped);
+        assert_eq!(m.report().reason.as_deref(), Some("the stream ended"));
+    }
+}

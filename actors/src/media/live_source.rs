@@ -1,0 +1,412 @@
+//! A live source's frames: a camera (RTSP) or a live HLS stream, decoded as it arrives and opened
+//! again with back-off whenever it drops.
+//!
+//! `uridecodebin ! videoconvert ! video/x-raw,format=I420 ! appsink(drop, 2 buffers)`: appsink
+//! keeps only the newest frames, so a pipeline that falls behind loses frames (counted) instead of
+//! building a queue, and latency stays bounded. rtspsrc's jitter buffer is cut to 200 ms.
+//!
+//! Frame timestamps are wall-clock: nanoseconds since the source's epoch (its creation), anchored
+//! on the arrival of the first frame of each connection and following the stream's own timing
+//! after it. A reconnection therefore leaves a gap in the timestamps as long as the outage, which
+//! the encoder turns into a discontinuity, and every stored detection's time is also its date.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+use gstreamer_video as gst_video;
+
+use super::decoder::{first_line, DecodeError, RawFrame};
+use super::element::element;
+use super::encoder::LiveOutput;
+use super::source::FrameSource;
+use crate::frame::Frame;
+use crate::live::{Backoff, LiveMonitor, LiveUrl};
+
+/// How long a new connection may take to deliver its first frame.
+const FIRST_FRAME_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a working stream may stay silent before it is treated as dropped.
+const SILENCE: Duration = Duration::from_secs(5);
+/// How often a blocked pull looks at the bus and the stop flag.
+const POLL: Duration = Duration::from_millis(100);
+/// rtspsrc's jitter buffer: enough for a local network, far below its 2 s default.
+const RTSP_LATENCY_MS: u32 = 200;
+const FIRST_RETRY: Duration = Duration::from_secs(1);
+const LONGEST_RETRY: Duration = Duration::from_secs(30);
+
+/// How to reach a live source and what to report to.
+#[derive(Clone)]
+pub struct LiveInput {
+    pub url: LiveUrl,
+    /// User and password given apart from the URL.
+    pub credentials: Option<(String, String)>,
+    /// Unix milliseconds at stream time 0.
+    pub epoch_ms: u64,
+    /// Failed attempts in a row after which a source that has not delivered a frame since this
+    /// run began is given up (`failed`); one that has keeps trying, as cameras come back.
+    pub max_attempts: u32,
+    /// Segments each live playlist lists (the DVR window).
+    pub window_segments: usize,
+    pub monitor: Arc<LiveMonitor>,
+    /// Set to stop: the source then ends its stream as a file would.
+    pub stop: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for LiveInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveInput")
+            .field("url", &self.url)
+            .field("epoch_ms", &self.epoch_ms)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PartialEq for LiveInput {
+    fn eq(&self, other: &Self) -> bool {
+        self.url == other.url && self.epoch_ms == other.epoch_ms && Arc::ptr_eq(&self.stop, &other.stop)
+    }
+}
+
+impl Eq for LiveInput {}
+
+impl LiveInput {
+    /// How the encoder writes this source's stream.
+    pub fn output(&self) -> LiveOutput {
+        LiveOutput {
+            window: self.window_segments,
+            epoch_ms: self.epoch_ms,
+        }
+    }
+}
+
+/// One attempt's pipeline.
+struct Connection {
+    pipeline: gst::Pipeline,
+    appsink: gst_app::AppSink,
+    /// Set when the stream turned out to hold no video.
+    no_video: Arc<AtomicBool>,
+    opened: Instant,
+    last_frame: Instant,
+    frames: u64,
+    /// Stream time minus the stream's own timestamp, fixed at the first frame.
+    offset_ns: i128,
+    last_raw: Option<u64>,
+}
+
+enum Pulled {
+    Frame(RawFrame),
+    Nothing,
+    Ended(String),
+}
+
+impl Connection {
+    fn open(input: &LiveInput) -> Result<Self, String> {
+        gst::init().map_err(|e| e.to_string())?;
+        let pipeline = gst::Pipeline::new();
+        let source = gst::ElementFactory::make("uridecodebin")
+            .property("uri", input.url.as_secret_str())
+            .build()
+            .map_err(|_| "GStreamer element 'uridecodebin' is missing (run `make setup`)".to_string())?;
+        let convert = element("videoconvert").map_err(|e| e.to_string())?;
+        let appsink = gst_app::AppSink::builder()
+            .caps(
+                &gst_video::VideoCapsBuilder::new()
+                    .format(gst_video::VideoFormat::I420)
+                    .build(),
+            )
+            .max_buffers(2)
+            .drop(true)
+            .sync(false)
+            .build();
+        pipeline
+            .add_many([&source, &convert, appsink.upcast_ref()])
+            .map_err(|e| e.to_string())?;
+        convert.link(&appsink).map_err(|e| e.to_string())?;
+
+        let credentials = input.credentials.clone();
+        source.connect("source-setup", false, move |values| {
+            let src = values.get(1).and_then(|v| v.get::<gst::Element>().ok())?;
+            if src.has_property("latency") && src.has_property("ntp-sync") {
+                src.set_property("latency", RTSP_LATENCY_MS);
+            }
+            if let Some((user, password)) = &credentials {
+                if src.has_property("user-id") && src.has_property("user-pw") {
+                    src.set_property("user-id", user);
+                    src.set_property("user-pw", password);
+                }
+            }
+            None
+        });
+        // Sound is not kept from live sources: never decoded.
+        source.connect("autoplug-continue", false, |values| {
+            let caps = values.get(2).and_then(|v| v.get::<gst::Caps>().ok());
+            let audio = caps
+                .as_ref()
+                .and_then(|c| c.structure(0))
+                .is_some_and(|s| s.name().starts_with("audio/"));
+            Some((!audio).to_value())
+        });
+        let video_sink = convert
+            .static_pad("sink")
+            .ok_or_else(|| "videoconvert has no sink pad".to_string())?;
+        let pipeline_weak = pipeline.downgrade();
+        let linked_sink = video_sink.clone();
+        source.connect_pad_added(move |_, pad| {
+            let is_video = pad
+                .current_caps()
+                .and_then(|c| c.structure(0).map(|s| s.name().starts_with("video/")))
+                .unwrap_or(false);
+            if is_video && !linked_sink.is_linked() {
+                if let Err(e) = pad.link(&linked_sink) {
+                    tracing::warn!("could not link the live video stream: {e:?}");
+                }
+                return;
+            }
+            let Some(pipeline) = pipeline_weak.upgrade() else {
+                return;
+            };
+            let Ok(sink) = gst::ElementFactory::make("fakesink").property("sync", false).build() else {
+                return;
+            };
+            if pipeline.add(&sink).is_ok() {
+                let _ = sink.sync_state_with_parent();
+                if let Some(sink_pad) = sink.static_pad("sink") {
+                    let _ = pad.link(&sink_pad);
+                }
+            }
+        });
+        let no_video = Arc::new(AtomicBool::new(false));
+        let flag = no_video.clone();
+        source.connect_no_more_pads(move |_| {
+            if !video_sink.is_linked() {
+                flag.store(true, Ordering::Relaxed);
+            }
+        });
+
+        let now = Instant::now();
+        let connection = Connection {
+            pipeline,
+            appsink,
+            no_video,
+            opened: now,
+            last_frame: now,
+            frames: 0,
+            offset_ns: 0,
+            last_raw: None,
+        };
+        if connection.pipeline.set_state(gst::State::Playing).is_err() {
+            return Err(connection
+                .bus_error()
+                .unwrap_or_else(|| "the stream would not start".into()));
+        }
+        Ok(connection)
+    }
+
+    fn pull(&mut self) -> Result<Pulled, DecodeError> {
+        if let Some(sample) = self
+            .appsink
+            .try_pull_sample(gst::ClockTime::from_nseconds(POLL.as_nanos() as u64))
+        {
+            self.last_frame = Instant::now();
+            return RawFrame::from_sample(&sample).map(Pulled::Frame);
+        }
+        if let Some(why) = self.bus_error() {
+            return Ok(Pulled::Ended(why));
+        }
+        if self.appsink.is_eos() {
+            return Ok(Pulled::Ended("the stream ended".into()));
+        }
+        if self.no_video.load(Ordering::Relaxed) {
+            return Ok(Pulled::Ended("the stream has no video".into()));
+        }
+        if self.frames == 0 && self.opened.elapsed() > FIRST_FRAME_TIMEOUT {
+            return Ok(Pulled::Ended(format!(
+                "no video frame arrived within {} s",
+                FIRST_FRAME_TIMEOUT.as_secs()
+            )));
+        }
+        if self.frames > 0 && self.last_frame.elapsed() > SILENCE {
+            return Ok(Pulled::Ended(format!("no frame for {} s", SILENCE.as_secs())));
+        }
+        Ok(Pulled::Nothing)
+    }
+
+    /// The first error on the bus, said the way an operator can act on it.
+    fn bus_error(&self) -> Option<String> {
+        let msg = self.pipeline.bus()?.pop_filtered(&[gst::MessageType::Error])?;
+        let gst::MessageView::Error(e) = msg.view() else {
+            return None;
+        };
+        let detail = e.debug().map(|d| first_line(&d).to_string()).unwrap_or_default();
+        Some(describe_failure(&e.error(), &detail))
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
+
+/// A GStreamer error from opening or reading a live stream, in words that say what to check.
+fn describe_failure(error: &gst::glib::Error, detail: &str) -> String {
+    let text = format!("{error} {detail}").to_ascii_lowercase();
+    if error.matches(gst::ResourceError::NotAuthorized) || text.contains("401") || text.contains("unauthorized") {
+        "the source refused the credentials (401 Unauthorized)".into()
+    } else if error.matches(gst::ResourceError::NotFound) || text.contains("404") || text.contains("not found") {
+        format!("the source has no such stream (404 Not Found): {error}")
+    } else if text.contains("could not connect")
+        || text.contains("failed to connect")
+        || text.contains("connection refused")
+        || text.contains("resolve")
+    {
+        format!("could not connect to the source: {error} ({detail})")
+    } else if detail.is_empty() {
+        error.to_string()
+    } else {
+        format!("{error} ({detail})")
+    }
+}
+
+/// Frames of a live source; see the module comment.
+pub struct LiveSource {
+    input: LiveInput,
+    connection: Option<Connection>,
+    backoff: Backoff,
+    retry_at: Instant,
+    /// Frames delivered since this run began.
+    delivered: u64,
+    next_index: u64,
+    last_end: u64,
+}
+
+impl LiveSource {
+    /// Opens nothing yet: the first pull connects, so a slow camera does not hold up the job's start.
+    pub fn new(input: LiveInput) -> Self {
+        LiveSource {
+            input,
+            connection: None,
+            backoff: Backoff::new(FIRST_RETRY, LONGEST_RETRY),
+            retry_at: Instant::now(),
+            delivered: 0,
+            next_index: 0,
+            last_end: 0,
+        }
+    }
+
+    /// Gives up the connection for `why`; fails the source when it never worked and has used its
+    /// attempts.
+    fn drop_connection(&mut self, why: String) -> Result<(), DecodeError> {
+        let had_frames = self.connection.take().is_some_and(|c| c.frames > 0);
+        if had_frames {
+            tracing::warn!(url = %self.input.url, "live source dropped: {why}");
+            self.input
+                .monitor
+                .lost(&why, self.input.epoch_ms + self.last_end / 1_000_000);
+            self.backoff.reset();
+            self.retry_at = Instant::now() + FIRST_RETRY;
+            return Ok(());
+        }
+        self.attempt_failed(why)
+    }
+
+    fn attempt_failed(&mut self, why: String) -> Result<(), DecodeError> {
+        let spread = f64::from(
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_micros())
+                % 1000,
+        ) / 1000.0;
+        let wait = self.backoff.failed(spread);
+        let failures = self.backoff.failures();
+        self.input.monitor.attempt_failed(&why, failures);
+        if self.delivered == 0 && failures >= self.input.max_attempts.max(1) {
+            return Err(DecodeError::Stream(format!("{why} (after {failures} attempts)")));
+        }
+        tracing::warn!(url = %self.input.url, attempt = failures, "live source attempt failed: {why}; next in {wait:?}");
+        self.retry_at = Instant::now() + wait;
+        Ok(())
+    }
+
+    /// Stamps a frame of the current connection with stream time and reports it.
+    fn stamp(&mut self, raw: RawFrame) -> Frame {
+        let since_epoch = i128::from(unix_ms().saturating_sub(self.input.epoch_ms)) * 1_000_000;
+        let duration_ns = raw.duration_ns;
+        let (mut interval, mut dropped, mut pts) = (None, 0, since_epoch);
+        if let Some(c) = self.connection.as_mut() {
+            let raw_pts = raw.pts.or(c.last_raw.map(|r| r + duration_ns)).unwrap_or(0);
+            match c.last_raw.replace(raw_pts) {
+                Some(previous) => {
+                    let gap = raw_pts.saturating_sub(previous);
+                    interval = Some(Duration::from_nanos(gap));
+                    // Frames appsink dropped in between show as a gap in the stream's own times.
+                    if gap * 2 > duration_ns * 3 {
+                        dropped = (gap as f64 / duration_ns as f64).round() as u64 - 1;
+                    }
+                }
+                None => c.offset_ns = since_epoch - i128::from(raw_pts),
+            }
+            c.frames += 1;
+            pts = c.offset_ns + i128::from(raw_pts);
+        }
+        let pts_ns = (pts.max(0) as u64).max(self.last_end);
+        self.last_end = pts_ns + duration_ns;
+        self.delivered += 1;
+        self.input
+            .monitor
+            .frame_in(interval, dropped, self.input.epoch_ms + pts_ns / 1_000_000);
+        let index = self.next_index;
+        self.next_index += 1;
+        Frame {
+            index,
+            pts_ns,
+            duration_ns,
+            layout: raw.layout,
+            data: raw.data,
+        }
+    }
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl FrameSource for LiveSource {
+    /// The next frame, waiting through reconnections; `None` once stopped. `stall` does not apply:
+    /// silence is a dropped stream, handled here.
+    fn next_frame(&mut self, _stall: Duration) -> Result<Option<Frame>, DecodeError> {
+        loop {
+            if self.input.stop.load(Ordering::Relaxed) {
+                self.connection = None;
+                return Ok(None);
+            }
+            let Some(connection) = self.connection.as_mut() else {
+                let now = Instant::now();
+                if now < self.retry_at {
+                    std::thread::sleep((self.retry_at - now).min(POLL));
+                    continue;
+                }
+                self.input.monitor.connecting();
+                match Connection::open(&self.input) {
+                    Ok(c) => self.connection = Some(c),
+                    Err(why) => self.attempt_failed(why)?,
+                }
+                continue;
+            };
+            match connection.pull()? {
+                Pulled::Frame(raw) => return Ok(Some(self.stamp(raw))),
+                Pulled::Nothing => {}
+                Pulled::Ended(why) => self.drop_connection(why)?,
+            }
+        }
+    }
+
+    fn decoded_until(&self) -> u64 {
+        self.last_end
+    }
+}

@@ -1,0 +1,188 @@
+//! The live sources this server runs: at most `max_live_sources` at once, beside the job queue
+//! (a live source never ends on its own, so it cannot take a job's slot). Each runs as a job of
+//! its own (`JobRunner::run_live`) with a monitor the API reads; sources not stopped by a user
+//! are started again when the server starts.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use sightline_actors::live::{LiveMonitor, LiveReport, LiveState, LiveUrl};
+use sightline_actors::media::LiveInput;
+use sightline_actors::store::{Store, StoreError, VideoId, VideoRecord, VideoStatus};
+
+use crate::job_runner::JobRunner;
+
+/// A source started by this server, running or ended.
+struct Run {
+    monitor: Arc<LiveMonitor>,
+    stop: Arc<AtomicBool>,
+    /// Cleared when its job has ended.
+    running: Arc<AtomicBool>,
+}
+
+pub struct LiveSources {
+    runner: Arc<JobRunner>,
+    max: usize,
+    window_segments: usize,
+    max_attempts: u32,
+    runs: Mutex<HashMap<VideoId, Run>>,
+}
+
+/// Why a source could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0} live sources are running, the most this server takes (max_live_sources); stop one first")]
+    Full(usize),
+    #[error("video {0} is not a live source")]
+    NotLive(VideoId),
+    #[error("{0}")]
+    BadUrl(String),
+}
+
+impl LiveSources {
+    pub fn new(runner: Arc<JobRunner>, max: usize, window_segments: usize, max_attempts: u32) -> Self {
+        LiveSources {
+            runner,
+            max,
+            window_segments,
+            max_attempts,
+            runs: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn runs(&self) -> std::sync::MutexGuard<'_, HashMap<VideoId, Run>> {
+        self.runs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sources running now.
+    pub fn running(&self) -> usize {
+        self.runs()
+            .values()
+            .filter(|r| r.running.load(Ordering::Relaxed))
+            .count()
+    }
+
+    /// Whether source `id` is running.
+    pub fn is_running(&self, id: VideoId) -> bool {
+        self.runs().get(&id).is_some_and(|r| r.running.load(Ordering::Relaxed))
+    }
+
+    /// Starts the source `record` describes.
+    pub fn start(&self, record: &VideoRecord) -> Result<(), StartError> {
+        let settings = record.live.as_ref().ok_or(StartError::NotLive(record.id))?;
+        let url = LiveUrl::parse(&settings.url).map_err(StartError::BadUrl)?;
+        let mut runs = self.runs();
+        let running = runs.values().filter(|r| r.running.load(Ordering::Relaxed)).count();
+        if running >= self.max {
+            return Err(StartError::Full(self.max));
+        }
+        let run = Run {
+            monitor: Arc::new(LiveMonitor::new(&record.id.to_string())),
+            stop: Arc::new(AtomicBool::new(false)),
+            running: Arc::new(AtomicBool::new(true)),
+        };
+        let credentials = settings.username.clone().zip(settings.password.clone());
+        let input = LiveInput {
+            url,
+            credentials,
+            epoch_ms: settings.epoch_ms,
+            max_attempts: self.max_attempts,
+            window_segments: self.window_segments,
+            monitor: run.monitor.clone(),
+            stop: run.stop.clone(),
+        };
+        let (runner, id) = (self.runner.clone(), record.id);
+        let (monitor, running) = (run.monitor.clone(), run.running.clone());
+        tracing::info!(video = %id, url = %input.url, "live source starting");
+        tokio::spawn(async move {
+            let outcome = runner.run_live(id, input).await;
+            match outcome.status {
+                VideoStatus::Failed => {
+                    let why = outcome.error.unwrap_or_else(|| "the live source failed".into());
+                    tracing::warn!(video = %id, "live source failed: {why}");
+                    monitor.ended(LiveState::Failed, Some(why));
+                }
+                _ => {
+                    tracing::info!(video = %id, "live source stopped");
+                    monitor.ended(LiveState::Stopped, None);
+                }
+            }
+            running.store(false, Ordering::Relaxed);
+        });
+        runs.insert(record.id, run);
+        Ok(())
+    }
+
+    /// Asks source `id` to stop; its job then ends its stream. False if it was not running.
+    pub fn stop(&self, id: VideoId) -> bool {
+        match self.runs().get(&id) {
+            Some(run) if run.running.load(Ordering::Relaxed) => {
+                run.stop.store(true, Ordering::Relaxed);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Forgets source `id` (deleted).
+    pub fn forget(&self, id: VideoId) {
+        if let Some(run) = self.runs().remove(&id) {
+            run.stop.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Source `id`'s figures: live ones while this server has run it, else what its record says.
+    pub fn report(&self, record: &VideoRecord) -> LiveReport {
+        if let Some(run) = self.runs().get(&record.id) {
+            let mut report = run.monitor.report();
+            // Asked to stop, still finishing its last segment.
+            if run.stop.load(Ordering::Relaxed) && run.running.load(Ordering::Relaxed) {
+                report.state = LiveState::Stopped;
+            }
+            return report;
+        }
+        let stopped = record.live.as_ref().is_some_and(|l| l.stopped);
+        let state = match record.status {
+            VideoStatus::Failed => LiveState::Failed,
+            _ if stopped => LiveState::Stopped,
+            _ => LiveState::Connecting,
+        };
+        LiveReport {
+            state,
+            reason: record.error.clone(),
+            failed_attempts: 0,
+            reconnects: 0,
+            input_fps: 0.0,
+            processed_fps: 0.0,
+            latency_ms: None,
+            frames_in: 0,
+            dropped_frames: 0,
+            dropped_detections: 0,
+            gaps: Vec::new(),
+        }
+    }
+
+    /// Starts every live source of `store` that a user has not stopped and that has not failed:
+    /// those an earlier run of the server was running.
+    pub fn resume_all(&self, store: &Store) -> Result<(), StoreError> {
+        let mut after = None;
+        loop {
+            let page = store.list_videos(after, 1000)?;
+            for record in page.items.iter().rev() {
+                let Some(live) = &record.live else { continue };
+                if live.stopped || record.status == VideoStatus::Failed {
+                    continue;
+                }
+                match self.start(record) {
+                    Ok(()) => tracing::info!(video = %record.id, "live source resumed"),
+                    Err(e) => tracing::warn!(video = %record.id, "live source not resumed: {e}"),
+                }
+            }
+            match page.next_after {
+                Some(a) => after = Some(a),
+                None => return Ok(()),
+            }
+        }
+    }
+}
