@@ -66,9 +66,14 @@ fn launch(args: &Args) -> String {
         .collect();
     format!(
         "( concat name=c ! videoconvert ! x264enc tune=zerolatency speed-preset=ultrafast \
-         key-int-max=10 bitrate=1500 ! rtph264pay name=pay0 pt=96 config-interval=1{inputs} )"
+         key-int-max=10 bitrate=1500 ! rtph264pay name=pay0 pt=96 config-interval=1{inputs} \
+         {LIVE_CLOCK} )"
     )
 }
+
+/// A live element that makes the whole media live, as a camera's is: the server then announces
+/// an open-ended range (`npt=now-`) instead of the first copy's duration, where clients would stop.
+const LIVE_CLOCK: &str = "audiotestsrc is-live=true wave=silence ! fakesink sync=true";
 
 fn serve(args: &Args) -> Result<(), String> {
     gst::init().map_err(|e| e.to_string())?;

@@ -7,7 +7,7 @@ use anyhow::{bail, Context};
 use sightline_openapi::ServerConfig;
 
 /// Keys that may also come from the environment as `SIGHTLINE_<KEY>` (upper case).
-const KEYS: [&str; 49] = [
+const KEYS: [&str; 50] = [
     "bind",
     "data_dir",
     "max_upload_mb",
@@ -29,6 +29,7 @@ const KEYS: [&str; 49] = [
     "max_live_sources",
     "live_dvr_segments",
     "live_max_attempts",
+    "retention_days",
     "api_token",
     "cors_origins",
     "public_url",

@@ -1,4 +1,4 @@
-// Sightline's web UI: upload, library, player (hls.js), detections synced to the playhead,
+// Sightline's web UI: upload, live sources, library, player (hls.js), detections synced to the playhead,
 // timeline, filters, statistics, re-rendering, and zones and lines drawn on the picture. Plain ES modules, no framework.
 //
 // Data use is bounded: detections are only ever fetched for a small span around the playhead
@@ -13,6 +13,7 @@ import { setupDetections } from './detections.js';
 import { $ } from './dom.js';
 import { recolour, setupFilters } from './filters.js';
 import { loadLibrary } from './library.js';
+import { setupLive } from './live.js';
 import { setupTimeline } from './timeline.js';
 import { setupUpload } from './upload.js';
 import { openVideo, setupPlayer } from './viewer.js';
@@ -25,6 +26,7 @@ function start() {
   setupTimeline();
   setupDetections(recolour);
   setupZones();
+  setupLive();
   $('#library-refresh').addEventListener('click', () => loadLibrary());
   $('#library-more').addEventListener('click', () => loadLibrary(true));
   let resize = null;

@@ -48,8 +48,9 @@ export function setStatusLine() {
   playerEl.dataset.progress = String(live.status === 'ready' ? 1 : live.progress || 0);
   const parts = [live.status === 'processing' ? `Processing ${pct(live.progress)}` : live.status];
   parts.push(`${fmtInt(live.detections)} detections`);
-  parts.push(`${v.width}×${v.height}, ${fmtTime(v.duration_ms / 1000)}, ${v.has_audio ? 'with sound' : 'no sound'}`);
-  if (live.status === 'processing') parts.push('plays while processing continues');
+  if (v.kind === 'live') parts.push('live source: the stream follows the camera (state and latency under Live sources)');
+  else parts.push(`${v.width}×${v.height}, ${fmtTime(v.duration_ms / 1000)}, ${v.has_audio ? 'with sound' : 'no sound'}`);
+  if (live.status === 'processing' && v.kind !== 'live') parts.push('plays while processing continues');
   if (live.error) parts.push(live.error);
   for (const w of v.warnings || []) parts.push(w);
   $('#player-status').textContent = parts.join(' · ');

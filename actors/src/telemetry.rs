@@ -35,13 +35,14 @@ pub const WEBHOOK_DELIVERIES_TOTAL: &str = "sightline_webhook_deliveries_total";
 pub const WEBHOOK_OUTBOX: &str = "sightline_webhook_outbox";
 /// MQTT messages acknowledged by the broker (`published`) or dropped while it was away.
 pub const MQTT_MESSAGES_TOTAL: &str = "sightline_mqtt_messages_total";
-/// Live sources, labelled by video id: 1 while frames arrive.
-pub const LIVE_UP: &str = "sightline_live_up";
-/// Frames per second a live source sends (`stage` = input) and that are encoded (processed).
+/// Live sources running, by state (connecting, live, reconnecting).
+pub const LIVE_SOURCES: &str = "sightline_live_sources";
+/// Frames per second the running live sources send (`stage` = input) and that are encoded
+/// (processed), summed over the sources.
 pub const LIVE_FPS: &str = "sightline_live_fps";
 /// From the capture of a live segment's first frame to its listing in the playlist.
 pub const LIVE_LATENCY_SECONDS: &str = "sightline_live_latency_seconds";
-/// What a live source lost to keep its latency bounded (`what` = frames, detections).
+/// What live sources gave up to keep latency bounded (`what` = frames, detections).
 pub const LIVE_DROPPED_TOTAL: &str = "sightline_live_dropped_total";
 pub const LIVE_RECONNECTS_TOTAL: &str = "sightline_live_reconnects_total";
 
@@ -191,19 +192,19 @@ pub const ALL: [Metric; 32] = [
         "MQTT messages acknowledged by the broker (published) or dropped from a full queue (dropped).",
     ),
     metric(
-        LIVE_UP,
+        LIVE_SOURCES,
         Kind::Gauge,
-        "Live sources by video id: 1 while frames arrive, 0 while connecting, reconnecting or ended.",
+        "Live sources running, by state: connecting, live, reconnecting.",
     ),
     metric(
         LIVE_FPS,
         Kind::Gauge,
-        "Frames per second of a live source as sent (input) and as encoded (processed).",
+        "Frames per second the running live sources send (input) and encode (processed), summed.",
     ),
     metric(
         LIVE_LATENCY_SECONDS,
-        Kind::Gauge,
-        "From the capture of a live source's last listed segment's first frame to its listing.",
+        Kind::Histogram,
+        "From the capture of a live segment's first frame to its listing in the playlist.",
     ),
     metric(
         LIVE_DROPPED_TOTAL,
@@ -238,7 +239,7 @@ type KnownLabel = (&'static str, &'static [&'static str]);
 /// `(metric, label, values)`, or no label. Not here: metrics whose labels only exist later (a
 /// worker's node and name, a route and status), and those their owner sets in full from the
 /// start (the job gauges at every scrape, the cluster's node states and events when it starts).
-const KNOWN_SERIES: [(&str, Option<KnownLabel>); 14] = [
+const KNOWN_SERIES: [(&str, Option<KnownLabel>); 18] = [
     (
         FRAMES_TOTAL,
         Some(("stage", &["decoded", "detected", "rendered", "encoded"])),
@@ -281,6 +282,10 @@ const KNOWN_SERIES: [(&str, Option<KnownLabel>); 14] = [
     ),
     (WEBHOOK_OUTBOX, None),
     (MQTT_MESSAGES_TOTAL, Some(("outcome", &["published", "dropped"]))),
+    (LIVE_SOURCES, Some(("state", &["connecting", "live", "reconnecting"]))),
+    (LIVE_FPS, Some(("stage", &["input", "processed"]))),
+    (LIVE_DROPPED_TOTAL, Some(("what", &["frames", "detections"]))),
+    (LIVE_RECONNECTS_TOTAL, None),
 ];
 
 /// Creates every series in [`KNOWN_SERIES`] at 0, so `increase()` and `rate()` count the first

@@ -69,6 +69,8 @@ pub struct ServerConfig {
     pub live_dvr_segments: usize,
     /// Attempts in a row after which a live source that never delivered a frame ends `failed`.
     pub live_max_attempts: u32,
+    /// Days a live source's detections and events are kept (fractions allowed); 0: for ever.
+    pub retention_days: f64,
     /// When set, every mutating request must carry `Authorization: Bearer <token>`.
     pub api_token: Option<String>,
     /// Origins allowed by CORS; empty turns CORS off.
@@ -147,6 +149,7 @@ impl Default for ServerConfig {
             max_live_sources: 4,
             live_dvr_segments: 30,
             live_max_attempts: 5,
+            retention_days: 7.0,
             api_token: None,
             cors_origins: Vec::new(),
             public_url: None,
@@ -255,6 +258,9 @@ impl ServerConfig {
                 "live_max_attempts",
                 format!("{} is outside 1..1000", self.live_max_attempts),
             );
+        }
+        if !(0.0..=3650.0).contains(&self.retention_days) {
+            return err("retention_days", format!("{} is outside 0..3650", self.retention_days));
         }
         if self.workers > 64 {
             return err("workers", format!("{} is outside 0..64", self.workers));
@@ -378,6 +384,11 @@ impl ServerConfig {
     }
 
     /// What this server applies to every job.
+    /// How long live sources' detections are kept; `None`: for ever.
+    pub fn retention(&self) -> Option<std::time::Duration> {
+        (self.retention_days > 0.0).then(|| std::time::Duration::from_secs_f64(self.retention_days * 86_400.0))
+    }
+
     pub fn engine_settings(&self) -> EngineSettings {
         EngineSettings {
             window: self.window,

@@ -6,7 +6,8 @@
 //! http/          connections: caps per server and per client, head and idle deadlines
 //! startup.rs     data folders, store, detector workers, cluster coordinator, job queue
 //! job_runner.rs  a queued job (or a live source): its record → its spec → the engine
-//! live.rs        the live sources running, their limit and their restart with the server
+//! live.rs        the live sources running, their limit and their restart with the server;
+//!                retention.rs deletes their old detections and events
 //! state.rs       what every handler shares
 //! app.rs         routes and middleware; api/ the OpenAPI operations; streams.rs HLS files;
 //!                web_ui.rs the page; metrics.rs /metrics and HTTP metrics
@@ -28,6 +29,7 @@ mod metrics;
 mod mqtt;
 mod notifier;
 mod repairs;
+mod retention;
 mod serve;
 mod startup;
 mod state;

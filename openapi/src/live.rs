@@ -11,6 +11,7 @@ use sightline_actors::live::{LiveMonitor, LiveReport, LiveState, LiveUrl};
 use sightline_actors::media::LiveInput;
 use sightline_actors::store::{Store, StoreError, VideoId, VideoRecord, VideoStatus};
 
+use crate::config::ServerConfig;
 use crate::job_runner::JobRunner;
 
 /// A source started by this server, running or ended.
@@ -26,6 +27,7 @@ pub struct LiveSources {
     max: usize,
     window_segments: usize,
     max_attempts: u32,
+    retention: Option<std::time::Duration>,
     runs: Mutex<HashMap<VideoId, Run>>,
 }
 
@@ -41,12 +43,13 @@ pub enum StartError {
 }
 
 impl LiveSources {
-    pub fn new(runner: Arc<JobRunner>, max: usize, window_segments: usize, max_attempts: u32) -> Self {
+    pub fn new(runner: Arc<JobRunner>, config: &ServerConfig) -> Self {
         LiveSources {
             runner,
-            max,
-            window_segments,
-            max_attempts,
+            max: config.max_live_sources,
+            window_segments: config.live_dvr_segments,
+            max_attempts: config.live_max_attempts,
+            retention: config.retention(),
             runs: Mutex::new(HashMap::new()),
         }
     }
@@ -78,7 +81,7 @@ impl LiveSources {
             return Err(StartError::Full(self.max));
         }
         let run = Run {
-            monitor: Arc::new(LiveMonitor::new(&record.id.to_string())),
+            monitor: Arc::new(LiveMonitor::new()),
             stop: Arc::new(AtomicBool::new(false)),
             running: Arc::new(AtomicBool::new(true)),
         };
@@ -89,18 +92,25 @@ impl LiveSources {
             epoch_ms: settings.epoch_ms,
             max_attempts: self.max_attempts,
             window_segments: self.window_segments,
+            retention: self.retention,
             monitor: run.monitor.clone(),
             stop: run.stop.clone(),
         };
-        let (runner, id) = (self.runner.clone(), record.id);
+        let (runner, id, store) = (self.runner.clone(), record.id, self.runner.store.clone());
         let (monitor, running) = (run.monitor.clone(), run.running.clone());
         tracing::info!(video = %id, url = %input.url, "live source starting");
         tokio::spawn(async move {
             let outcome = runner.run_live(id, input).await;
             match outcome.status {
                 VideoStatus::Failed => {
-                    let why = outcome.error.unwrap_or_else(|| "the live source failed".into());
+                    // The source's own words ("401 Unauthorized") rather than the stage's wrapping.
+                    let why = monitor
+                        .report()
+                        .reason
+                        .or(outcome.error)
+                        .unwrap_or_else(|| "the live source failed".into());
                     tracing::warn!(video = %id, "live source failed: {why}");
+                    let _ = store.update_video(id, |v| v.error = Some(why.clone()));
                     monitor.ended(LiveState::Failed, Some(why));
                 }
                 _ => {

@@ -21,7 +21,7 @@ use crate::mqtt::Publisher;
 use crate::notifier::Notifier;
 use crate::repairs::Repairs;
 use crate::state::{AppState, SharedState};
-use crate::webhooks;
+use crate::{retention, webhooks};
 
 /// Opens the store, starts the detector workers and the job queue, and turns jobs left
 /// `processing` by an earlier run into `interrupted`.
@@ -72,12 +72,7 @@ pub async fn start(config: ServerConfig) -> Result<SharedState, ServeError> {
         streams: streams.clone(),
         notifier: notifier.clone(),
     });
-    let live = Arc::new(LiveSources::new(
-        runner.clone(),
-        config.max_live_sources,
-        config.live_dvr_segments,
-        config.live_max_attempts,
-    ));
+    let live = Arc::new(LiveSources::new(runner.clone(), &config));
     let run: RunJob<JobKey> = Arc::new(move |key, progress| {
         let runner = runner.clone();
         Box::pin(async move { runner.run(key, progress).await })
@@ -86,6 +81,9 @@ pub async fn start(config: ServerConfig) -> Result<SharedState, ServeError> {
     webhooks::spawn(store.clone(), config.webhook_max_attempts);
     requeue(&store, &jobs)?;
     live.resume_all(&store)?;
+    if let Some(keep) = config.retention() {
+        retention::spawn(store.clone(), keep);
+    }
     Ok(Arc::new(AppState {
         config,
         store,

@@ -68,4 +68,5 @@ pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+pub mod camera;
 pub mod server;

@@ -1,13 +1,15 @@
 //! One live source's figures, shared by the stages that know them (the source: state, input rate,
 //! frames lost, gaps; the detector pool: detections dropped; the writer: processed rate and
-//! latency) and read by the API. Each figure is written to its Prometheus series at the same
-//! moment, so the API and the metrics agree.
+//! latency) and read by the API. The metrics carry no video id (so their series stay few,
+//! however many sources come and go): each monitor adds its share to totals over the sources
+//! (sources by state, frames per second, drops, reconnects) at the moment it changes its own
+//! figures, so the API's figures summed over the running sources are the metrics'.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use metrics::{Counter, Gauge};
+use metrics::{Counter, Gauge, Histogram};
 use serde::Serialize;
 
 use crate::telemetry;
@@ -113,10 +115,9 @@ struct Inner {
 }
 
 struct Series {
-    up: Gauge,
     input_fps: Gauge,
     processed_fps: Gauge,
-    latency: Gauge,
+    latency: Histogram,
     dropped_frames: Counter,
     dropped_detections: Counter,
     reconnects: Counter,
@@ -127,20 +128,35 @@ pub struct LiveMonitor {
     series: Series,
 }
 
+impl Default for LiveMonitor {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The running states, the values of `sightline_live_sources{state}`.
+pub const RUNNING_STATES: [LiveState; 3] = [LiveState::Connecting, LiveState::Live, LiveState::Reconnecting];
+
+fn sources_gauge(state: LiveState) -> Option<Gauge> {
+    RUNNING_STATES
+        .contains(&state)
+        .then(|| metrics::gauge!(telemetry::LIVE_SOURCES, "state" => state.as_str()))
+}
+
 impl LiveMonitor {
-    /// A monitor for the source of video `video` (its id, the metrics' label).
-    pub fn new(video: &str) -> Self {
-        let video = video.to_string();
+    /// A monitor for a source that is starting (`connecting`).
+    pub fn new() -> Self {
         let series = Series {
-            up: metrics::gauge!(telemetry::LIVE_UP, "video" => video.clone()),
-            input_fps: metrics::gauge!(telemetry::LIVE_FPS, "video" => video.clone(), "stage" => "input"),
-            processed_fps: metrics::gauge!(telemetry::LIVE_FPS, "video" => video.clone(), "stage" => "processed"),
-            latency: metrics::gauge!(telemetry::LIVE_LATENCY_SECONDS, "video" => video.clone()),
-            dropped_frames: metrics::counter!(telemetry::LIVE_DROPPED_TOTAL, "video" => video.clone(), "what" => "frames"),
-            dropped_detections: metrics::counter!(telemetry::LIVE_DROPPED_TOTAL, "video" => video.clone(), "what" => "detections"),
-            reconnects: metrics::counter!(telemetry::LIVE_RECONNECTS_TOTAL, "video" => video),
+            input_fps: metrics::gauge!(telemetry::LIVE_FPS, "stage" => "input"),
+            processed_fps: metrics::gauge!(telemetry::LIVE_FPS, "stage" => "processed"),
+            latency: metrics::histogram!(telemetry::LIVE_LATENCY_SECONDS),
+            dropped_frames: metrics::counter!(telemetry::LIVE_DROPPED_TOTAL, "what" => "frames"),
+            dropped_detections: metrics::counter!(telemetry::LIVE_DROPPED_TOTAL, "what" => "detections"),
+            reconnects: metrics::counter!(telemetry::LIVE_RECONNECTS_TOTAL),
         };
-        series.up.set(0.0);
+        if let Some(g) = sources_gauge(LiveState::Connecting) {
+            g.increment(1.0);
+        }
         LiveMonitor {
             inner: Mutex::new(Inner {
                 report: LiveReport {
@@ -178,6 +194,25 @@ impl LiveMonitor {
         self.with(|i| i.report.state)
     }
 
+    /// Moves the source to `state`, keeping `sightline_live_sources` in step.
+    fn set_state(i: &mut Inner, state: LiveState) {
+        if i.report.state == state {
+            return;
+        }
+        if let Some(g) = sources_gauge(i.report.state) {
+            g.decrement(1.0);
+        }
+        if let Some(g) = sources_gauge(state) {
+            g.increment(1.0);
+        }
+        i.report.state = state;
+    }
+
+    /// Sets this source's share of a summed gauge to `new` (from `old`).
+    fn share(gauge: &Gauge, old: f64, new: f64) {
+        gauge.increment(new - old);
+    }
+
     fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
         // A panic elsewhere while holding the lock leaves figures that are still worth showing.
         let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
@@ -188,7 +223,7 @@ impl LiveMonitor {
     pub fn connecting(&self) {
         self.with(|i| {
             if i.report.state != LiveState::Live && i.report.state != LiveState::Reconnecting {
-                i.report.state = LiveState::Connecting;
+                Self::set_state(i, LiveState::Connecting);
             }
         });
     }
@@ -203,11 +238,10 @@ impl LiveMonitor {
 
     /// A stream that was delivering frames stopped (`why`) at `last_frame_ms`.
     pub fn lost(&self, why: &str, last_frame_ms: u64) {
-        self.series.up.set(0.0);
-        self.series.input_fps.set(0.0);
         self.with(|i| {
-            i.report.state = LiveState::Reconnecting;
+            Self::set_state(i, LiveState::Reconnecting);
             i.report.reason = Some(why.to_string());
+            Self::share(&self.series.input_fps, i.report.input_fps, 0.0);
             i.report.input_fps = 0.0;
             i.input = Rate::default();
             if i.gaps.len() == GAPS_KEPT {
@@ -226,28 +260,29 @@ impl LiveMonitor {
         if dropped > 0 {
             self.series.dropped_frames.increment(dropped);
         }
-        let reconnected = self.with(|i| {
+        self.with(|i| {
             i.report.frames_in += 1;
             i.report.dropped_frames += dropped;
             if let Some(dt) = interval {
-                i.report.input_fps = i.input.observe(dt.as_secs_f64());
+                let fps = i.input.observe(dt.as_secs_f64());
+                Self::share(&self.series.input_fps, i.report.input_fps, fps);
+                i.report.input_fps = fps;
             }
             let was = i.report.state;
+            if was == LiveState::Reconnecting {
+                self.series.reconnects.increment(1);
+                i.report.reconnects += 1;
+            }
             if was != LiveState::Live {
-                i.report.state = LiveState::Live;
+                Self::set_state(i, LiveState::Live);
                 i.report.failed_attempts = 0;
+                // What went wrong before is in the gaps now.
+                i.report.reason = None;
                 if let Some(gap) = i.gaps.back_mut().filter(|g| g.to_ms.is_none()) {
                     gap.to_ms = Some(captured_ms);
                 }
             }
-            (was == LiveState::Reconnecting).then_some(i.report.input_fps)
         });
-        if reconnected.is_some() {
-            self.series.reconnects.increment(1);
-            self.with(|i| i.report.reconnects += 1);
-        }
-        self.series.up.set(1.0);
-        self.series.input_fps.set(self.with(|i| i.report.input_fps));
     }
 
     /// A frame due for detection was only tracked.
@@ -259,31 +294,30 @@ impl LiveMonitor {
     /// A frame was encoded.
     pub fn encoded(&self) {
         let now = Instant::now();
-        let fps = self.with(|i| {
+        self.with(|i| {
             if let Some(last) = i.last_encoded.replace(now) {
-                i.report.processed_fps = i.processed.observe((now - last).as_secs_f64());
+                let fps = i.processed.observe((now - last).as_secs_f64());
+                Self::share(&self.series.processed_fps, i.report.processed_fps, fps);
+                i.report.processed_fps = fps;
             }
-            i.report.processed_fps
         });
-        self.series.processed_fps.set(fps);
     }
 
     /// A segment was listed `latency` after its first frame's capture.
     pub fn listed(&self, latency: Duration) {
-        self.series.latency.set(latency.as_secs_f64());
+        self.series.latency.record(latency.as_secs_f64());
         self.with(|i| i.report.latency_ms = Some(latency.as_millis() as u64));
     }
 
     /// The source ended: stopped on purpose, or failed for `reason`.
     pub fn ended(&self, state: LiveState, reason: Option<String>) {
-        self.series.up.set(0.0);
-        self.series.input_fps.set(0.0);
-        self.series.processed_fps.set(0.0);
         self.with(|i| {
-            i.report.state = state;
+            Self::set_state(i, state);
             if reason.is_some() {
                 i.report.reason = reason;
             }
+            Self::share(&self.series.input_fps, i.report.input_fps, 0.0);
+            Self::share(&self.series.processed_fps, i.report.processed_fps, 0.0);
             i.report.input_fps = 0.0;
             i.report.processed_fps = 0.0;
         });
@@ -296,7 +330,7 @@ mod tests {
 
     #[test]
     fn a_drop_and_a_return_make_a_closed_gap_and_count_a_reconnect() {
-        let m = LiveMonitor::new("test-gap");
+        let m = LiveMonitor::new();
         assert_eq!(m.state(), LiveState::Connecting);
         m.frame_in(None, 0, 1000);
         for _ in 0..50 {
@@ -326,8 +360,9 @@ mod tests {
                 to_ms: Some(13_000)
             }]
         );
-        m.ended(LiveState::Stopped, None);
-        assert_eq!(m.report().state, LiveState::Stopped);
-        assert_eq!(m.report().reason.as_deref(), Some("the stream ended"));
+        assert_eq!(r.reason, None);
+        m.ended(LiveState::Failed, Some("gone".into()));
+        assert_eq!(m.report().state, LiveState::Failed);
+        assert_eq!(m.report().reason.as_deref(), Some("gone"));
     }
 }

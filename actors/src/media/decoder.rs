@@ -254,7 +254,7 @@ impl RawFrame {
     }
 }
 
-pub(crate) fn first_line(s: &str) -> &str {
+fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or(s)
 }
 

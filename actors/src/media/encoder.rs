@@ -134,6 +134,8 @@ pub struct LiveOutput {
 const GAP_NS: u64 = 1_000_000_000;
 /// Gaps remembered until the segments around them close (a few segments' worth is plenty).
 const GAPS_KEPT: usize = 16;
+/// Segment starts remembered until their files close.
+const STARTS_KEPT: usize = 16;
 
 /// What a finished encode produced.
 #[derive(Debug, Clone)]
@@ -172,6 +174,9 @@ pub struct Encoder {
     gaps: VecDeque<(u64, u64)>,
     /// Live: from the capture of the last finished segment's first frame to its listing.
     latency: Option<Duration>,
+    /// Live: (segment number, first frame's timestamp) of the latest segments; multifilesink
+    /// numbers its files the same way.
+    starts: VecDeque<(usize, u64)>,
 }
 
 impl From<MissingElement> for EncodeError {
@@ -260,18 +265,38 @@ impl Encoder {
             let parse = element("h264parse")?;
             chain.push(parse.clone());
             let location = dir.join("seg%05d.ts");
-            let sink = gst::ElementFactory::make("splitmuxsink")
-                .name(format!("sink-{}", r.name))
-                .property("location", location.to_string_lossy().as_ref())
-                .property("muxer-factory", "mpegtsmux")
-                // Any GOP longer than this starts a file; ours are whole segments. Half a segment
-                // was too much for the last one: measured without its last frame's duration, a
-                // two-frame GOP at 1 fps reads as 1 s and was appended to the one before.
-                .property("max-size-time", SPLIT_THRESHOLD_NS)
-                .property("send-keyframe-requests", false)
-                .build()
-                .map_err(|e| fail(&e))?;
-            chain.push(sink);
+            let location = location.to_string_lossy();
+            if config.live.is_some() {
+                // splitmuxsink closes a file only once the GOP after it is complete: a whole
+                // segment late. multifilesink starts the next file at the force-key-unit event
+                // the encoder and muxer pass down ahead of each segment's keyframe, so a segment
+                // is listed as soon as its last frame is written.
+                chain.push(element("mpegtsmux")?);
+                let sink = gst::ElementFactory::make("multifilesink")
+                    .name(format!("sink-{}", r.name))
+                    .property("location", location.as_ref())
+                    .property_from_str("next-file", "key-unit-event")
+                    .property("post-messages", true)
+                    .property("sync", false)
+                    .property("async", false)
+                    .build()
+                    .map_err(|e| fail(&e))?;
+                chain.push(sink);
+            } else {
+                let sink = gst::ElementFactory::make("splitmuxsink")
+                    .name(format!("sink-{}", r.name))
+                    .property("location", location.as_ref())
+                    .property("muxer-factory", "mpegtsmux")
+                    // Any GOP longer than this starts a file; ours are whole segments. Half a
+                    // segment was too much for the last one: measured without its last frame's
+                    // duration, a two-frame GOP at 1 fps reads as 1 s and was appended to the one
+                    // before.
+                    .property("max-size-time", SPLIT_THRESHOLD_NS)
+                    .property("send-keyframe-requests", false)
+                    .build()
+                    .map_err(|e| fail(&e))?;
+                chain.push(sink);
+            }
             pipeline.add_many(&chain).map_err(|e| fail(&e))?;
             gst::Element::link_many(&chain).map_err(|e| fail(&e))?;
             tee.link(&chain[0]).map_err(|e| fail(&e))?;
@@ -303,6 +328,7 @@ impl Encoder {
             master: String::new(),
             gaps: VecDeque::new(),
             latency: None,
+            starts: VecDeque::new(),
         };
         for b in &encoder.branches {
             write_playlist(b)?;
@@ -346,7 +372,14 @@ impl Encoder {
             }
             self.gaps.push_back((self.end_ns, frame.pts_ns));
         }
-        if (gap || self.clock.frame(frame.pts_ns)) && self.frames > 0 {
+        let opens = gap || self.clock.frame(frame.pts_ns);
+        if opens && self.config.live.is_some() {
+            if self.starts.len() == STARTS_KEPT {
+                self.starts.pop_front();
+            }
+            self.starts.push_back((self.clock.segments() - 1, frame.pts_ns));
+        }
+        if opens && self.frames > 0 {
             let event = gst_video::DownstreamForceKeyUnitEvent::builder()
                 .timestamp(pts)
                 .stream_time(pts)
@@ -444,6 +477,20 @@ impl Encoder {
         self.latency
     }
 
+    /// Live: multifilesink closed file `number` of branch `index`: the segment from its start to
+    /// the next one's (or to the end of the stream).
+    fn live_file_closed(&mut self, index: usize, file: &str, number: i32) -> Result<(), EncodeError> {
+        let start = |n: i64| self.starts.iter().find(|(i, _)| *i as i64 == n).map(|(_, p)| *p);
+        let Some(from) = start(i64::from(number)) else {
+            tracing::warn!(file, "a live segment closed whose start is no longer known; not listed");
+            return Ok(());
+        };
+        let to = start(i64::from(number) + 1).unwrap_or(self.end_ns);
+        self.add_segment(index, file, TIME_BASE + from, TIME_BASE + to);
+        write_playlist(&self.branches[index])?;
+        self.write_master()
+    }
+
     /// Lists the fragment `location` written from `start` to `end` (running times) in branch
     /// `index`'s playlist; for a live source with its capture date, ended before any gap that
     /// follows it, and deleting what left the window long enough ago.
@@ -525,6 +572,12 @@ impl Encoder {
                 else {
                     return Ok(());
                 };
+                if s.name() == "GstMultiFileSink" {
+                    let file: String = s.get("filename").unwrap_or_default();
+                    let number = s.get::<i32>("index").unwrap_or(-1);
+                    self.live_file_closed(index, &file, number)?;
+                    return Ok(());
+                }
                 let running = s.get::<u64>("running-time").unwrap_or(0);
                 let location: String = s.get("location").unwrap_or_default();
                 let branch = &mut self.branches[index];

@@ -3,7 +3,8 @@
 //!
 //! `uridecodebin ! videoconvert ! video/x-raw,format=I420 ! appsink(drop, 2 buffers)`: appsink
 //! keeps only the newest frames, so a pipeline that falls behind loses frames (counted) instead of
-//! building a queue, and latency stays bounded. rtspsrc's jitter buffer is cut to 200 ms.
+//! building a queue, and latency stays bounded. rtspsrc's jitter buffer is cut to 200 ms, and its
+//! media comes interleaved over the RTSP connection (TCP).
 //!
 //! Frame timestamps are wall-clock: nanoseconds since the source's epoch (its creation), anchored
 //! on the arrival of the first frame of each connection and following the stream's own timing
@@ -19,7 +20,7 @@ use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
 
-use super::decoder::{first_line, DecodeError, RawFrame};
+use super::decoder::{DecodeError, RawFrame};
 use super::element::element;
 use super::encoder::LiveOutput;
 use super::source::FrameSource;
@@ -50,6 +51,8 @@ pub struct LiveInput {
     pub max_attempts: u32,
     /// Segments each live playlist lists (the DVR window).
     pub window_segments: usize,
+    /// How long its detections and events are kept (`None`: for ever).
+    pub retention: Option<Duration>,
     pub monitor: Arc<LiveMonitor>,
     /// Set to stop: the source then ends its stream as a file would.
     pub stop: Arc<AtomicBool>,
@@ -131,6 +134,10 @@ impl Connection {
             let src = values.get(1).and_then(|v| v.get::<gst::Element>().ok())?;
             if src.has_property("latency") && src.has_property("ntp-sync") {
                 src.set_property("latency", RTSP_LATENCY_MS);
+                // Interleaved in the RTSP connection: no UDP ports to open through firewalls, and
+                // none left behind by a run that was killed (a camera still sending its old
+                // session to a port we picked again would mix two streams into one).
+                src.set_property_from_str("protocols", "tcp");
             }
             if let Some((user, password)) = &credentials {
                 if src.has_property("user-id") && src.has_property("user-pw") {
@@ -240,7 +247,10 @@ impl Connection {
         let gst::MessageView::Error(e) = msg.view() else {
             return None;
         };
-        let detail = e.debug().map(|d| first_line(&d).to_string()).unwrap_or_default();
+        let detail = e
+            .debug()
+            .and_then(|d| d.lines().map(str::trim).rfind(|l| !l.is_empty()).map(String::from))
+            .unwrap_or_default();
         Some(describe_failure(&e.error(), &detail))
     }
 }
@@ -252,22 +262,26 @@ impl Drop for Connection {
 }
 
 /// A GStreamer error from opening or reading a live stream, in words that say what to check.
+/// `detail` is the debug text's last line, where rtspsrc says what happened.
 fn describe_failure(error: &gst::glib::Error, detail: &str) -> String {
     let text = format!("{error} {detail}").to_ascii_lowercase();
+    let detail = if detail.is_empty() {
+        String::new()
+    } else {
+        format!(": {detail}")
+    };
     if error.matches(gst::ResourceError::NotAuthorized) || text.contains("401") || text.contains("unauthorized") {
         "the source refused the credentials (401 Unauthorized)".into()
     } else if error.matches(gst::ResourceError::NotFound) || text.contains("404") || text.contains("not found") {
-        format!("the source has no such stream (404 Not Found): {error}")
-    } else if text.contains("could not connect")
+        format!("the source has no such stream (404 Not Found){detail}")
+    } else if error.matches(gst::ResourceError::OpenReadWrite)
+        || error.matches(gst::ResourceError::OpenRead)
+        || text.contains("could not connect")
         || text.contains("failed to connect")
-        || text.contains("connection refused")
-        || text.contains("resolve")
     {
-        format!("could not connect to the source: {error} ({detail})")
-    } else if detail.is_empty() {
-        error.to_string()
+        format!("could not connect to the source (host unreachable or nothing listening){detail}")
     } else {
-        format!("{error} ({detail})")
+        format!("{error}{detail}")
     }
 }
 

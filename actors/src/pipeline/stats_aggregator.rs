@@ -2,9 +2,12 @@
 //!
 //! Detections are written every `BATCH_FRAMES` detected frames and at the end; stats and the
 //! video record's progress are refreshed at the same points, so what the store reports is never
-//! ahead of what it holds.
+//! ahead of what it holds. A live source's stats start from what the store holds of it (a source
+//! started again keeps its history) and forget what is older than its retention as they go.
 //!
 //! Metrics: `sightline_detections_total`, the detections received (before they are batched).
+
+use std::time::Duration;
 
 use metrics::Counter;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
@@ -21,6 +24,10 @@ pub struct StatsArgs {
     pub store: Store,
     pub video: VideoId,
     pub progress: watch::Sender<JobProgress>,
+    /// Start from the stats of what the store holds (a live source started again).
+    pub resume: bool,
+    /// How long detections are kept (a live source's retention; `None`: for ever).
+    pub retention: Option<Duration>,
 }
 
 pub struct StatsState {
@@ -28,6 +35,8 @@ pub struct StatsState {
     acc: StatsAccumulator,
     batch: Vec<StoredDetection>,
     batch_frames: usize,
+    /// The latest frame's time: retention counts back from it.
+    last_pts_ms: u64,
     detections_total: Counter,
 }
 
@@ -39,9 +48,16 @@ impl Actor for StatsAggregator {
     type Arguments = StatsArgs;
 
     async fn pre_start(&self, _: ActorRef<Self::Msg>, args: StatsArgs) -> Result<Self::State, ActorProcessingErr> {
+        let acc = if args.resume {
+            let (store, video) = (args.store.clone(), args.video);
+            tokio::task::spawn_blocking(move || store.rebuild_stats(video)).await??
+        } else {
+            StatsAccumulator::new()
+        };
         Ok(StatsState {
             args,
-            acc: StatsAccumulator::new(),
+            acc,
+            last_pts_ms: 0,
             batch: Vec::new(),
             batch_frames: 0,
             detections_total: metrics::counter!(telemetry::DETECTIONS_TOTAL),
@@ -65,6 +81,7 @@ impl Actor for StatsAggregator {
             } => {
                 state.detections_total.increment(detections.len() as u64);
                 let pts_ms = pts_ns / 1_000_000;
+                state.last_pts_ms = pts_ms;
                 let stored: Vec<StoredDetection> = detections
                     .iter()
                     .map(|b| {
@@ -117,6 +134,11 @@ fn persist(state: &mut StatsState) -> Result<(), String> {
     store.insert_detections(id, &state.batch).map_err(|e| e.to_string())?;
     state.batch.clear();
     state.batch_frames = 0;
+    if let Some(keep) = state.args.retention {
+        state
+            .acc
+            .forget_before(state.last_pts_ms.saturating_sub(keep.as_millis() as u64));
+    }
     let stats = state.acc.stats();
     store.put_stats(id, stats).map_err(|e| e.to_string())?;
     let (frames_detected, detections) = (stats.frames_detected, stats.total_detections);

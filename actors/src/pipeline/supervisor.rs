@@ -128,6 +128,8 @@ async fn wire(myself: &ActorRef<SupervisorMsg>, state: &mut SupervisorState) -> 
         store: state.store.clone(),
         video: spec.video,
         progress,
+        resume: spec.input.live().is_some(),
+        retention: spec.input.live().and_then(|l| l.retention),
     };
     let stats = stage(myself, state, "the stats aggregator", StatsAggregator, stats).await?;
     state.stats = Some(stats.clone());

@@ -222,6 +222,24 @@ impl Store {
         Ok(())
     }
 
+    /// Removes up to `max` of the current rules' events of video `id` from before `before_ms`,
+    /// oldest first (a live source's retention). Returns how many.
+    pub fn remove_events_before(&self, id: VideoId, before_ms: u64, max: usize) -> Result<usize, StoreError> {
+        let Some(record) = self.get_rules(id)? else {
+            return Ok(0);
+        };
+        let g = record.generation;
+        let tree = &self.trees()?.events;
+        let mut batch = sled::Batch::default();
+        let mut n = 0;
+        for k in tree.range(key(id, g, 0, 0)..key(id, g, before_ms, 0)).keys().take(max) {
+            batch.remove(k?);
+            n += 1;
+        }
+        tree.apply_batch(batch)?;
+        Ok(n)
+    }
+
     /// Every event of the video's current rules, in time order.
     pub fn all_events(&self, id: VideoId) -> Result<Vec<Event>, StoreError> {
         let Some(record) = self.get_rules(id)? else {

@@ -271,6 +271,21 @@ impl Store {
         Ok(n)
     }
 
+    /// Removes up to `max` of video `id`'s detections from before `before_ms`, oldest first, in
+    /// one batch (a live source's retention: bounded work per pass). Returns how many.
+    pub fn remove_detections_before(&self, id: VideoId, before_ms: u64, max: usize) -> Result<usize, StoreError> {
+        let tree = &self.trees()?.detections;
+        let mut batch = sled::Batch::default();
+        let mut n = 0;
+        let range = detection_key(id, 0, 0).to_vec()..detection_key(id, before_ms, 0).to_vec();
+        for key in tree.range(range).keys().take(max) {
+            batch.remove(key?);
+            n += 1;
+        }
+        tree.apply_batch(batch)?;
+        Ok(n)
+    }
+
     /// Removes every detection of `id` in bounded batches (so a long video doesn't build one
     /// huge batch in memory). Returns how many were removed.
     pub(crate) fn remove_detections(&self, id: VideoId) -> Result<u64, StoreError> {

@@ -86,6 +86,45 @@ impl StatsAccumulator {
         &self.stats
     }
 
+    /// Forgets what happened before `cutoff_ms` (a live source's retention): the seconds before
+    /// it with their share of the class totals, and the tracks last seen before it, so the stats
+    /// describe what the store still holds and stay bounded however long the source runs.
+    /// `frames_detected` stays a running count.
+    pub fn forget_before(&mut self, cutoff_ms: u64) {
+        let stats = &mut self.stats;
+        let kept = stats.per_second.split_off(&(cutoff_ms / 1000));
+        for counts in std::mem::replace(&mut stats.per_second, kept).values() {
+            for (class, n) in counts {
+                let n = u64::from(*n);
+                stats.total_detections = stats.total_detections.saturating_sub(n);
+                if let Some(c) = stats.class_counts.get_mut(class) {
+                    *c = c.saturating_sub(n);
+                }
+            }
+        }
+        stats.class_counts.retain(|_, n| *n > 0);
+        let gone: HashSet<u64> = stats
+            .tracks
+            .iter()
+            .filter(|(_, t)| t.last_ms < cutoff_ms)
+            .map(|(id, _)| *id)
+            .collect();
+        if gone.is_empty() {
+            return;
+        }
+        stats.tracks.retain(|id, _| !gone.contains(id));
+        self.tracks.retain(|(class, track)| {
+            let keep = !gone.contains(track);
+            if !keep {
+                if let Some(n) = stats.unique_tracks.get_mut(class) {
+                    *n = n.saturating_sub(1);
+                }
+            }
+            keep
+        });
+        stats.unique_tracks.retain(|_, n| *n > 0);
+    }
+
     pub fn into_stats(self) -> VideoStats {
         self.stats
     }
@@ -272,6 +311,19 @@ mod tests {
         store.put_stats(id, acc.stats()).unwrap();
         assert_eq!(store.get_stats(id).unwrap().as_ref(), Some(acc.stats()));
         assert_eq!(store.rebuild_stats(id).unwrap().stats(), acc.stats());
+
+        // Forgetting the start leaves what a rebuild from the later detections alone gives.
+        let mut rebuilt = StatsAccumulator::new();
+        rebuilt.ingest(2500, &frames[2]);
+        let mut forgetting = acc.clone();
+        forgetting.forget_before(2000);
+        let (f, r) = (forgetting.stats(), rebuilt.stats());
+        assert_eq!(f.class_counts, r.class_counts);
+        assert_eq!(f.total_detections, r.total_detections);
+        assert_eq!(f.per_second, r.per_second);
+        assert_eq!(f.unique_tracks, r.unique_tracks);
+        assert_eq!(f.tracks, r.tracks);
+        assert_eq!(f.frames_detected, 3, "a running count");
 
         let unknown = VideoId::from_u64(999_999);
         assert!(matches!(

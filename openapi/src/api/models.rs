@@ -80,10 +80,23 @@ pub struct Accepted {
     pub links: Links,
 }
 
+/// Where a video's frames come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum VideoKind {
+    /// An uploaded file.
+    Upload,
+    /// A camera or live stream (`/api/live`).
+    Live,
+}
+
 #[derive(Debug, Clone, Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct Video {
     pub id: String,
+    pub kind: VideoKind,
+    /// Live sources: Unix milliseconds at time 0, so a detection's date is this plus its `time`.
+    pub epoch_ms: Option<u64>,
     /// Name the file was uploaded under (display only).
     pub filename: String,
     pub size_bytes: u64,
@@ -118,6 +131,12 @@ impl From<&VideoRecord> for Video {
         Video {
             links: Links::of(&id),
             id,
+            kind: if r.live.is_some() {
+                VideoKind::Live
+            } else {
+                VideoKind::Upload
+            },
+            epoch_ms: r.live.as_ref().map(|l| l.epoch_ms),
             filename: r.filename.clone(),
             size_bytes: r.size_bytes,
             duration_ms: r.duration_ms,
@@ -183,6 +202,8 @@ pub struct DetectionItem {
     pub bbox: Vec<f64>,
     pub track_id: Option<u64>,
     pub source: Source,
+    /// Live sources: when the frame was captured, Unix milliseconds.
+    pub captured_at: Option<u64>,
 }
 
 #[derive(Debug, Clone, Object)]

@@ -197,7 +197,9 @@ impl VideosApi {
     /// List a video's detections.
     ///
     /// Detections in a time window, filtered by class and confidence, in time order and paged by
-    /// cursor: pass a page's `next_cursor` as `cursor` for the next one.
+    /// cursor: pass a page's `next_cursor` as `cursor` for the next one. A live source's window may
+    /// also be given in wall-clock time (`start_at`, `end_at`), and its detections carry
+    /// `captured_at`.
     #[oai(path = "/videos/:id/detections", method = "get", operation_id = "listDetections")]
     #[allow(clippy::too_many_arguments)]
     async fn detections(
@@ -208,6 +210,10 @@ impl VideosApi {
         start: Query<Option<f64>>,
         /// Window end in seconds (exclusive); default: the end of the video.
         end: Query<Option<f64>>,
+        /// Live sources: window start as Unix milliseconds (inclusive), instead of `start`.
+        start_at: Query<Option<u64>>,
+        /// Live sources: window end as Unix milliseconds (exclusive), instead of `end`.
+        end_at: Query<Option<u64>>,
         /// Class names to keep; repeat for several. None: every class.
         class: Query<Option<Vec<String>>>,
         /// Minimum confidence, 0..1.
@@ -224,13 +230,31 @@ impl VideosApi {
         if !start_s.is_finite() || start_s < 0.0 {
             return Err(ApiError::bad_request(format!("start {start_s} must be a number of seconds ≥ 0")).into());
         }
-        let end_ms = match end.0 {
+        let mut end_ms = match end.0 {
             Some(e) if !e.is_finite() || e < start_s => {
                 return Err(ApiError::bad_request(format!("end {e} must be ≥ start {start_s}")).into())
             }
             Some(e) => Some(ms(e)),
             None => None,
         };
+        let mut start_ms = ms(start_s);
+        if start_at.0.is_some() || end_at.0.is_some() {
+            let epoch = record.live.as_ref().map(|l| l.epoch_ms).ok_or_else(|| {
+                ApiError::bad_request("start_at and end_at are for live sources; an upload's window is start and end")
+            })?;
+            if start.0.is_some() || end.0.is_some() {
+                return Err(
+                    ApiError::bad_request("give the window as start/end or as start_at/end_at, not both").into(),
+                );
+            }
+            if let (Some(a), Some(b)) = (start_at.0, end_at.0) {
+                if b < a {
+                    return Err(ApiError::bad_request(format!("end_at {b} must be ≥ start_at {a}")).into());
+                }
+            }
+            start_ms = start_at.0.map_or(0, |a| a.saturating_sub(epoch));
+            end_ms = end_at.0.map(|b| b.saturating_sub(epoch));
+        }
         let min_confidence = confidence.0.unwrap_or(0.0);
         let limit = limit.0.unwrap_or(DEFAULT_PAGE_LIMIT as u32) as usize;
         let class_ids = class_ids(&record.class_names, &class.0.unwrap_or_default())?;
@@ -240,7 +264,7 @@ impl VideosApi {
             .map(|c| c.parse().map_err(|e| ApiError::bad_request(format!("bad cursor: {e}"))))
             .transpose()?;
         let query = DetectionQuery {
-            start_ms: ms(start_s),
+            start_ms,
             end_ms,
             class_ids,
             min_confidence,
@@ -252,7 +276,7 @@ impl VideosApi {
             .await
             .map_err(ApiError::internal)??;
         Ok(Json(DetectionPage {
-            items: page.items.iter().map(|d| item(&record.class_names, d)).collect(),
+            items: page.items.iter().map(|d| item(&record, d)).collect(),
             next_cursor: page.next_cursor.map(|c| c.to_string()),
         }))
     }
@@ -585,8 +609,10 @@ pub(crate) fn ingest_file(st: &SharedState, path: &std::path::Path) -> Result<Vi
         .map_err(|e| format!("{e:?}"))
 }
 
-fn item(names: &[String], d: &sightline_actors::store::StoredDetection) -> DetectionItem {
+fn item(record: &VideoRecord, d: &sightline_actors::store::StoredDetection) -> DetectionItem {
+    let names = &record.class_names;
     DetectionItem {
+        captured_at: record.live.as_ref().map(|l| l.epoch_ms + d.pts_ms),
         frame: d.frame,
         time: d.pts_ms as f64 / 1000.0,
         class: class_name(names, d.class_id as usize),

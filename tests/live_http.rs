@@ -1,0 +1,317 @@
+//! End to end: live sources against a real RTSP camera (`examples/rtsp_camera.rs`, serving
+//! vtest.avi at its own 10 fps) and a real server: the live playlists slide and old segments go,
+//! detections carry their capture dates, the figures match the metrics, a camera that drops comes
+//! back by itself with a discontinuity, sources survive a server restart, and sources that cannot
+//! work end `failed` with the reason.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::camera::Camera;
+use common::media;
+use common::server::{curl_raw, free_port, get, Server};
+use serde_json::{json, Value};
+
+const SEGMENT_S: u64 = 1;
+const WINDOW: usize = 5;
+
+fn env() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("SIGHTLINE_SEGMENT_SECONDS", "1"),
+        ("SIGHTLINE_LIVE_DVR_SEGMENTS", "5"),
+        ("SIGHTLINE_CLUSTER_ENABLED", "false"),
+    ]
+}
+
+fn source(server: &Server, id: &str) -> Value {
+    let (code, v) = get(&server.url(&format!("/api/live/{id}")));
+    assert_eq!(code, 200, "{v}");
+    v
+}
+
+/// Polls source `id` until its state is `want`.
+fn wait_state(server: &Server, id: &str, want: &str, timeout: Duration) -> Value {
+    let started = Instant::now();
+    loop {
+        let v = source(server, id);
+        if v["state"] == want {
+            return v;
+        }
+        assert!(
+            started.elapsed() < timeout,
+            "source {id} is not {want} but {v}\n{}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Waits until source `id`'s stream can be played (every rendition has a segment).
+fn wait_playable(server: &Server, id: &str) {
+    let started = Instant::now();
+    while get(&server.url(&format!("/api/videos/{id}/stream"))).0 != 200 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{id} never became playable"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The top rendition's playlist as a player reads it.
+fn top_playlist(server: &Server, id: &str) -> String {
+    let (code, master) = curl_raw("GET", &server.url(&format!("/streams/{id}/master.m3u8")), &[]);
+    assert_eq!(code, 200);
+    let master = String::from_utf8_lossy(&master).into_owned();
+    let variant = master
+        .lines()
+        .find(|l| l.ends_with(".m3u8") && !l.starts_with('#'))
+        .expect("a variant");
+    let (code, text) = curl_raw("GET", &server.url(&format!("/streams/{id}/{variant}")), &[]);
+    assert_eq!(code, 200);
+    String::from_utf8_lossy(&text).into_owned()
+}
+
+fn media_sequence(playlist: &str) -> u64 {
+    playlist
+        .lines()
+        .find_map(|l| l.strip_prefix("#EXT-X-MEDIA-SEQUENCE:"))
+        .and_then(|n| n.parse().ok())
+        .expect("a media sequence")
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+fn files_in(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |d| d.count())
+}
+
+/// A sample's value in a Prometheus exposition.
+fn metric(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.trim().parse().ok()))
+        .unwrap_or_else(|| panic!("/metrics has no {series}"))
+}
+
+#[test]
+fn a_live_camera_streams_slides_reconnects_and_survives_a_restart() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = free_port();
+    let mut camera = Camera::serving(port, &media("vtest.avi"), 6);
+    let mut server = Server::start(dir.path(), &env());
+
+    let (code, added) = server.send_json("POST", "/api/live", &json!({ "url": camera.url, "name": "entrance" }));
+    assert_eq!(code, 201, "{added}");
+    let id = added["id"].as_str().expect("id").to_string();
+    assert_eq!(added["name"], "entrance");
+    wait_state(&server, &id, "live", Duration::from_secs(60));
+    wait_playable(&server, &id);
+    let (_, video) = get(&server.url(&format!("/api/videos/{id}")));
+    assert_eq!(video["kind"], "live");
+
+    // Two minutes live: the playlist slides, old segments go, memory stays flat.
+    let streams = dir.path().join("streams").join(&id);
+    let started = Instant::now();
+    let first_sequence = media_sequence(&top_playlist(&server, &id));
+    let mut rss = Vec::new();
+    while started.elapsed() < Duration::from_secs(120) {
+        std::thread::sleep(Duration::from_secs(10));
+        let playlist = top_playlist(&server, &id);
+        assert!(!playlist.contains("#EXT-X-ENDLIST"), "{playlist}");
+        assert!(
+            !playlist.contains("PLAYLIST-TYPE"),
+            "a live playlist has no type: {playlist}"
+        );
+        assert_eq!(playlist.matches("#EXTINF").count(), WINDOW, "{playlist}");
+        assert_eq!(
+            playlist.matches("#EXT-X-PROGRAM-DATE-TIME:").count(),
+            WINDOW,
+            "{playlist}"
+        );
+        for rendition in std::fs::read_dir(&streams).expect("stream folder").flatten() {
+            if rendition.path().is_dir() {
+                // Listed, retired but still fetchable, one closed a moment ago and not yet
+                // listed, the open one, and the playlist.
+                let files = files_in(&rendition.path());
+                assert!(
+                    files <= 2 * WINDOW + 3,
+                    "{files} files in {}",
+                    rendition.path().display()
+                );
+            }
+        }
+        rss.push(rss_kib(server.child.id()));
+    }
+    let last_sequence = media_sequence(&top_playlist(&server, &id));
+    let slid = last_sequence - first_sequence;
+    let live = source(&server, &id);
+    println!(
+        "2 min live: {slid} segments slid out; latency {} ms (bound {} ms); input {} fps, processed {} fps; \
+         dropped {} frames, {} detections; RSS every 10 s (KiB): {rss:?}",
+        live["latency_ms"],
+        SEGMENT_S * 1000 + 2000,
+        live["input_fps"],
+        live["processed_fps"],
+        live["dropped_frames"],
+        live["dropped_detections"]
+    );
+    assert!(slid >= 60, "only {slid} segments in 2 minutes of 1 s segments");
+    let latency = live["latency_ms"].as_u64().expect("latency measured");
+    assert!(latency <= SEGMENT_S * 1000 + 2000, "latency {latency} ms");
+    let settled = rss[2];
+    let peak = *rss.iter().max().expect("samples");
+    assert!(peak <= settled + settled / 5, "RSS grew from {settled} to {peak} KiB");
+
+    // Detections carry their capture dates; a wall-clock window selects them.
+    let now_ms = live["epoch_ms"].as_u64().expect("epoch") + started.elapsed().as_millis() as u64;
+    let (from, to) = (now_ms - 60_000, now_ms - 30_000);
+    let (code, page) = get(&server.url(&format!(
+        "/api/videos/{id}/detections?start_at={from}&end_at={to}&class=person&limit=5000"
+    )));
+    assert_eq!(code, 200, "{page}");
+    let items = page["items"].as_array().expect("items");
+    assert!(!items.is_empty(), "no person in 30 s of vtest");
+    for d in items {
+        let at = d["captured_at"].as_u64().expect("captured_at");
+        assert!((from..to).contains(&at), "{d}");
+    }
+
+    // The API's figures are the metrics' (one source: the sums are its own).
+    let live = source(&server, &id);
+    let (_, text) = curl_raw("GET", &server.url("/metrics"), &[]);
+    let text = String::from_utf8_lossy(&text);
+    assert_eq!(metric(&text, "sightline_live_sources{state=\"live\"}"), 1.0);
+    assert_eq!(
+        metric(&text, "sightline_live_dropped_total{what=\"detections\"}"),
+        live["dropped_detections"].as_f64().expect("drops")
+    );
+    let input = metric(&text, "sightline_live_fps{stage=\"input\"}");
+    assert!(
+        (input - live["input_fps"].as_f64().expect("fps")).abs() < 0.5,
+        "{input} vs {live}"
+    );
+
+    // The camera goes away for 10 s and comes back: the source reconnects by itself.
+    camera.kill();
+    let down = Instant::now();
+    let lost = wait_state(&server, &id, "reconnecting", Duration::from_secs(20));
+    assert!(lost["reason"].is_string(), "{lost}");
+    std::thread::sleep(Duration::from_secs(10).saturating_sub(down.elapsed()));
+    let camera = Camera::serving(port, &media("vtest.avi"), 6);
+    wait_state(&server, &id, "live", Duration::from_secs(60));
+    let started = Instant::now();
+    loop {
+        let playlist = top_playlist(&server, &id);
+        if playlist.contains("#EXT-X-DISCONTINUITY") {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no discontinuity: {playlist}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let back = source(&server, &id);
+    assert_eq!(back["reconnects"], 1, "{back}");
+    let gap = &back["gaps"][0];
+    let gap_ms = gap["to"].as_u64().expect("gap closed") - gap["from"].as_u64().expect("gap start");
+    assert!(gap_ms >= 9_000, "{back}");
+
+    // The server restarts: the source comes back on its own.
+    server.kill();
+    let server = Server::start(dir.path(), &env());
+    wait_state(&server, &id, "live", Duration::from_secs(60));
+    wait_playable(&server, &id);
+
+    // Stopped: the stream ends, and it stays stopped.
+    let (code, stopped) = server.send_json("DELETE", &format!("/api/live/{id}"), &json!({}));
+    assert_eq!(code, 200, "{stopped}");
+    assert_eq!(stopped["state"], "stopped");
+    let started = Instant::now();
+    while !top_playlist(&server, &id).contains("#EXT-X-ENDLIST") {
+        assert!(started.elapsed() < Duration::from_secs(30), "the stream did not end");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (code, _) = server.send_json("DELETE", &format!("/api/videos/{id}"), &json!({}));
+    assert_eq!(code, 204);
+    drop(camera);
+}
+
+#[test]
+fn live_sources_that_cannot_work_end_failed_with_the_reason() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let vtest = media("vtest.avi");
+    let vtest = vtest.to_string_lossy();
+    let locked_port = free_port();
+    let _locked = Camera::start(
+        locked_port,
+        &["--file", &vtest, "--user", "admin", "--password", "right-one"],
+    );
+    let _silent = Camera::start(free_port(), &["--no-video"]);
+    let closed_port = free_port();
+    let server = Server::start(
+        dir.path(),
+        &[
+            ("SIGHTLINE_LIVE_MAX_ATTEMPTS", "2"),
+            ("SIGHTLINE_MAX_LIVE_SOURCES", "3"),
+            ("SIGHTLINE_CLUSTER_ENABLED", "false"),
+        ],
+    );
+
+    for (url, says) in [
+        ("http://example.org/clip.mp4", ".m3u8"),
+        ("file:///etc/passwd", "not supported"),
+        ("rtsp:///cam", "no host"),
+    ] {
+        let (code, v) = server.send_json("POST", "/api/live", &json!({ "url": url }));
+        assert_eq!(code, 400, "{url}: {v}");
+        assert!(v["message"].as_str().is_some_and(|m| m.contains(says)), "{url}: {v}");
+    }
+
+    let wrong_password = format!("rtsp://admin:wrong-one@127.0.0.1:{locked_port}/cam");
+    let cases = [
+        (wrong_password.clone(), "401"),
+        (_silent.url.clone(), "no video"),
+        (format!("rtsp://127.0.0.1:{closed_port}/cam"), "could not connect"),
+    ];
+    let mut ids = Vec::new();
+    for (url, _) in &cases {
+        let (code, v) = server.send_json("POST", "/api/live", &json!({ "url": url }));
+        assert_eq!(code, 201, "{url}: {v}");
+        assert!(!v.to_string().contains("wrong-one"), "the password is shown: {v}");
+        ids.push(v["id"].as_str().expect("id").to_string());
+    }
+    let (code, v) = server.send_json("POST", "/api/live", &json!({ "url": _silent.url }));
+    assert_eq!(code, 409, "a fourth source is over max_live_sources: {v}");
+
+    for (id, (url, says)) in ids.iter().zip(&cases) {
+        let failed = wait_state(&server, id, "failed", Duration::from_secs(90));
+        let reason = failed["reason"].as_str().unwrap_or_default();
+        assert!(reason.contains(says), "{url}: {failed}");
+        let (_, video) = get(&server.url(&format!("/api/videos/{id}")));
+        assert_eq!(video["status"], "failed", "{video}");
+    }
+    let (_, listed) = get(&server.url("/api/live"));
+    assert_eq!(listed["items"].as_array().map(Vec::len), Some(3), "{listed}");
+    assert!(!listed.to_string().contains("wrong-one"));
+    assert!(!server.log().contains("wrong-one"), "the password is logged");
+
+    // The right credentials, given apart from the URL.
+    let (code, v) = server.send_json(
+        "POST",
+        "/api/live",
+        &json!({ "url": format!("rtsp://127.0.0.1:{locked_port}/cam"), "username": "admin", "password": "right-one" }),
+    );
+    assert_eq!(code, 201, "{v}");
+    wait_state(&server, v["id"].as_str().expect("id"), "live", Duration::from_secs(60));
+}
