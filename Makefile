@@ -31,8 +31,8 @@ lint:
 ## Benchmarks: the detector alone, the default model's accuracy gate, then the pipeline on
 ## vtest.avi and on a 720p version of it (with the default model and the FP32 one), the pipeline's
 ## peak memory on a 4x longer input and on a 4K one, picture per bit against ffmpeg, time to the
-## first playable segment, the store, a detection across nodes, scale-out, and memory across 50
-## jobs in a row.
+## first playable segment, the store, a detection across nodes, scale-out, memory across 50
+## jobs in a row, and how many 720p 30 fps live sources one machine sustains.
 bench: build
 	./target/release/sightline bench detect
 	./target/release/sightline bench accuracy
@@ -47,6 +47,8 @@ bench: build
 	./target/release/sightline bench remote
 	bash scripts/bench-cluster.sh target/release/sightline .cache/media/vtest.avi
 	bash scripts/bench-soak.sh 50
+	$(CARGO) build --release --locked --example rtsp_camera
+	bash scripts/bench-live.sh target/release/sightline
 
 clean:
 	$(CARGO) clean

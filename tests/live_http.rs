@@ -7,6 +7,7 @@
 mod common;
 
 use std::path::Path;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use common::camera::Camera;
@@ -16,11 +17,17 @@ use serde_json::{json, Value};
 
 const SEGMENT_S: u64 = 1;
 const WINDOW: usize = 5;
+/// Retention in the long test: 60 s (as days).
+const RETENTION_S: u64 = 60;
+
+/// The tests that load the machine take turns, so one's latency is not the other's load.
+static HEAVY: Mutex<()> = Mutex::new(());
 
 fn env() -> Vec<(&'static str, &'static str)> {
     vec![
         ("SIGHTLINE_SEGMENT_SECONDS", "1"),
         ("SIGHTLINE_LIVE_DVR_SEGMENTS", "5"),
+        ("SIGHTLINE_RETENTION_DAYS", "0.000694444"),
         ("SIGHTLINE_CLUSTER_ENABLED", "false"),
     ]
 }
@@ -92,6 +99,19 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+fn du_kib(dir: &Path) -> u64 {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        total += if path.is_dir() {
+            du_kib(&path) * 1024
+        } else {
+            entry.metadata().map_or(0, |m| m.len())
+        };
+    }
+    total / 1024
+}
+
 fn files_in(dir: &Path) -> usize {
     std::fs::read_dir(dir).map_or(0, |d| d.count())
 }
@@ -105,6 +125,7 @@ fn metric(text: &str, series: &str) -> f64 {
 
 #[test]
 fn a_live_camera_streams_slides_reconnects_and_survives_a_restart() {
+    let _turn = HEAVY.lock().unwrap_or_else(|p| p.into_inner());
     let dir = tempfile::tempdir().expect("temp dir");
     let port = free_port();
     let mut camera = Camera::serving(port, &media("vtest.avi"), 6);
@@ -186,6 +207,20 @@ fn a_live_camera_streams_slides_reconnects_and_survives_a_restart() {
         assert!((from..to).contains(&at), "{d}");
     }
 
+    // Retention (60 s here): nothing older than that and a sweep (6 s) is left, nor in the stats.
+    let old = now_ms - (RETENTION_S + 15) * 1000;
+    let (_, page) = get(&server.url(&format!("/api/videos/{id}/detections?end_at={old}")));
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(0), "{page}");
+    let (_, stats) = get(&server.url(&format!("/api/videos/{id}/stats?bin=1")));
+    let first_bin = stats["histogram"][0]["start"].as_u64().expect("a histogram");
+    let epoch = live["epoch_ms"].as_u64().expect("epoch");
+    assert!(
+        epoch + first_bin * 1000 >= old,
+        "the stats still hold second {first_bin}: {stats}"
+    );
+    let store_kib = du_kib(&dir.path().join("store"));
+    println!("retention: stats from second {first_bin}; store {store_kib} KiB");
+
     // The API's figures are the metrics' (one source: the sums are its own).
     let live = source(&server, &id);
     let (_, text) = curl_raw("GET", &server.url("/metrics"), &[]);
@@ -249,6 +284,7 @@ fn a_live_camera_streams_slides_reconnects_and_survives_a_restart() {
 
 #[test]
 fn live_sources_that_cannot_work_end_failed_with_the_reason() {
+    let _turn = HEAVY.lock().unwrap_or_else(|p| p.into_inner());
     let dir = tempfile::tempdir().expect("temp dir");
     let vtest = media("vtest.avi");
     let vtest = vtest.to_string_lossy();
@@ -314,4 +350,133 @@ fn live_sources_that_cannot_work_end_failed_with_the_reason() {
     );
     assert_eq!(code, 201, "{v}");
     wait_state(&server, v["id"].as_str().expect("id"), "live", Duration::from_secs(60));
+}
+
+#[test]
+fn four_cameras_on_one_detector_keep_their_latency_by_tracking() {
+    let _turn = HEAVY.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = tempfile::tempdir().expect("temp dir");
+    let camera = Camera::serving(free_port(), &media("vtest.avi"), 2);
+    // One detector worker of one thread for four 10 fps sources, every frame due for detection.
+    let mut env = env();
+    env.extend([
+        ("SIGHTLINE_WORKERS", "1"),
+        ("SIGHTLINE_THREADS", "1"),
+        ("SIGHTLINE_EVERY", "1"),
+    ]);
+    let server = Server::start(dir.path(), &env);
+    let ids: Vec<String> = (0..4)
+        .map(|i| {
+            let (code, v) = server.send_json(
+                "POST",
+                "/api/live",
+                &json!({ "url": camera.url, "name": format!("cam{i}") }),
+            );
+            assert_eq!(code, 201, "{v}");
+            v["id"].as_str().expect("id").to_string()
+        })
+        .collect();
+    for id in &ids {
+        wait_state(&server, id, "live", Duration::from_secs(60));
+    }
+    let mut rss = Vec::new();
+    for _ in 0..6 {
+        std::thread::sleep(Duration::from_secs(10));
+        rss.push(rss_kib(server.child.id()));
+    }
+    let (_, listed) = get(&server.url("/api/live"));
+    let sources = listed["items"].as_array().expect("items").clone();
+    let figures: Vec<String> = sources
+        .iter()
+        .map(|s| {
+            format!(
+                "{}: latency {} ms, {} fps in, {} out, {} detections tracked only, {} frames dropped",
+                s["name"],
+                s["latency_ms"],
+                s["input_fps"],
+                s["processed_fps"],
+                s["dropped_detections"],
+                s["dropped_frames"]
+            )
+        })
+        .collect();
+    println!(
+        "4 sources, 1 detector thread:\n  {}\n  RSS every 10 s (KiB): {rss:?}",
+        figures.join("\n  ")
+    );
+    let dropped: u64 = sources
+        .iter()
+        .map(|s| s["dropped_detections"].as_u64().unwrap_or(0))
+        .sum();
+    assert!(
+        dropped > 0,
+        "detection kept up with 40 fps on one thread: no overload to show"
+    );
+    for s in &sources {
+        let latency = s["latency_ms"].as_u64().expect("latency");
+        assert!(latency <= SEGMENT_S * 1000 + 2000, "{s}");
+    }
+    let (_, metrics) = curl_raw("GET", &server.url("/metrics"), &[]);
+    assert_eq!(
+        metric(
+            &String::from_utf8_lossy(&metrics),
+            "sightline_live_sources{state=\"live\"}"
+        ),
+        4.0
+    );
+    // The frames only tracked still have their boxes: predicted, and moving.
+    let (_, page) = get(&server.url(&format!("/api/videos/{}/detections?limit=5000", ids[0])));
+    let predicted: Vec<&Value> = page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|d| d["source"] == "predicted")
+        .collect();
+    assert!(!predicted.is_empty(), "no predicted boxes");
+    let track = predicted[0]["track_id"].clone();
+    let boxes: Vec<&Value> = predicted
+        .iter()
+        .filter(|d| d["track_id"] == track)
+        .map(|d| &d["box"])
+        .collect();
+    assert!(
+        boxes.windows(2).any(|w| w[0] != w[1]),
+        "track {track}'s predicted boxes stand still"
+    );
+    let settled = rss[1];
+    let peak = *rss.iter().max().expect("samples");
+    assert!(peak <= settled + settled / 5, "RSS grew from {settled} to {peak} KiB");
+
+    // Stopped, their figures stand still: summed, they are the metrics'.
+    for id in &ids {
+        let (code, v) = server.send_json("DELETE", &format!("/api/live/{id}"), &json!({}));
+        assert_eq!(code, 200, "{v}");
+    }
+    let started = Instant::now();
+    while server.log().matches("live source stopped").count() < ids.len() {
+        assert!(started.elapsed() < Duration::from_secs(60), "the sources did not stop");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (_, listed) = get(&server.url("/api/live"));
+    let total = |field: &str| -> f64 {
+        listed["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|s| s[field].as_f64().unwrap_or(0.0))
+            .sum()
+    };
+    let (_, metrics) = curl_raw("GET", &server.url("/metrics"), &[]);
+    let metrics = String::from_utf8_lossy(&metrics);
+    assert_eq!(
+        metric(&metrics, "sightline_live_dropped_total{what=\"detections\"}"),
+        total("dropped_detections")
+    );
+    assert_eq!(
+        metric(&metrics, "sightline_live_dropped_total{what=\"frames\"}"),
+        total("dropped_frames")
+    );
+    assert_eq!(metric(&metrics, "sightline_live_sources{state=\"live\"}"), 0.0);
+    // Each source adds and takes back its own share.
+    assert_eq!(metric(&metrics, "sightline_live_fps{stage=\"input\"}"), 0.0);
 }

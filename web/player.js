@@ -46,7 +46,8 @@ export function setStatusLine() {
   const live = player.live || v;
   playerEl.dataset.status = live.status;
   playerEl.dataset.progress = String(live.status === 'ready' ? 1 : live.progress || 0);
-  const parts = [live.status === 'processing' ? `Processing ${pct(live.progress)}` : live.status];
+  const running = live.status === 'processing';
+  const parts = [v.kind === 'live' && running ? 'Live' : running ? `Processing ${pct(live.progress)}` : live.status];
   parts.push(`${fmtInt(live.detections)} detections`);
   if (v.kind === 'live') parts.push('live source: the stream follows the camera (state and latency under Live sources)');
   else parts.push(`${v.width}×${v.height}, ${fmtTime(v.duration_ms / 1000)}, ${v.has_audio ? 'with sound' : 'no sound'}`);

@@ -97,9 +97,11 @@ impl Rate {
         self.fps()
     }
 
+    /// In steps of 1/64 fps: such numbers add and subtract exactly, so the summed gauges go
+    /// back to exactly 0 when every source has taken its share back.
     fn fps(&self) -> f64 {
         if self.interval_s > 0.0 {
-            1.0 / self.interval_s
+            (64.0 / self.interval_s).round() / 64.0
         } else {
             0.0
         }

@@ -269,6 +269,9 @@ impl LiveApi {
     }
 
     /// Get one live source.
+    ///
+    /// Its state, the reason of a failure or of the last failed attempt, its rates, latency,
+    /// drops, reconnects and latest gaps.
     #[oai(path = "/live/:id", method = "get", operation_id = "getLiveSource")]
     async fn get(
         &self,
