@@ -17,7 +17,6 @@ use crate::disk::DiskGuard;
 use crate::job_key::JobKey;
 use crate::notifier::Notifier;
 use crate::repairs::Repairs;
-use crate::state::upload_path;
 
 /// What every job of this server shares.
 pub struct JobRunner {
@@ -159,6 +158,11 @@ impl JobRunner {
             Err(_) => false,
         }
     }
+}
+
+/// Where the upload of video `id` is kept.
+pub fn upload_path(uploads: &Path, id: VideoId) -> PathBuf {
+    uploads.join(format!("{id}.video"))
 }
 
 /// Where rendering `number` of video `id` is written.

@@ -11,6 +11,7 @@ use sightline_cluster::Coordinator;
 use crate::config::ServerConfig;
 use crate::disk::DiskGuard;
 use crate::job_key::JobKey;
+use crate::job_runner::upload_path;
 use crate::live::LiveSources;
 use crate::notifier::Notifier;
 use crate::repairs::Repairs;
@@ -71,9 +72,4 @@ impl AppState {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default()
     }
-}
-
-/// Where the upload of video `id` is kept.
-pub fn upload_path(uploads: &std::path::Path, id: VideoId) -> PathBuf {
-    uploads.join(format!("{id}.video"))
 }
