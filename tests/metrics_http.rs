@@ -1,6 +1,6 @@
 //! End to end: the real server processes bikes.mp4 and its `/metrics` tells the story — every
-//! stage saw every frame, the histograms counted every request, nothing is left in flight — in an
-//! exposition that promtool accepts. Also: the Grafana dashboard only queries metrics that exist
+//! stage saw every frame, the histograms counted every request, nothing is left in flight — then
+//! a live camera adds the live sources' metrics, in an exposition that promtool accepts. Also: the Grafana dashboard only queries metrics that exist
 //! and its PromQL parses, and `sightline.example.toml` is a valid, complete, default config.
 //!
 //! Needs `make setup` (model, ONNX Runtime, media) and promtool (Debian package `prometheus`,
@@ -11,11 +11,12 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use common::server::{curl_raw, Server};
+use common::camera::Camera;
+use common::server::{curl_raw, free_port, get, Server};
 use common::{media, root};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// bikes.mp4: 10 s at 25 fps.
 const BIKES_FRAMES: f64 = 250.0;
@@ -158,6 +159,24 @@ fn processing_a_video_shows_in_the_metrics() {
     );
     // No video id ever becomes a label value.
     assert!(!exposition.contains(id), "a video id leaked into the labels");
+
+    // A live camera, until its first segment is listed: the live metrics have all been written.
+    let camera = Camera::serving(free_port(), &media("vtest.avi"), 1);
+    let (code, live) = server.send_json("POST", "/api/live", &json!({ "url": camera.url }));
+    assert_eq!(code, 201, "{live}");
+    let live_id = live["id"].as_str().expect("id").to_string();
+    let started = Instant::now();
+    while get(&server.url(&format!("/api/live/{live_id}"))).1["latency_ms"].is_null() {
+        assert!(started.elapsed() < READY_TIMEOUT, "no live segment listed\n{}", server.log());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (status, body) = curl_raw("GET", &server.url("/metrics"), &[]);
+    assert_eq!(status, 200);
+    let exposition = String::from_utf8(body).expect("UTF-8 exposition");
+    assert!(!exposition.contains(&live_id), "a video id leaked into the labels");
+    let m = samples(&exposition);
+    assert_eq!(value(&m, "sightline_live_sources{state=\"live\"}"), 1.0);
+    assert!(value(&m, "sightline_live_latency_seconds_count") >= 1.0);
 
     // promtool accepts the exposition.
     let check = Command::new("bash")
