@@ -6,6 +6,7 @@
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -357,13 +358,14 @@ fn four_cameras_on_one_detector_keep_their_latency_by_tracking() {
     let _turn = HEAVY.lock().unwrap_or_else(|p| p.into_inner());
     let dir = tempfile::tempdir().expect("temp dir");
     let camera = Camera::serving(free_port(), &media("vtest.avi"), 2);
-    // One detector worker of one thread for four 10 fps sources, every frame due for detection.
-    let mut env = env();
-    env.extend([
+    // One detector worker of one thread for four 10 fps sources, every frame due for detection,
+    // and the default 2 s segments: the bound is 4 s.
+    let env = [
         ("SIGHTLINE_WORKERS", "1"),
         ("SIGHTLINE_THREADS", "1"),
         ("SIGHTLINE_EVERY", "1"),
-    ]);
+        ("SIGHTLINE_CLUSTER_ENABLED", "false"),
+    ];
     let server = Server::start(dir.path(), &env);
     let ids: Vec<String> = (0..4)
         .map(|i| {
@@ -414,7 +416,7 @@ fn four_cameras_on_one_detector_keep_their_latency_by_tracking() {
     );
     for s in &sources {
         let latency = s["latency_ms"].as_u64().expect("latency");
-        assert!(latency <= SEGMENT_S * 1000 + 2000, "{s}");
+        assert!(latency <= 2000 + 2000, "{s}");
     }
     let (_, metrics) = curl_raw("GET", &server.url("/metrics"), &[]);
     assert_eq!(
@@ -433,15 +435,16 @@ fn four_cameras_on_one_detector_keep_their_latency_by_tracking() {
         .filter(|d| d["source"] == "predicted")
         .collect();
     assert!(!predicted.is_empty(), "no predicted boxes");
-    let track = predicted[0]["track_id"].clone();
-    let boxes: Vec<&Value> = predicted
-        .iter()
-        .filter(|d| d["track_id"] == track)
-        .map(|d| &d["box"])
-        .collect();
+    // Parked cars are predicted standing still; people walking are not.
+    let mut by_track: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
+    for d in &predicted {
+        by_track.entry(d["track_id"].to_string()).or_default().push(&d["box"]);
+    }
+    let moving = by_track.values().filter(|b| b.windows(2).any(|w| w[0] != w[1])).count();
     assert!(
-        boxes.windows(2).any(|w| w[0] != w[1]),
-        "track {track}'s predicted boxes stand still"
+        moving > 0,
+        "no track's predicted boxes move ({} tracks)",
+        by_track.len()
     );
     let settled = rss[1];
     let peak = *rss.iter().max().expect("samples");

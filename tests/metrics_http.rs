@@ -167,7 +167,11 @@ fn processing_a_video_shows_in_the_metrics() {
     let live_id = live["id"].as_str().expect("id").to_string();
     let started = Instant::now();
     while get(&server.url(&format!("/api/live/{live_id}"))).1["latency_ms"].is_null() {
-        assert!(started.elapsed() < READY_TIMEOUT, "no live segment listed\n{}", server.log());
+        assert!(
+            started.elapsed() < READY_TIMEOUT,
+            "no live segment listed\n{}",
+            server.log()
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     let (status, body) = curl_raw("GET", &server.url("/metrics"), &[]);
