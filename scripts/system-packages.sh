@@ -6,6 +6,8 @@ source "$(dirname "$0")/lib.sh"
 PACKAGES=(
   pkg-config build-essential python3-venv unzip
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
+  # The live-source tests' and bench's stand-in RTSP camera (examples/rtsp_camera.rs).
+  libgstrtspserver-1.0-dev
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools
   fonts-dejavu-core ffmpeg curl
