@@ -38,6 +38,10 @@ pub async fn start(config: ServerConfig) -> Result<SharedState, ServeError> {
     let store = Store::open(&config.data_dir.join("store"))?;
     let interrupted = store.interrupt_unfinished()?;
     for id in &interrupted {
+        // Live sources are started again below; only uploads wait for a retry.
+        if store.get_video(*id).ok().flatten().is_some_and(|v| v.live.is_some()) {
+            continue;
+        }
         tracing::warn!(video = %id, "job was processing when the server stopped; now interrupted (POST /api/videos/{id}/retry runs it again)");
     }
     let detector = DetectorConfig {
