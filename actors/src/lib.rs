@@ -10,7 +10,8 @@
 //!             requests, and the ledger through which pools pick them
 //! media/      GStreamer glue: probe, decoder and live source (behind the `source` seam), HLS
 //!             encoder
-//! live/       pure: a live source's shared figures and reconnect back-off
+//! live/       no GStreamer, no ractor: a live source's URL, reconnect back-off, and the figures
+//!             its stages share
 //! detect/     pure: model loading and running, letterbox, YOLO output decoding, NMS, class names
 //! track/      pure: the multi-object tracker
 //! render/     pure: boxes and labels drawn into I420 frames

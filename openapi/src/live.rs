@@ -14,6 +14,9 @@ use sightline_actors::store::{Store, StoreError, VideoId, VideoRecord, VideoStat
 use crate::config::ServerConfig;
 use crate::job_runner::JobRunner;
 
+/// Ended runs whose figures are kept in memory, at most.
+const ENDED_KEPT: usize = 64;
+
 /// A source started by this server, running or ended.
 struct Run {
     monitor: Arc<LiveMonitor>,
@@ -121,6 +124,17 @@ impl LiveSources {
             running.store(false, Ordering::Relaxed);
         });
         runs.insert(record.id, run);
+        // Ended runs are kept so their figures stay readable, but not without limit: sources
+        // added and stopped over months would otherwise grow this map. One forgotten falls back
+        // to what its record says (state, reason), as after a restart.
+        let ended: Vec<VideoId> = runs
+            .iter()
+            .filter(|(_, r)| !r.running.load(Ordering::Relaxed))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ended.iter().skip(ENDED_KEPT) {
+            runs.remove(id);
+        }
         Ok(())
     }
 
@@ -158,19 +172,7 @@ impl LiveSources {
             _ if stopped => LiveState::Stopped,
             _ => LiveState::Connecting,
         };
-        LiveReport {
-            state,
-            reason: record.error.clone(),
-            failed_attempts: 0,
-            reconnects: 0,
-            input_fps: 0.0,
-            processed_fps: 0.0,
-            latency_ms: None,
-            frames_in: 0,
-            dropped_frames: 0,
-            dropped_detections: 0,
-            gaps: Vec::new(),
-        }
+        LiveReport::idle(state, record.error.clone())
     }
 
     /// Starts every live source of `store` that a user has not stopped and that has not failed:

@@ -80,6 +80,26 @@ pub struct LiveReport {
     pub gaps: Vec<Gap>,
 }
 
+impl LiveReport {
+    /// A source in `state` with nothing measured yet (or no longer: one not run since the server
+    /// started), `reason` saying why it failed if it did.
+    pub fn idle(state: LiveState, reason: Option<String>) -> Self {
+        LiveReport {
+            state,
+            reason,
+            failed_attempts: 0,
+            reconnects: 0,
+            input_fps: 0.0,
+            processed_fps: 0.0,
+            latency_ms: None,
+            frames_in: 0,
+            dropped_frames: 0,
+            dropped_detections: 0,
+            gaps: Vec::new(),
+        }
+    }
+}
+
 /// A rate from intervals, smoothed over about ten of them.
 #[derive(Debug, Default)]
 struct Rate {
@@ -161,19 +181,7 @@ impl LiveMonitor {
         }
         LiveMonitor {
             inner: Mutex::new(Inner {
-                report: LiveReport {
-                    state: LiveState::Connecting,
-                    reason: None,
-                    failed_attempts: 0,
-                    reconnects: 0,
-                    input_fps: 0.0,
-                    processed_fps: 0.0,
-                    latency_ms: None,
-                    frames_in: 0,
-                    dropped_frames: 0,
-                    dropped_detections: 0,
-                    gaps: Vec::new(),
-                },
+                report: LiveReport::idle(LiveState::Connecting, None),
                 gaps: VecDeque::new(),
                 input: Rate::default(),
                 processed: Rate::default(),

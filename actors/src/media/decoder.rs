@@ -20,6 +20,7 @@ use gstreamer_video as gst_video;
 use gstreamer_video::prelude::*;
 
 use super::element::{element, MissingElement};
+use super::video_stream::take_video;
 use crate::frame::{Frame, I420Layout};
 
 #[derive(Debug, thiserror::Error)]
@@ -78,45 +79,10 @@ impl Decoder {
         src.link(&decodebin).map_err(|e| fail(&e))?;
         gst::Element::link_many([&deinterlace, &convert, &upright, appsink.upcast_ref()]).map_err(|e| fail(&e))?;
 
-        // Sound is kept by its own pipeline (`media::audio`); here it is never decoded, so a broken
-        // sound track cannot stop the video, and no time goes into decoding what is thrown away.
-        decodebin.connect("autoplug-continue", false, |values| {
-            let caps = values.get(2).and_then(|v| v.get::<gst::Caps>().ok());
-            let audio = caps
-                .as_ref()
-                .and_then(|c| c.structure(0))
-                .is_some_and(|s| s.name().starts_with("audio/"));
-            Some((!audio).to_value())
-        });
-        let pipeline_weak = pipeline.downgrade();
         let video_sink = deinterlace
             .static_pad("sink")
             .ok_or_else(|| DecodeError::Pipeline("no sink pad".into()))?;
-        decodebin.connect_pad_added(move |_, pad| {
-            let is_video = pad
-                .current_caps()
-                .and_then(|c| c.structure(0).map(|s| s.name().starts_with("video/")))
-                .unwrap_or(false);
-            if is_video && !video_sink.is_linked() {
-                if let Err(e) = pad.link(&video_sink) {
-                    tracing::warn!("could not link the video stream: {e:?}");
-                }
-                return;
-            }
-            // Audio, subtitles, a second video stream: consumed and ignored.
-            let Some(pipeline) = pipeline_weak.upgrade() else {
-                return;
-            };
-            let Ok(sink) = gst::ElementFactory::make("fakesink").property("sync", false).build() else {
-                return;
-            };
-            if pipeline.add(&sink).is_ok() {
-                let _ = sink.sync_state_with_parent();
-                if let Some(sink_pad) = sink.static_pad("sink") {
-                    let _ = pad.link(&sink_pad);
-                }
-            }
-        });
+        take_video(&decodebin, &pipeline, video_sink);
 
         let decoder = Self {
             pipeline,

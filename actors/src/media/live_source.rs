@@ -26,6 +26,7 @@ use super::decoder::{DecodeError, RawFrame};
 use super::element::element;
 use super::encoder::LiveOutput;
 use super::source::FrameSource;
+use super::video_stream::take_video;
 use crate::frame::Frame;
 use crate::live::{Backoff, LiveMonitor, LiveUrl};
 
@@ -156,44 +157,10 @@ impl Connection {
             }
             None
         });
-        // Sound is not kept from live sources: never decoded.
-        source.connect("autoplug-continue", false, |values| {
-            let caps = values.get(2).and_then(|v| v.get::<gst::Caps>().ok());
-            let audio = caps
-                .as_ref()
-                .and_then(|c| c.structure(0))
-                .is_some_and(|s| s.name().starts_with("audio/"));
-            Some((!audio).to_value())
-        });
         let video_sink = convert
             .static_pad("sink")
             .ok_or_else(|| "videoconvert has no sink pad".to_string())?;
-        let pipeline_weak = pipeline.downgrade();
-        let linked_sink = video_sink.clone();
-        source.connect_pad_added(move |_, pad| {
-            let is_video = pad
-                .current_caps()
-                .and_then(|c| c.structure(0).map(|s| s.name().starts_with("video/")))
-                .unwrap_or(false);
-            if is_video && !linked_sink.is_linked() {
-                if let Err(e) = pad.link(&linked_sink) {
-                    tracing::warn!("could not link the live video stream: {e:?}");
-                }
-                return;
-            }
-            let Some(pipeline) = pipeline_weak.upgrade() else {
-                return;
-            };
-            let Ok(sink) = gst::ElementFactory::make("fakesink").property("sync", false).build() else {
-                return;
-            };
-            if pipeline.add(&sink).is_ok() {
-                let _ = sink.sync_state_with_parent();
-                if let Some(sink_pad) = sink.static_pad("sink") {
-                    let _ = pad.link(&sink_pad);
-                }
-            }
-        });
+        take_video(&source, &pipeline, video_sink.clone());
         let no_video = Arc::new(AtomicBool::new(false));
         let flag = no_video.clone();
         source.connect_no_more_pads(move |_| {
