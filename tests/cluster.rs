@@ -2,7 +2,8 @@
 //! `sightline worker` nodes joining it. Jobs use both nodes; a worker killed, frozen or joining
 //! mid-job loses no frame and counts none twice; a node frozen too long is dropped and joins again
 //! when it wakes, as it does when its coordinator restarts; wrong cookies, models, TLS settings and
-//! missing or foreign client certificates are refused.
+//! missing or foreign client certificates are refused. A live source detects on worker nodes too,
+//! and goes on when one is lost.
 //!
 //! The tests run one at a time: each runs two or three processes that share this machine's cores.
 
@@ -14,9 +15,10 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use common::server::{curl_raw, get, wait_for_text, Server};
+use common::camera::Camera;
+use common::server::{curl_raw, free_port, get, wait_for_text, Server};
 use common::{media, model, run, sightline};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 const BIKES_FRAMES: u64 = 250;
@@ -433,6 +435,74 @@ fn a_worker_joining_mid_job_gets_frames_of_that_job() {
     let _worker = Worker::start(&server, "late", &[]);
     wait_node(&server, "late", "up", Duration::from_secs(60));
     assert_shared_with(&server, &id, "late");
+}
+
+/// Live source `id` as `GET /api/live/{id}` shows it.
+fn live_source(server: &Server, id: &str) -> Value {
+    let (code, v) = get(&server.url(&format!("/api/live/{id}")));
+    assert_eq!(code, 200, "{v}");
+    v
+}
+
+#[test]
+fn a_live_source_detects_on_worker_nodes_and_goes_on_when_one_is_lost() {
+    let _one = serial();
+    let dir = tempfile::tempdir().expect("dir");
+    // bikes.mp4 at its own 25 fps, every frame due for detection, one detector thread per node.
+    let camera = Camera::serving(free_port(), &media("bikes.mp4"), 30);
+    let server = coordinator(dir.path(), &[("SIGHTLINE_THREADS", "1"), ("SIGHTLINE_EVERY", "1")]);
+    let worker = Worker::start(&server, "w1", &[]);
+    wait_node(&server, "w1", "up", Duration::from_secs(60));
+    let (code, added) = server.send_json("POST", "/api/live", &json!({ "url": camera.url }));
+    assert_eq!(code, 201, "{added}");
+    let id = added["id"].as_str().expect("id").to_string();
+
+    // The worker node detects frames of the source.
+    let started = Instant::now();
+    while frames_by_node(&server).get("w1").copied().unwrap_or(0) < 50 {
+        let v = live_source(&server, &id);
+        assert!(
+            started.elapsed() < JOB_TIMEOUT,
+            "w1 detected no frame of the live source: {v}\n{}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let before = live_source(&server, &id);
+    assert_eq!(before["state"], "live", "{before}");
+
+    // Lost mid-stream: the source stays live on the coordinator's worker alone.
+    worker.signal("KILL");
+    wait_node(&server, "w1", "lost", Duration::from_secs(10));
+    let lost_at = frames_by_node(&server);
+    let watched = Instant::now();
+    let mut latencies = Vec::new();
+    while watched.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_secs(1));
+        let v = live_source(&server, &id);
+        assert_eq!(v["state"], "live", "{v}\n{}", server.log());
+        latencies.push(v["latency_ms"].as_u64().unwrap_or(0));
+    }
+    let after = live_source(&server, &id);
+    let now = frames_by_node(&server);
+    let detected = now["coordinator"] - lost_at["coordinator"];
+    println!(
+        "live source across nodes: before the loss {} fps in, {} fps processed, {} detections tracked only; \
+         20 s after: {detected} frames detected on the coordinator, {} detections tracked only, \
+         latency every second (ms): {latencies:?}",
+        before["input_fps"],
+        before["processed_fps"],
+        before["dropped_detections"],
+        after["dropped_detections"]
+    );
+    assert!(detected > 0, "the coordinator detected nothing after the loss");
+    assert_eq!(now.get("w1"), lost_at.get("w1"), "a lost node was credited");
+    // Latency: within one segment (2 s) + 2 s once detection has caught up.
+    let latency = after["latency_ms"].as_u64().expect("latency");
+    assert!(latency <= 4000, "{after}");
+    let (code, stopped) = server.send_json("DELETE", &format!("/api/live/{id}"), &json!({}));
+    assert_eq!(code, 200, "{stopped}");
+    server.wait_log("lost", Duration::from_secs(10));
 }
 
 #[test]

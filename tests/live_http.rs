@@ -117,6 +117,21 @@ fn files_in(dir: &Path) -> usize {
     std::fs::read_dir(dir).map_or(0, |d| d.count())
 }
 
+/// Every track of video `id`, page by page.
+fn tracks(server: &Server, id: &str) -> Vec<Value> {
+    let mut all = Vec::new();
+    let mut after = String::new();
+    loop {
+        let (code, page) = get(&server.url(&format!("/api/videos/{id}/tracks?limit=1000{after}")));
+        assert_eq!(code, 200, "{page}");
+        all.extend(page["items"].as_array().cloned().unwrap_or_default());
+        match page["next"].as_u64() {
+            Some(next) => after = format!("&after={next}"),
+            None => return all,
+        }
+    }
+}
+
 /// A sample's value in a Prometheus exposition.
 fn metric(text: &str, series: &str) -> f64 {
     text.lines()
@@ -140,6 +155,8 @@ fn a_live_camera_streams_slides_reconnects_and_survives_a_restart() {
     wait_playable(&server, &id);
     let (_, video) = get(&server.url(&format!("/api/videos/{id}")));
     assert_eq!(video["kind"], "live");
+    assert_eq!((&video["width"], &video["height"]), (&json!(768), &json!(576)), "{video}");
+    assert!((video["fps"].as_f64().unwrap_or(0.0) - 10.0).abs() < 0.5, "{video}");
 
     // Two minutes live: the playlist slides, old segments go, memory stays flat.
     let streams = dir.path().join("streams").join(&id);
@@ -266,10 +283,42 @@ fn a_live_camera_streams_slides_reconnects_and_survives_a_restart() {
     // The server is killed and started again: the source comes back on its own. The camera may
     // keep the killed server's session, and not stream to a new one, until that session times
     // out (60 s here, as with cameras that take few sessions): the source keeps trying till then.
+    let last_track = tracks(&server, &id).iter().filter_map(|t| t["track_id"].as_u64()).max();
+    let last_track = last_track.expect("tracks before the restart");
+    let epoch = back["epoch_ms"].as_u64().expect("epoch");
+    let before = top_playlist(&server, &id);
     server.kill();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    let restarted_s = (now.expect("a clock after 1970").as_millis() as u64 - epoch) as f64 / 1000.0;
     let server = Server::start(dir.path(), &env());
     wait_state(&server, &id, "live", Duration::from_secs(150));
     wait_playable(&server, &id);
+    // Its playlists go on where they left off, after a discontinuity, with segments of new names
+    // (players may cache segments for ever).
+    let after = top_playlist(&server, &id);
+    let listed_before = before.matches("#EXTINF").count() as u64;
+    assert!(
+        media_sequence(&after) >= media_sequence(&before) + listed_before,
+        "the media sequence went back:\n{before}\n{after}"
+    );
+    assert!(after.contains("#EXT-X-DISCONTINUITY\n"), "{after}");
+    let names = |p: &str| -> Vec<String> { p.lines().filter(|l| l.ends_with(".ts")).map(String::from).collect() };
+    assert!(names(&after).iter().all(|n| !names(&before).contains(n)), "{before}\n{after}");
+    // Tracks it finds now are numbered after those it stored before.
+    let started = Instant::now();
+    loop {
+        let all = tracks(&server, &id);
+        let new: Vec<&Value> = all.iter().filter(|t| t["first_seen"].as_f64() > Some(restarted_s)).collect();
+        assert!(
+            new.iter().all(|t| t["track_id"].as_u64() > Some(last_track)),
+            "a track found after the restart reuses an ID (the last before was {last_track}): {new:?}"
+        );
+        if !new.is_empty() {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "no new track: {all:?}");
+        std::thread::sleep(Duration::from_secs(1));
+    }
 
     // Stopped: the stream ends, and it stays stopped.
     let (code, stopped) = server.send_json("DELETE", &format!("/api/live/{id}"), &json!({}));

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use sightline_actors::detect::ModelInfo;
+use sightline_actors::hls::LivePosition;
 use sightline_actors::job::{
     analyse_if_owed, record_status, EngineSettings, EventSink, JobKind, JobOutcome, JobProgress, JobSpec, RenderOptions,
 };
@@ -74,13 +75,14 @@ impl JobRunner {
 
     /// Runs live source `id` until it is stopped or fails. Like an upload's job, with the source
     /// as its input; a source started again begins a new stream (its stored detections stay).
-    pub async fn run_live(&self, id: VideoId, input: LiveInput) -> JobOutcome {
+    pub async fn run_live(&self, id: VideoId, mut input: LiveInput) -> JobOutcome {
         let key = JobKey::process(id);
         let record = match self.store.get_video(id) {
             Ok(Some(r)) => r,
             _ => return JobOutcome::failed("the live source no longer exists"),
         };
         let out_dir = self.streams.join(id.to_string());
+        input.continues = live_position(&out_dir);
         if let Err(why) = self.fresh_folder(&out_dir) {
             return self.fail(key, why);
         }
@@ -168,4 +170,18 @@ pub fn upload_path(uploads: &Path, id: VideoId) -> PathBuf {
 /// Where rendering `number` of video `id` is written.
 fn render_dir(streams: &Path, id: VideoId, number: u32) -> PathBuf {
     streams.join(id.to_string()).join("renders").join(number.to_string())
+}
+
+/// Where the live playlists an earlier run left in `out_dir` ended (the furthest of its
+/// renditions), so a player holding one never sees the numbers go back.
+fn live_position(out_dir: &Path) -> Option<LivePosition> {
+    let renditions = std::fs::read_dir(out_dir).ok()?;
+    renditions
+        .flatten()
+        .filter_map(|r| std::fs::read_to_string(r.path().join("index.m3u8")).ok())
+        .filter_map(|text| LivePosition::after(&text))
+        .reduce(|a, b| LivePosition {
+            segments: a.segments.max(b.segments),
+            discontinuities: a.discontinuities.max(b.discontinuities),
+        })
 }

@@ -95,6 +95,7 @@ impl LiveSources {
             epoch_ms: settings.epoch_ms,
             max_attempts: self.max_attempts,
             window_segments: self.window_segments,
+            continues: None,
             retention: self.retention,
             monitor: run.monitor.clone(),
             stop: run.stop.clone(),

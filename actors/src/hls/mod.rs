@@ -9,6 +9,6 @@ pub mod segment_clock;
 pub use codecs::avc1_from_annexb;
 pub use ladder::{ladder, Rendition};
 pub use playlist::{
-    render_master, write_atomic, MediaPlaylist, Segment, Variant, AUDIO_BANDWIDTH, AUDIO_DIR, AUDIO_URI,
+    render_master, write_atomic, LivePosition, MediaPlaylist, Segment, Variant, AUDIO_BANDWIDTH, AUDIO_DIR, AUDIO_URI,
 };
 pub use segment_clock::SegmentClock;

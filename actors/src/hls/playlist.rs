@@ -17,6 +17,33 @@ pub struct Segment {
     pub discontinuity: bool,
 }
 
+/// Where a live playlist left off: the media sequence and discontinuity sequence its next
+/// segment takes. A source started again goes on from there, so a player that read the old
+/// playlist never sees the numbers go back.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LivePosition {
+    pub segments: u64,
+    pub discontinuities: u64,
+}
+
+impl LivePosition {
+    /// Reads it from a live playlist's text (`None`: not a media playlist).
+    pub fn after(playlist: &str) -> Option<Self> {
+        let tag = |name: &str| {
+            playlist
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|n| n.trim().parse::<u64>().ok())
+        };
+        let count = |keep: fn(&str) -> bool| playlist.lines().filter(|l| keep(l.trim())).count() as u64;
+        Some(LivePosition {
+            segments: tag("#EXT-X-MEDIA-SEQUENCE:")? + count(|l| l.starts_with("#EXTINF:")),
+            discontinuities: tag("#EXT-X-DISCONTINUITY-SEQUENCE:").unwrap_or(0)
+                + count(|l| l == "#EXT-X-DISCONTINUITY"),
+        })
+    }
+}
+
 /// A rendition's media playlist. A file's is of EVENT type: segments are only ever appended, so
 /// a player can start while the job runs, and `ended` adds `#EXT-X-ENDLIST`. A live source's
 /// slides: it lists the last `window` segments, and the media sequence counts those that left.
@@ -50,6 +77,13 @@ impl MediaPlaylist {
             window: Some(window.max(3)),
             ..Self::default()
         }
+    }
+
+    /// Numbers its segments on from `position` (a live source started again).
+    pub fn continuing(mut self, position: LivePosition) -> Self {
+        self.removed = position.segments;
+        self.removed_discontinuities = position.discontinuities;
+        self
     }
 
     /// Appends a finished segment; returns those that slid out of a live window, oldest first.
@@ -251,6 +285,29 @@ mod tests {
         assert!(text.contains("#EXT-X-MEDIA-SEQUENCE:4\n#EXT-X-DISCONTINUITY-SEQUENCE:1\n"));
         assert!(!text.contains("#EXT-X-DISCONTINUITY\n"));
         assert_eq!(p.total_segments(), 7);
+    }
+
+    #[test]
+    fn a_live_playlist_goes_on_from_where_an_earlier_one_left_off() {
+        let mut earlier = MediaPlaylist::live(2.0, 3);
+        for i in 0..5 {
+            earlier.push(Segment {
+                discontinuity: i == 1 || i == 4,
+                ..seg(i, 2.0, 10)
+            });
+        }
+        // Listed: 2, 3, 4 (4 after a gap); slid out: 0, 1 (1 after a gap).
+        let position = LivePosition::after(&earlier.render()).expect("a media playlist");
+        assert_eq!(position, LivePosition { segments: 5, discontinuities: 2 });
+        let mut next = MediaPlaylist::live(2.0, 3).continuing(position);
+        next.push(Segment {
+            discontinuity: true,
+            ..seg(0, 2.0, 10)
+        });
+        let text = next.render();
+        assert!(text.contains("#EXT-X-MEDIA-SEQUENCE:5\n#EXT-X-DISCONTINUITY-SEQUENCE:2\n"), "{text}");
+        assert!(text.contains("#EXT-X-DISCONTINUITY\n#EXTINF:2.000000,\nseg00000.ts\n"), "{text}");
+        assert_eq!(LivePosition::after("#EXTM3U\n"), None);
     }
 
     #[test]

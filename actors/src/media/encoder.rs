@@ -24,9 +24,11 @@ use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
 
 use super::element::{element, MissingElement};
+use super::wall_clock::unix_ms;
 use crate::frame::{Frame, I420Layout};
 use crate::hls::{
-    avc1_from_annexb, render_master, write_atomic, MediaPlaylist, Rendition, Segment, SegmentClock, Variant,
+    avc1_from_annexb, render_master, write_atomic, LivePosition, MediaPlaylist, Rendition, Segment, SegmentClock,
+    Variant,
 };
 use crate::job::options::Preset;
 
@@ -127,6 +129,9 @@ pub struct LiveOutput {
     pub window: usize,
     /// Unix milliseconds at stream time 0.
     pub epoch_ms: u64,
+    /// Where an earlier run's playlists left off: numbering goes on from there, after a
+    /// discontinuity.
+    pub continues: Option<LivePosition>,
 }
 
 /// A pause in a live source longer than this ends the segment before it and marks the next one
@@ -222,6 +227,12 @@ impl Encoder {
         appsrc.link(&tee).map_err(|e| fail(&e))?;
 
         let segment_ns = (config.segment_seconds * 1e9) as u64;
+        // Segments are served as never changing: a live source's runs name theirs apart, so a
+        // run after a restart never reuses a name a player may hold in its cache.
+        let stem = match config.live {
+            Some(_) => format!("r{}-", unix_ms()),
+            None => "seg".to_string(),
+        };
         let mut branches = Vec::new();
         for (index, r) in config.renditions.iter().enumerate() {
             let dir = config.out_dir.join(&r.name);
@@ -264,7 +275,7 @@ impl Encoder {
             chain.push(x264);
             let parse = element("h264parse")?;
             chain.push(parse.clone());
-            let location = dir.join("seg%05d.ts");
+            let location = dir.join(format!("{stem}%05d.ts"));
             let location = location.to_string_lossy();
             if config.live.is_some() {
                 // splitmuxsink closes a file only once the GOP after it is complete: a whole
@@ -307,7 +318,8 @@ impl Encoder {
                 rendition: r.clone(),
                 dir,
                 playlist: match config.live {
-                    Some(live) => MediaPlaylist::live(config.segment_seconds, live.window),
+                    Some(live) => MediaPlaylist::live(config.segment_seconds, live.window)
+                        .continuing(live.continues.unwrap_or_default()),
                     None => MediaPlaylist::new(config.segment_seconds),
                 },
                 open_fragments: BTreeMap::new(),
@@ -364,7 +376,9 @@ impl Encoder {
             std::thread::sleep(Duration::from_millis(2));
         }
         let pts = gst::ClockTime::from_nseconds(TIME_BASE + frame.pts_ns);
-        let gap = self.frames > 0 && frame.pts_ns > self.end_ns + GAP_NS;
+        // A live source's run that continues an earlier one starts after a gap.
+        let continues = self.frames == 0 && self.config.live.is_some_and(|l| l.continues.is_some());
+        let gap = continues || (self.frames > 0 && frame.pts_ns > self.end_ns + GAP_NS);
         if gap {
             self.clock.open_at(frame.pts_ns);
             if self.gaps.len() == GAPS_KEPT {
@@ -513,10 +527,7 @@ impl Encoder {
         seg.wall_ms = Some(captured_ms);
         seg.discontinuity = self.gaps.iter().any(|(_, resume)| near(*resume, start_pts));
         if index == 0 {
-            let now_ms = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as u64);
-            self.latency = Some(Duration::from_millis(now_ms.saturating_sub(captured_ms)));
+            self.latency = Some(Duration::from_millis(unix_ms().saturating_sub(captured_ms)));
         }
         let b = &mut self.branches[index];
         for gone in b.playlist.push(seg) {

@@ -27,7 +27,9 @@ use super::element::element;
 use super::encoder::LiveOutput;
 use super::source::FrameSource;
 use super::video_stream::take_video;
+use super::wall_clock::unix_ms;
 use crate::frame::Frame;
+use crate::hls::LivePosition;
 use crate::live::{Backoff, LiveMonitor, LiveUrl};
 
 /// How long a new connection may take to deliver its first frame.
@@ -56,6 +58,8 @@ pub struct LiveInput {
     pub max_attempts: u32,
     /// Segments each live playlist lists (the DVR window).
     pub window_segments: usize,
+    /// Where an earlier run's playlists left off: this run's go on from there.
+    pub continues: Option<LivePosition>,
     /// How long its detections and events are kept (`None`: for ever).
     pub retention: Option<Duration>,
     pub monitor: Arc<LiveMonitor>,
@@ -86,6 +90,7 @@ impl LiveInput {
         LiveOutput {
             window: self.window_segments,
             epoch_ms: self.epoch_ms,
+            continues: self.continues,
         }
     }
 }
@@ -358,12 +363,6 @@ impl LiveSource {
             data: raw.data,
         }
     }
-}
-
-fn unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 impl FrameSource for LiveSource {

@@ -12,7 +12,8 @@
 //! A live source never lets frames queue behind detection: a frame still waiting for a worker
 //! when a newer one is due is only tracked (the tracker predicts its boxes) and counted as a
 //! dropped detection, so the newest frame is always the one detected and the cadence adapts to
-//! the workers there are. A failed request is not sent again either: its frame is tracked instead.
+//! the workers there are. A failed request, or one on a node that stopped answering, is not sent
+//! again either: its frame is tracked instead.
 //!
 //! Metrics: `sightline_frames_total{stage="detected"}` per answer accepted,
 //! `sightline_detection_request_seconds` per request from dispatch to its outcome (an answer, an
@@ -178,7 +179,7 @@ impl Actor for DetectorPool {
             }
             PoolMsg::Retry => {
                 state.retry_scheduled = false;
-                resend_from_closed_nodes(state);
+                resend_from_closed_nodes(state)?;
             }
         }
         finish_handling(&myself, state)
@@ -220,16 +221,30 @@ fn track_only(state: &PoolState, frame: Frame) -> Result<(), ActorProcessingErr>
 }
 
 /// Puts back requests whose worker's node stopped answering heartbeats or left: a frozen node
-/// would otherwise hold them until their deadline.
-fn resend_from_closed_nodes(state: &mut PoolState) {
-    for (index, p) in state.pending.iter_mut() {
-        if p.sent_to.is_some_and(|w| !state.ledger.admits(w)) {
+/// would otherwise hold them until their deadline. A live source tracks those frames instead:
+/// newer ones are due by now.
+fn resend_from_closed_nodes(state: &mut PoolState) -> Result<(), ActorProcessingErr> {
+    let stranded: Vec<u64> = state
+        .pending
+        .iter()
+        .filter(|(_, p)| p.sent_to.is_some_and(|w| !state.ledger.admits(w)))
+        .map(|(index, _)| *index)
+        .collect();
+    for index in stranded {
+        if let Some(live) = &state.args.live {
+            tracing::warn!(frame = index, "the worker's node is not answering; the frame is tracked only");
+            live.detection_dropped();
+            if let Some(p) = state.pending.remove(&index) {
+                track_only(state, p.frame)?;
+            }
+        } else if let Some(p) = state.pending.get_mut(&index) {
             tracing::warn!(frame = index, worker = ?p.sent_to, "the worker's node is not answering; sending the frame elsewhere");
             p.sent_to = None;
             state.retries.increment(1);
-            state.waiting.push_front(*index);
+            state.waiting.push_front(index);
         }
     }
+    Ok(())
 }
 
 /// Sends waiting frames to the least busy workers that have room.

@@ -122,6 +122,10 @@ impl Actor for HlsWriter {
                 };
                 if encoder.is_none() {
                     state.sound = start_sound(&state.args);
+                    if state.args.live.is_some() {
+                        let (width, height) = (frame.layout.width, frame.layout.height);
+                        state.args.supervisor.cast(SupervisorMsg::Picture { width, height, fps })?;
+                    }
                 }
                 let push_seconds = state.push_seconds.clone();
                 let encoder = tokio::task::spawn_blocking(move || {

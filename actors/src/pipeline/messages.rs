@@ -131,6 +131,8 @@ pub enum AnalyticsMsg {
 /// To the VideoSupervisor.
 #[derive(RactorMessage)]
 pub enum SupervisorMsg {
+    /// A live source's picture, known from its first frame (a file's is probed before the job).
+    Picture { width: u32, height: u32, fps: f64 },
     /// The writer has finished the stream.
     Encoded(EncodeSummary),
 }

@@ -33,6 +33,8 @@ pub struct RendererArgs {
     /// Classes drawn (`None`: all). Detection may keep more classes than are drawn.
     pub draw_classes: Option<Vec<bool>>,
     pub tracker: TrackerConfig,
+    /// The highest track ID the video's stored detections use: new tracks are numbered after it.
+    pub last_track_id: u64,
     /// Zones and lines drawn, with their running counts.
     pub rules: Option<Rules>,
 }
@@ -57,7 +59,7 @@ impl Actor for Renderer {
     async fn pre_start(&self, _: ActorRef<Self::Msg>, args: RendererArgs) -> Result<Self::State, ActorProcessingErr> {
         args.style.validate()?;
         Ok(RendererState {
-            tracker: Tracker::new(args.tracker.clone())?,
+            tracker: Tracker::new(args.tracker.clone())?.continuing_after(args.last_track_id),
             tally: args
                 .rules
                 .clone()

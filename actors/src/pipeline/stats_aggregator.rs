@@ -24,8 +24,8 @@ pub struct StatsArgs {
     pub store: Store,
     pub video: VideoId,
     pub progress: watch::Sender<JobProgress>,
-    /// Start from the stats of what the store holds (a live source started again).
-    pub resume: bool,
+    /// Stats to start from: those of what the store holds of a live source started again.
+    pub resumed: Option<StatsAccumulator>,
     /// How long detections are kept (a live source's retention; `None`: for ever).
     pub retention: Option<Duration>,
 }
@@ -47,13 +47,8 @@ impl Actor for StatsAggregator {
     type State = StatsState;
     type Arguments = StatsArgs;
 
-    async fn pre_start(&self, _: ActorRef<Self::Msg>, args: StatsArgs) -> Result<Self::State, ActorProcessingErr> {
-        let acc = if args.resume {
-            let (store, video) = (args.store.clone(), args.video);
-            tokio::task::spawn_blocking(move || store.rebuild_stats(video)).await??
-        } else {
-            StatsAccumulator::new()
-        };
+    async fn pre_start(&self, _: ActorRef<Self::Msg>, mut args: StatsArgs) -> Result<Self::State, ActorProcessingErr> {
+        let acc = args.resumed.take().unwrap_or_default();
         Ok(StatsState {
             args,
             acc,

@@ -84,6 +84,16 @@ impl Actor for VideoSupervisor {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
+            SupervisorMsg::Picture { width, height, fps } => {
+                let (store, video) = (state.store.clone(), state.spec.video);
+                let recorded = tokio::task::spawn_blocking(move || {
+                    store.update_video(video, |v| (v.width, v.height, v.fps) = (width, height, fps))
+                })
+                .await?;
+                if let Err(e) = recorded {
+                    tracing::warn!(%video, "the live source's picture size could not be recorded: {e}");
+                }
+            }
             SupervisorMsg::Encoded(summary) => finish(&myself, state, Ok(()), Some(summary)).await,
         }
         Ok(())
@@ -124,11 +134,24 @@ async fn wire(myself: &ActorRef<SupervisorMsg>, state: &mut SupervisorState) -> 
         declared_ms: spec.duration_ms,
     };
     let extractor = stage(myself, state, "the frame extractor", FrameExtractor, extractor).await?;
+    // A live source started again goes on from what the store holds of it: its stats, and track
+    // IDs after those its detections use.
+    let resumed = match spec.input.live() {
+        Some(_) => {
+            let (store, video) = (state.store.clone(), spec.video);
+            Some(tokio::task::spawn_blocking(move || store.rebuild_stats(video)).await??)
+        }
+        None => None,
+    };
+    let last_track_id = resumed
+        .as_ref()
+        .and_then(|acc| acc.stats().tracks.keys().next_back().copied())
+        .unwrap_or(0);
     let stats = StatsArgs {
         store: state.store.clone(),
         video: spec.video,
         progress,
-        resume: spec.input.live().is_some(),
+        resumed,
         retention: spec.input.live().and_then(|l| l.retention),
     };
     let stats = stage(myself, state, "the stats aggregator", StatsAggregator, stats).await?;
@@ -168,6 +191,7 @@ async fn wire(myself: &ActorRef<SupervisorMsg>, state: &mut SupervisorState) -> 
         stats,
         analytics,
         tracker: spec.settings.tracker.clone(),
+        last_track_id,
         style: spec.style,
         class_names: spec.class_names.clone(),
         draw_classes: spec.draw_classes.clone(),

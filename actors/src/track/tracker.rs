@@ -64,6 +64,12 @@ impl Tracker {
         })
     }
 
+    /// Hands out IDs after `last` (a live source started again: its stored tracks keep theirs).
+    pub fn continuing_after(mut self, last: u64) -> Self {
+        self.next_id = self.next_id.max(last.saturating_add(1));
+        self
+    }
+
     pub fn config(&self) -> &TrackerConfig {
         &self.config
     }
@@ -73,7 +79,7 @@ impl Tracker {
         self.tracks.len()
     }
 
-    /// Confirmed IDs handed out so far.
+    /// The highest confirmed ID handed out so far.
     pub fn ids_issued(&self) -> u64 {
         self.next_id - 1
     }
@@ -330,6 +336,14 @@ mod tests {
                 assert_eq!(ids, vec![1, 2], "frame {frame}");
             }
         }
+    }
+
+    #[test]
+    fn a_tracker_continuing_after_an_id_numbers_new_tracks_after_it() {
+        let mut tr = Tracker::new(cfg()).unwrap().continuing_after(41);
+        let out = tr.update(&[det(0, 0.9, 0.0), det(0, 0.9, 500.0)]);
+        assert_eq!(out.iter().map(|b| b.track_id).collect::<Vec<_>>(), vec![42, 43]);
+        assert_eq!(tr.ids_issued(), 43);
     }
 
     #[test]
