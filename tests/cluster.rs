@@ -490,10 +490,7 @@ fn a_live_source_detects_on_worker_nodes_and_goes_on_when_one_is_lost() {
         "live source across nodes: before the loss {} fps in, {} fps processed, {} detections tracked only; \
          20 s after: {detected} frames detected on the coordinator, {} detections tracked only, \
          latency every second (ms): {latencies:?}",
-        before["input_fps"],
-        before["processed_fps"],
-        before["dropped_detections"],
-        after["dropped_detections"]
+        before["input_fps"], before["processed_fps"], before["dropped_detections"], after["dropped_detections"]
     );
     assert!(detected > 0, "the coordinator detected nothing after the loss");
     assert_eq!(now.get("w1"), lost_at.get("w1"), "a lost node was credited");

@@ -155,7 +155,11 @@ fn a_live_camera_streams_slides_reconnects_and_survives_a_restart() {
     wait_playable(&server, &id);
     let (_, video) = get(&server.url(&format!("/api/videos/{id}")));
     assert_eq!(video["kind"], "live");
-    assert_eq!((&video["width"], &video["height"]), (&json!(768), &json!(576)), "{video}");
+    assert_eq!(
+        (&video["width"], &video["height"]),
+        (&json!(768), &json!(576)),
+        "{video}"
+    );
     assert!((video["fps"].as_f64().unwrap_or(0.0) - 10.0).abs() < 0.5, "{video}");
 
     // Two minutes live: the playlist slides, old segments go, memory stays flat.
@@ -303,12 +307,18 @@ fn a_live_camera_streams_slides_reconnects_and_survives_a_restart() {
     );
     assert!(after.contains("#EXT-X-DISCONTINUITY\n"), "{after}");
     let names = |p: &str| -> Vec<String> { p.lines().filter(|l| l.ends_with(".ts")).map(String::from).collect() };
-    assert!(names(&after).iter().all(|n| !names(&before).contains(n)), "{before}\n{after}");
+    assert!(
+        names(&after).iter().all(|n| !names(&before).contains(n)),
+        "{before}\n{after}"
+    );
     // Tracks it finds now are numbered after those it stored before.
     let started = Instant::now();
     loop {
         let all = tracks(&server, &id);
-        let new: Vec<&Value> = all.iter().filter(|t| t["first_seen"].as_f64() > Some(restarted_s)).collect();
+        let new: Vec<&Value> = all
+            .iter()
+            .filter(|t| t["first_seen"].as_f64() > Some(restarted_s))
+            .collect();
         assert!(
             new.iter().all(|t| t["track_id"].as_u64() > Some(last_track)),
             "a track found after the restart reuses an ID (the last before was {last_track}): {new:?}"

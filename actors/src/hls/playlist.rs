@@ -298,15 +298,27 @@ mod tests {
         }
         // Listed: 2, 3, 4 (4 after a gap); slid out: 0, 1 (1 after a gap).
         let position = LivePosition::after(&earlier.render()).expect("a media playlist");
-        assert_eq!(position, LivePosition { segments: 5, discontinuities: 2 });
+        assert_eq!(
+            position,
+            LivePosition {
+                segments: 5,
+                discontinuities: 2
+            }
+        );
         let mut next = MediaPlaylist::live(2.0, 3).continuing(position);
         next.push(Segment {
             discontinuity: true,
             ..seg(0, 2.0, 10)
         });
         let text = next.render();
-        assert!(text.contains("#EXT-X-MEDIA-SEQUENCE:5\n#EXT-X-DISCONTINUITY-SEQUENCE:2\n"), "{text}");
-        assert!(text.contains("#EXT-X-DISCONTINUITY\n#EXTINF:2.000000,\nseg00000.ts\n"), "{text}");
+        assert!(
+            text.contains("#EXT-X-MEDIA-SEQUENCE:5\n#EXT-X-DISCONTINUITY-SEQUENCE:2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("#EXT-X-DISCONTINUITY\n#EXTINF:2.000000,\nseg00000.ts\n"),
+            "{text}"
+        );
         assert_eq!(LivePosition::after("#EXTM3U\n"), None);
     }
 

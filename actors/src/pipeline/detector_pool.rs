@@ -232,7 +232,10 @@ fn resend_from_closed_nodes(state: &mut PoolState) -> Result<(), ActorProcessing
         .collect();
     for index in stranded {
         if let Some(live) = &state.args.live {
-            tracing::warn!(frame = index, "the worker's node is not answering; the frame is tracked only");
+            tracing::warn!(
+                frame = index,
+                "the worker's node is not answering; the frame is tracked only"
+            );
             live.detection_dropped();
             if let Some(p) = state.pending.remove(&index) {
                 track_only(state, p.frame)?;

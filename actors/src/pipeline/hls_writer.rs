@@ -124,7 +124,10 @@ impl Actor for HlsWriter {
                     state.sound = start_sound(&state.args);
                     if state.args.live.is_some() {
                         let (width, height) = (frame.layout.width, frame.layout.height);
-                        state.args.supervisor.cast(SupervisorMsg::Picture { width, height, fps })?;
+                        state
+                            .args
+                            .supervisor
+                            .cast(SupervisorMsg::Picture { width, height, fps })?;
                     }
                 }
                 let push_seconds = state.push_seconds.clone();
