@@ -82,6 +82,39 @@ fn top_playlist(server: &Server, id: &str) -> String {
     String::from_utf8_lossy(&text).into_owned()
 }
 
+/// Each listed segment is as long as the time from its capture date to the next one's.
+fn assert_dates_follow_durations(playlist: &str) {
+    let mut dated: Vec<(u64, f64)> = Vec::new();
+    let mut date = None;
+    for line in playlist.lines() {
+        if let Some(d) = line.strip_prefix("#EXT-X-PROGRAM-DATE-TIME:") {
+            date = Some(unix_ms_of(d));
+        } else if let Some(d) = line.strip_prefix("#EXTINF:") {
+            let seconds: f64 = d.trim_end_matches(',').parse().expect("a duration");
+            dated.push((date.take().expect("a date per segment"), seconds));
+        }
+    }
+    for pair in dated.windows(2) {
+        let ((from, seconds), (to, _)) = (pair[0], pair[1]);
+        let gap_ms = to as f64 - from as f64;
+        assert!(
+            (gap_ms - seconds * 1000.0).abs() < 60.0,
+            "{seconds} s long, next {gap_ms} ms later:\n{playlist}"
+        );
+    }
+}
+
+/// Milliseconds since 1970 of a `2026-12-02T09:14:58.017Z` date.
+fn unix_ms_of(date: &str) -> u64 {
+    let n = |range: std::ops::Range<usize>| -> i64 { date[range].parse().expect("a date field") };
+    let (y, m, d) = (n(0..4), n(5..7), n(8..10));
+    // Days from 1970-01-01 of a proleptic Gregorian date (March-based years).
+    let (y, m) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
+    let days = 365 * y + y / 4 - y / 100 + y / 400 + (153 * m + 2) / 5 + d - 1 - 719_468;
+    let ms = ((days * 24 + n(11..13)) * 60 + n(14..16)) * 60_000 + n(17..19) * 1000 + n(20..23);
+    ms as u64
+}
+
 fn media_sequence(playlist: &str) -> u64 {
     playlist
         .lines()
@@ -209,8 +242,13 @@ fn a_live_camera_streams_slides_reconnects_and_survives_a_restart() {
         live["dropped_detections"]
     );
     assert!(slid >= 60, "only {slid} segments in 2 minutes of 1 s segments");
+    assert_dates_follow_durations(&top_playlist(&server, &id));
+    // A segment is listed once written: its first frame is at least its length old by then.
     let latency = live["latency_ms"].as_u64().expect("latency measured");
-    assert!(latency <= SEGMENT_S * 1000 + 2000, "latency {latency} ms");
+    assert!(
+        (SEGMENT_S * 900..=SEGMENT_S * 1000 + 2000).contains(&latency),
+        "latency {latency} ms"
+    );
     let settled = rss[2];
     let peak = *rss.iter().max().expect("samples");
     assert!(peak <= settled + settled / 5, "RSS grew from {settled} to {peak} KiB");

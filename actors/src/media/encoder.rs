@@ -270,6 +270,11 @@ impl Encoder {
             x264.set_property("vbv-buf-capacity", VBV_BUFFER_MS);
             // Keyframes only where we force them (see the module comment).
             x264.set_property("key-int-max", 1_000_000u32);
+            if config.live.is_some() {
+                // No lookahead and no B-frames: x264 would otherwise hold 10 to 15 frames, a
+                // second and more of a 10 fps camera, before a segment could close.
+                x264.set_property_from_str("tune", "zerolatency");
+            }
             let top = index == 0;
             x264.set_property("option-string", if top { TOP_OPTIONS } else { "scenecut=0" });
             chain.push(x264);
@@ -493,13 +498,13 @@ impl Encoder {
 
     /// Live: multifilesink closed file `number` of branch `index`: the segment from its start to
     /// the next one's (or to the end of the stream).
-    fn live_file_closed(&mut self, index: usize, file: &str, number: i32) -> Result<(), EncodeError> {
-        let start = |n: i64| self.starts.iter().find(|(i, _)| *i as i64 == n).map(|(_, p)| *p);
-        let Some(from) = start(i64::from(number)) else {
+    fn live_file_closed(&mut self, index: usize, file: &str, number: usize) -> Result<(), EncodeError> {
+        let start = |n: usize| self.starts.iter().find(|(i, _)| *i == n).map(|(_, p)| *p);
+        let Some(from) = start(number) else {
             tracing::warn!(file, "a live segment closed whose start is no longer known; not listed");
             return Ok(());
         };
-        let to = start(i64::from(number) + 1).unwrap_or(self.end_ns);
+        let to = start(number + 1).unwrap_or(self.end_ns);
         self.add_segment(index, file, TIME_BASE + from, TIME_BASE + to);
         write_playlist(&self.branches[index])?;
         self.write_master()
@@ -584,9 +589,13 @@ impl Encoder {
                     return Ok(());
                 };
                 if s.name() == "GstMultiFileSink" {
+                    // The file's number is read off its name: the message's `index` is already
+                    // the next file's (multifilesink counts the file before it says it closed).
                     let file: String = s.get("filename").unwrap_or_default();
-                    let number = s.get::<i32>("index").unwrap_or(-1);
-                    self.live_file_closed(index, &file, number)?;
+                    match file_number(&file) {
+                        Some(number) => self.live_file_closed(index, &file, number)?,
+                        None => tracing::warn!(file, "a live segment with an unexpected name; not listed"),
+                    }
                     return Ok(());
                 }
                 let running = s.get::<u64>("running-time").unwrap_or(0);
@@ -659,6 +668,13 @@ fn write_err(path: &Path, e: std::io::Error) -> EncodeError {
 }
 
 /// The playlist entry of a fragment file written from `start` to `end` (running time, ns).
+/// The number in a segment file's name (`…00042.ts` is 42).
+fn file_number(file: &str) -> Option<usize> {
+    let stem = Path::new(file).file_stem()?.to_str()?;
+    let digits = stem.len() - stem.bytes().rev().take_while(u8::is_ascii_digit).count();
+    stem[digits..].parse().ok()
+}
+
 pub(crate) fn finished_segment(location: &str, start: u64, end: u64) -> Option<Segment> {
     let path = Path::new(location);
     let bytes = std::fs::metadata(path).map(|m| m.len()).ok().filter(|b| *b > 0)?;
@@ -721,4 +737,16 @@ fn provisional_codecs(r: &Rendition, fps: f64) -> String {
         .find(|(_, f, s)| mbs <= *f && rate <= *s)
         .map_or(52, |l| l.0);
     format!("avc1.6400{level:02x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::file_number;
+
+    #[test]
+    fn a_segment_file_number_is_read_off_its_name() {
+        assert_eq!(file_number("/streams/7/576p/r1796202736976-00042.ts"), Some(42));
+        assert_eq!(file_number("seg00000.ts"), Some(0));
+        assert_eq!(file_number("/streams/7/576p/playlist.ts"), None);
+    }
 }
