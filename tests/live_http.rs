@@ -115,6 +115,19 @@ fn unix_ms_of(date: &str) -> u64 {
     ms as u64
 }
 
+/// The top rendition's playlist once it lists a segment (`None` before, or while a run starts).
+fn playlist_if_listed(server: &Server, id: &str) -> Option<String> {
+    let (code, master) = curl_raw("GET", &server.url(&format!("/streams/{id}/master.m3u8")), &[]);
+    let master = String::from_utf8_lossy(&master).into_owned();
+    let variant = master.lines().find(|l| l.ends_with(".m3u8") && !l.starts_with('#'));
+    let (code, text) = match (code, variant) {
+        (200, Some(v)) => curl_raw("GET", &server.url(&format!("/streams/{id}/{v}")), &[]),
+        _ => return None,
+    };
+    let text = String::from_utf8_lossy(&text).into_owned();
+    (code == 200 && text.contains("#EXTINF")).then_some(text)
+}
+
 fn media_sequence(playlist: &str) -> u64 {
     playlist
         .lines()
@@ -377,8 +390,41 @@ fn a_live_camera_streams_slides_reconnects_and_survives_a_restart() {
         assert!(started.elapsed() < Duration::from_secs(30), "the stream did not end");
         std::thread::sleep(Duration::from_millis(200));
     }
-    let (code, _) = server.send_json("DELETE", &format!("/api/videos/{id}"), &json!({}));
-    assert_eq!(code, 204);
+    let ended = top_playlist(&server, &id);
+
+    // Started again: live, its playlists going on after where they ended; a second start while
+    // it runs changes nothing.
+    let (code, again) = server.send_json("POST", &format!("/api/live/{id}/start"), &json!({}));
+    assert_eq!(code, 200, "{again}");
+    wait_state(&server, &id, "live", Duration::from_secs(60));
+    let (code, again) = server.send_json("POST", &format!("/api/live/{id}/start"), &json!({}));
+    assert_eq!((code, &again["state"]), (200, &json!("live")), "{again}");
+    let started = Instant::now();
+    let resumed = loop {
+        if let Some(p) = playlist_if_listed(&server, &id).filter(|p| !p.contains("#EXT-X-ENDLIST")) {
+            break p;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "no new segment");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        media_sequence(&resumed) >= media_sequence(&ended) + ended.matches("#EXTINF").count() as u64,
+        "{ended}\n{resumed}"
+    );
+    let (code, stopped) = server.send_json("DELETE", &format!("/api/live/{id}"), &json!({}));
+    assert_eq!(code, 200, "{stopped}");
+
+    // Deleted once it has stopped (409 while it still ends its stream).
+    let started = Instant::now();
+    loop {
+        let (code, v) = server.send_json("DELETE", &format!("/api/videos/{id}"), &json!({}));
+        match code {
+            204 => break,
+            409 => assert!(started.elapsed() < Duration::from_secs(30), "it did not stop: {v}"),
+            _ => panic!("{code}: {v}"),
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
     drop(camera);
 }
 

@@ -1,6 +1,6 @@
 // Live sources: add a camera or live stream by URL, see each one's state, rates and latency
 // (refreshed every 2 s while any runs), watch it in the player (hls.js follows a playlist without
-// an end as live), stop it.
+// an end as live), stop it, start it again.
 
 import { api } from './api.js';
 import { $, fmtInt, h } from './dom.js';
@@ -59,19 +59,22 @@ function figures(s) {
 
 function row(s) {
   const running = RUNNING.has(s.state);
-  const stop = async () => {
+  const act = (what, path, method) => async () => {
     try {
-      await api(`/api/live/${encodeURIComponent(s.id)}`, { method: 'DELETE' });
+      await api(path, { method });
     } catch (err) {
-      $('#live-message').textContent = `Could not stop ${s.name}: ${err.message}`;
+      $('#live-message').textContent = `Could not ${what} ${s.name}: ${err.message}`;
     }
     loadLive();
   };
+  const source = `/api/live/${encodeURIComponent(s.id)}`;
   return h('li', { class: 'live-source', dataset: { id: s.id, state: s.state } },
     h('span', { class: 'live-name', title: s.url }, s.name),
     ' ', h('span', { class: `badge ${s.state}` }, s.state),
     h('span', { class: 'live-figures muted small' }, figures(s)),
     h('span', { class: 'live-actions' },
       h('button', { type: 'button', class: 'button small', onclick: () => openVideo(s.id, { autoplay: true }) }, 'Watch'),
-      running ? h('button', { type: 'button', class: 'button small danger', onclick: stop }, 'Stop') : null));
+      running
+        ? h('button', { type: 'button', class: 'button small danger', onclick: act('stop', source, 'DELETE') }, 'Stop')
+        : h('button', { type: 'button', class: 'button small', onclick: act('start', `${source}/start`, 'POST') }, 'Start')));
 }

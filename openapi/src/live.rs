@@ -41,6 +41,8 @@ pub enum StartError {
     Full(usize),
     #[error("video {0} is not a live source")]
     NotLive(VideoId),
+    #[error("live source {0} is still stopping; try again in a moment")]
+    Stopping(VideoId),
     #[error("{0}")]
     BadUrl(String),
 }
@@ -74,11 +76,21 @@ impl LiveSources {
         self.runs().get(&id).is_some_and(|r| r.running.load(Ordering::Relaxed))
     }
 
+    /// Whether source `id` runs and has not been asked to stop.
+    pub fn is_active(&self, id: VideoId) -> bool {
+        self.runs()
+            .get(&id)
+            .is_some_and(|r| r.running.load(Ordering::Relaxed) && !r.stop.load(Ordering::Relaxed))
+    }
+
     /// Starts the source `record` describes.
     pub fn start(&self, record: &VideoRecord) -> Result<(), StartError> {
         let settings = record.live.as_ref().ok_or(StartError::NotLive(record.id))?;
         let url = LiveUrl::parse(&settings.url).map_err(StartError::BadUrl)?;
         let mut runs = self.runs();
+        if runs.get(&record.id).is_some_and(|r| r.running.load(Ordering::Relaxed)) {
+            return Err(StartError::Stopping(record.id));
+        }
         let running = runs.values().filter(|r| r.running.load(Ordering::Relaxed)).count();
         if running >= self.max {
             return Err(StartError::Full(self.max));

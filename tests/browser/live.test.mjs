@@ -1,6 +1,6 @@
 // A live camera in the web UI (see scripts/browser-test.sh, which starts the stand-in RTSP camera
 // and sets CAMERA_URL): added by URL, shown with its state and latency, played live by hls.js in
-// the player, stopped, and deleted so the other tests find the library as they left it.
+// the player, stopped, started again, stopped, and deleted so the other tests find the library as they left it.
 
 import path from 'node:path';
 import { ARTIFACTS, api, assert, assertNoErrors, launch, openPage, run, sleep, waitFor } from './lib.mjs';
@@ -42,6 +42,11 @@ const tests = [
 
       await page.click(`${ROW} button:has-text("Stop")`);
       await waitFor('the source to be stopped', async () => (await page.getAttribute(ROW, 'data-state')) === 'stopped', { ms: 30000 });
+      // Started again from its row, it comes back live; then stopped for good.
+      await page.click(`${ROW} button:has-text("Start")`);
+      await waitFor('the source to be live again', async () => (await page.getAttribute(ROW, 'data-state')) === 'live', { ms: 60000 });
+      await page.click(`${ROW} button:has-text("Stop")`);
+      await waitFor('the source to be stopped again', async () => (await page.getAttribute(ROW, 'data-state')) === 'stopped', { ms: 30000 });
       assertNoErrors(page);
       // Gone once its stream has ended.
       await waitFor('the stopped source to be deleted', async () => (await api(`/api/videos/${id}`, { method: 'DELETE' })).status === 204, { ms: 30000, every: 500 });

@@ -667,7 +667,6 @@ fn write_err(path: &Path, e: std::io::Error) -> EncodeError {
     }
 }
 
-/// The playlist entry of a fragment file written from `start` to `end` (running time, ns).
 /// The number in a segment file's name (`…00042.ts` is 42).
 fn file_number(file: &str) -> Option<usize> {
     let stem = Path::new(file).file_stem()?.to_str()?;
@@ -675,6 +674,7 @@ fn file_number(file: &str) -> Option<usize> {
     stem[digits..].parse().ok()
 }
 
+/// The playlist entry of a fragment file written from `start` to `end` (running time, ns).
 pub(crate) fn finished_segment(location: &str, start: u64, end: u64) -> Option<Segment> {
     let path = Path::new(location);
     let bytes = std::fs::metadata(path).map(|m| m.len()).ok().filter(|b| *b > 0)?;

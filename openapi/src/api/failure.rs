@@ -72,6 +72,14 @@ impl Statuses for LiveCreation {
     const LIST: &'static [u16] = &[400, 401, 409, 413, 415, 507, 500];
 }
 
+/// Starting a live source again: the token, the source, the limit of sources (or one still
+/// stopping), and a store or disk that may be full. (Every POST body is held to the upload
+/// limit: 413.)
+pub enum LiveStart {}
+impl Statuses for LiveStart {
+    const LIST: &'static [u16] = &[400, 401, 404, 409, 413, 507, 500];
+}
+
 /// Deleting a webhook.
 pub enum WebhookDeletion {}
 impl Statuses for WebhookDeletion {

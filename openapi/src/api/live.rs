@@ -12,7 +12,7 @@ use sightline_actors::store::{now_ms, LiveSettings, VideoRecord};
 use super::analytics::RulesBody;
 use super::auth::TokenIfSet;
 use super::error::ApiError;
-use super::failure::{Failure, Listing, LiveCreation, Lookup, Removal};
+use super::failure::{Failure, Listing, LiveCreation, LiveStart, Lookup, Removal};
 use super::models::Links;
 use super::video_id::VideoIdParam;
 use crate::live::StartError;
@@ -304,6 +304,37 @@ impl LiveApi {
             tracing::info!(video = %record.id, "live source stopping");
         }
         Ok(Json(view(&self.state, &record).ok_or_else(|| not_live(&record))?))
+    }
+
+    /// Start a live source again.
+    ///
+    /// A stopped or failed source is started again where it left off: the same id, its
+    /// detections, events, stats and track numbers kept, its playlists going on after a
+    /// discontinuity (the earlier run's segments are not kept). It is then started with the
+    /// server again. 409 when `max_live_sources` are running or the source is still stopping;
+    /// starting a running source changes nothing.
+    #[oai(path = "/live/:id/start", method = "post", operation_id = "startLiveSource")]
+    async fn start(
+        &self,
+        _token: TokenIfSet,
+        /// The source's video id, as `addLiveSource` answered it.
+        id: Path<VideoIdParam>,
+    ) -> Result<Json<LiveSource>, Failure<LiveStart>> {
+        let st = &self.state;
+        let record = self.live_record(id.0 .0)?;
+        if !st.live.is_active(record.id) {
+            st.disk
+                .check()
+                .map_err(|low| ApiError::insufficient_storage(low.to_string()))?;
+            st.live.start(&record).map_err(|e| ApiError::conflict(e.to_string()))?;
+            tracing::info!(video = %record.id, "live source started again");
+        }
+        let record = st.store.update_video(record.id, |v| {
+            if let Some(live) = v.live.as_mut() {
+                live.stopped = false;
+            }
+        })?;
+        Ok(Json(view(st, &record).ok_or_else(|| not_live(&record))?))
     }
 }
 
