@@ -75,11 +75,14 @@ fn launch(args: &Args) -> String {
             "( concat name=c ! h264parse ! rtph264pay name=pay0 pt=96 config-interval=1{inputs} {LIVE_CLOCK} )"
         );
     }
+    // Each copy reaches concat through an element with a static pad, so concat's inputs are made
+    // as the pipeline is built, in order. Linked straight from decodebin's dynamic pad, a copy
+    // now and then failed to link to concat, and the camera answered 503 (2 runs in 12).
     let inputs: String = (0..args.loops)
-        .map(|_| format!(" filesrc location=\"{}\" ! decodebin ! c.", args.file))
+        .map(|_| format!(" filesrc location=\"{}\" ! decodebin ! videoconvert ! c.", args.file))
         .collect();
     format!(
-        "( concat name=c ! videoconvert ! x264enc tune=zerolatency speed-preset=ultrafast \
+        "( concat name=c ! x264enc tune=zerolatency speed-preset=ultrafast \
          key-int-max=10 bitrate=1500 ! rtph264pay name=pay0 pt=96 config-interval=1{inputs} \
          {LIVE_CLOCK} )"
     )
