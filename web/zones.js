@@ -40,6 +40,11 @@ function toPicture(ev) {
 function drawOverlay() {
   const el = overlay();
   const r = pictureRect();
+  // No picture to draw on yet (an element without size, a video whose size is not known).
+  if (!(r.width > 0 && r.height > 0)) {
+    el.replaceChildren();
+    return;
+  }
   el.setAttribute('viewBox', `0 0 ${r.box.width} ${r.box.height}`);
   const at = (p) => `${(r.left + p.x * r.width).toFixed(1)},${(r.top + p.y * r.height).toFixed(1)}`;
   const shapes = [];

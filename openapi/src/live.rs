@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use sightline_actors::live::{LiveMonitor, LiveReport, LiveState, LiveUrl};
 use sightline_actors::media::LiveInput;
@@ -30,7 +31,7 @@ pub struct LiveSources {
     max: usize,
     window_segments: usize,
     max_attempts: u32,
-    retention: Option<std::time::Duration>,
+    retention: Option<Duration>,
     runs: Mutex<HashMap<VideoId, Run>>,
 }
 
@@ -149,6 +150,20 @@ impl LiveSources {
             runs.remove(id);
         }
         Ok(())
+    }
+
+    /// Starts source `record` once its run asked to stop has ended (it ends its stream first,
+    /// usually within a second or two), waiting at most `wait`.
+    pub async fn start_when_stopped(&self, record: &VideoRecord, wait: Duration) -> Result<(), StartError> {
+        let asked = Instant::now();
+        loop {
+            match self.start(record) {
+                Err(StartError::Stopping(_)) if asked.elapsed() < wait => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                done => return done,
+            }
+        }
     }
 
     /// Asks source `id` to stop; its job then ends its stream. False if it was not running.

@@ -51,6 +51,13 @@ impl StatsAccumulator {
         Self::default()
     }
 
+    /// Goes on from stored stats. The tracker keeps a track's class, so the (class, track) pairs
+    /// are those of `stats.tracks`.
+    pub fn from_stats(stats: VideoStats) -> Self {
+        let tracks = stats.tracks.iter().map(|(id, t)| (t.class_id, *id)).collect();
+        Self { stats, tracks }
+    }
+
     /// Adds one frame (its pts and all of its detections; an empty frame changes nothing).
     pub fn ingest(&mut self, pts_ms: u64, detections: &[StoredDetection]) {
         if detections.is_empty() {
@@ -221,6 +228,20 @@ impl Store {
             })
     }
 
+    /// Makes `id`'s stored stats forget what happened before `cutoff_ms` (retention of a live
+    /// source that is not running, whose stats no aggregator keeps). Cheap: no detection is read.
+    pub fn forget_stats_before(&self, id: VideoId, cutoff_ms: u64) -> Result<(), StoreError> {
+        let Some(stats) = self.get_stats(id)? else {
+            return Ok(());
+        };
+        let mut acc = StatsAccumulator::from_stats(stats.clone());
+        acc.forget_before(cutoff_ms);
+        if *acc.stats() != stats {
+            self.put_stats(id, acc.stats())?;
+        }
+        Ok(())
+    }
+
     /// Recomputes `id`'s stats from its stored detections (after an interrupted job, or if the
     /// stored stats are lost) and returns the accumulator, ready to keep ingesting new frames.
     /// Streams the detections; they arrive grouped by pts, i.e. frame by frame.
@@ -317,6 +338,15 @@ mod tests {
         rebuilt.ingest(2500, &frames[2]);
         let mut forgetting = acc.clone();
         forgetting.forget_before(2000);
+        let mut resumed = StatsAccumulator::from_stats(acc.stats().clone());
+        resumed.forget_before(2000);
+        assert_eq!(
+            resumed.stats(),
+            forgetting.stats(),
+            "stored stats forget as the live ones do"
+        );
+        store.forget_stats_before(id, 2000).unwrap();
+        assert_eq!(store.get_stats(id).unwrap().as_ref(), Some(forgetting.stats()));
         let (f, r) = (forgetting.stats(), rebuilt.stats());
         assert_eq!(f.class_counts, r.class_counts);
         assert_eq!(f.total_detections, r.total_detections);

@@ -18,6 +18,9 @@ use super::video_id::VideoIdParam;
 use crate::live::StartError;
 use crate::state::SharedState;
 
+/// How long a start waits for the source's earlier run to end its stream.
+const STOPPING_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 #[derive(Tags)]
 enum ApiTags {
     /// Cameras and live streams, processed as they arrive.
@@ -311,8 +314,9 @@ impl LiveApi {
     /// A stopped or failed source is started again where it left off: the same id, its
     /// detections, events, stats and track numbers kept, its playlists going on after a
     /// discontinuity (the earlier run's segments are not kept). It is then started with the
-    /// server again. 409 when `max_live_sources` are running or the source is still stopping;
-    /// starting a running source changes nothing.
+    /// server again. A source still ending its stream after a stop is waited for (up to 10 s).
+    /// 409 when `max_live_sources` are running or it has not stopped by then; starting a running
+    /// source changes nothing.
     #[oai(path = "/live/:id/start", method = "post", operation_id = "startLiveSource")]
     async fn start(
         &self,
@@ -326,7 +330,10 @@ impl LiveApi {
             st.disk
                 .check()
                 .map_err(|low| ApiError::insufficient_storage(low.to_string()))?;
-            st.live.start(&record).map_err(|e| ApiError::conflict(e.to_string()))?;
+            st.live
+                .start_when_stopped(&record, STOPPING_WAIT)
+                .await
+                .map_err(|e| ApiError::conflict(e.to_string()))?;
             tracing::info!(video = %record.id, "live source started again");
         }
         let record = st.store.update_video(record.id, |v| {
