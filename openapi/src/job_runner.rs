@@ -74,7 +74,8 @@ impl JobRunner {
     }
 
     /// Runs live source `id` until it is stopped or fails. Like an upload's job, with the source
-    /// as its input; a source started again begins a new stream (its stored detections stay).
+    /// as its input; a source started again goes on from where its playlists ended, and its
+    /// stored detections stay.
     pub async fn run_live(&self, id: VideoId, mut input: LiveInput) -> JobOutcome {
         let key = JobKey::process(id);
         let record = match self.store.get_video(id) {
