@@ -201,8 +201,9 @@ pub fn histogram(stats: &VideoStats, bin_seconds: u64) -> Result<Vec<Bin>, Histo
 }
 
 impl Store {
-    /// Replaces the stored stats of `id`. Refused for an unknown video (no orphans after a delete).
-    pub fn put_stats(&self, id: VideoId, stats: &VideoStats) -> Result<(), StoreError> {
+    /// Replaces the stored stats of `id`; returns the bytes written. Refused for an unknown video
+    /// (no orphans after a delete).
+    pub fn put_stats(&self, id: VideoId, stats: &VideoStats) -> Result<usize, StoreError> {
         if !self.video_exists(id)? {
             return Err(StoreError::NotFound(id));
         }
@@ -210,8 +211,9 @@ impl Store {
             what: "stats",
             reason: e.to_string(),
         })?;
+        let written = bytes.len();
         self.trees()?.stats.insert(id.to_be_bytes(), bytes)?;
-        Ok(())
+        Ok(written)
     }
 
     /// The last stats stored for `id`, if any.
