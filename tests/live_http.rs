@@ -256,10 +256,13 @@ fn a_live_camera_streams_slides_reconnects_and_survives_a_restart() {
     );
     assert!(slid >= 60, "only {slid} segments in 2 minutes of 1 s segments");
     assert_dates_follow_durations(&top_playlist(&server, &id));
-    // A segment is listed once written: its first frame is at least its length old by then.
+    // A segment is listed once written: its first frame is about its length old by then. Capture
+    // times follow the camera's clock from the first frame's arrival, so they can read up to a
+    // few hundred ms late when that frame was held up (170 ms seen in tests/cluster.rs); a
+    // segment dated by the next one's start would read some 50 ms.
     let latency = live["latency_ms"].as_u64().expect("latency measured");
     assert!(
-        (SEGMENT_S * 900..=SEGMENT_S * 1000 + 2000).contains(&latency),
+        (SEGMENT_S * 700..=SEGMENT_S * 1000 + 2000).contains(&latency),
         "latency {latency} ms"
     );
     let settled = rss[2];

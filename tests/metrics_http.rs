@@ -1,7 +1,8 @@
 //! End to end: the real server processes bikes.mp4 and its `/metrics` tells the story — every
 //! stage saw every frame, the histograms counted every request, nothing is left in flight — then
-//! a live camera adds the live sources' metrics, in an exposition that promtool accepts. Also: the Grafana dashboard only queries metrics that exist
-//! and its PromQL parses, and `sightline.example.toml` is a valid, complete, default config.
+//! a live camera adds the live sources' metrics, in an exposition that promtool accepts. Also:
+//! the Grafana dashboard only queries metrics that exist and its PromQL parses, and
+//! `sightline.example.toml` is a valid, complete, default config.
 //!
 //! Needs `make setup` (model, ONNX Runtime, media) and promtool (Debian package `prometheus`,
 //! installed by setup); the test fails, rather than skipping, when promtool is missing.

@@ -19,12 +19,13 @@
 //! analytics/  pure: zones and lines, their events over tracked boxes, counts
 //! store/      sled: video and render records, detections, stats, rules and their events
 //! frame.rs    the decoded frame every stage passes on; wire.rs: validated cross-node encodings;
-//! telemetry.rs: every metric's name and help text
+//! telemetry.rs: every metric's name and help text; clock.rs: Unix time now
 //! ```
 //!
 //! Pure modules never import `pipeline/` or ractor; the actors drive them.
 
 pub mod analytics;
+pub mod clock;
 pub mod detect;
 pub mod frame;
 pub mod hls;

@@ -153,10 +153,14 @@ impl LiveSources {
     }
 
     /// Starts source `record` once its run asked to stop has ended (it ends its stream first,
-    /// usually within a second or two), waiting at most `wait`.
+    /// usually within a second or two), waiting at most `wait`. Done too when another request
+    /// started it meanwhile.
     pub async fn start_when_stopped(&self, record: &VideoRecord, wait: Duration) -> Result<(), StartError> {
         let asked = Instant::now();
         loop {
+            if self.is_active(record.id) {
+                return Ok(());
+            }
             match self.start(record) {
                 Err(StartError::Stopping(_)) if asked.elapsed() < wait => {
                     tokio::time::sleep(Duration::from_millis(100)).await;

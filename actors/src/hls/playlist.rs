@@ -37,9 +37,10 @@ impl LivePosition {
         };
         let count = |keep: fn(&str) -> bool| playlist.lines().filter(|l| keep(l.trim())).count() as u64;
         Some(LivePosition {
-            segments: tag("#EXT-X-MEDIA-SEQUENCE:")? + count(|l| l.starts_with("#EXTINF:")),
-            discontinuities: tag("#EXT-X-DISCONTINUITY-SEQUENCE:").unwrap_or(0)
-                + count(|l| l == "#EXT-X-DISCONTINUITY"),
+            segments: tag("#EXT-X-MEDIA-SEQUENCE:")?.saturating_add(count(|l| l.starts_with("#EXTINF:"))),
+            discontinuities: tag("#EXT-X-DISCONTINUITY-SEQUENCE:")
+                .unwrap_or(0)
+                .saturating_add(count(|l| l == "#EXT-X-DISCONTINUITY")),
         })
     }
 }

@@ -24,7 +24,7 @@ use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
 
 use super::element::{element, MissingElement};
-use super::wall_clock::unix_ms;
+use crate::clock::now_ms;
 use crate::frame::{Frame, I420Layout};
 use crate::hls::{
     avc1_from_annexb, render_master, write_atomic, LivePosition, MediaPlaylist, Rendition, Segment, SegmentClock,
@@ -230,7 +230,7 @@ impl Encoder {
         // Segments are served as never changing: a live source's runs name theirs apart, so a
         // run after a restart never reuses a name a player may hold in its cache.
         let stem = match config.live {
-            Some(_) => format!("r{}-", unix_ms()),
+            Some(_) => format!("r{}-", now_ms()),
             None => "seg".to_string(),
         };
         let mut branches = Vec::new();
@@ -532,7 +532,7 @@ impl Encoder {
         seg.wall_ms = Some(captured_ms);
         seg.discontinuity = self.gaps.iter().any(|(_, resume)| near(*resume, start_pts));
         if index == 0 {
-            self.latency = Some(Duration::from_millis(unix_ms().saturating_sub(captured_ms)));
+            self.latency = Some(Duration::from_millis(now_ms().saturating_sub(captured_ms)));
         }
         let b = &mut self.branches[index];
         for gone in b.playlist.push(seg) {

@@ -4,9 +4,9 @@
 //! `uridecodebin ! videoconvert ! video/x-raw,format=I420 ! appsink(sync, QoS, drop, 2 buffers)`:
 //! appsink keeps only the newest frames and drops those that reach it late, telling the decoder to
 //! skip late frames too, so a machine that falls behind (even at decoding) loses frames (counted)
-//! instead of building a queue, and latency stays bounded. Measured with three 1280×720 30 fps
-//! sources on 2 cores: 3.4 s worst latency with 2 s segments, 7.1 s without sync and QoS. rtspsrc's jitter buffer is cut to 200 ms, and its
-//! media comes interleaved over the RTSP connection (TCP).
+//! instead of building a queue, and latency stays bounded (README, Performance: the live bench).
+//! rtspsrc's jitter buffer is cut to 200 ms, and its media comes interleaved over the RTSP
+//! connection (TCP).
 //!
 //! Frame timestamps are wall-clock: nanoseconds since the source's epoch (its creation), anchored
 //! on the arrival of the first frame of each connection and following the stream's own timing
@@ -27,7 +27,7 @@ use super::element::element;
 use super::encoder::LiveOutput;
 use super::source::FrameSource;
 use super::video_stream::take_video;
-use super::wall_clock::unix_ms;
+use crate::clock::now_ms;
 use crate::frame::Frame;
 use crate::hls::LivePosition;
 use crate::live::{Backoff, LiveMonitor, LiveUrl};
@@ -328,11 +328,14 @@ impl LiveSource {
 
     /// Stamps a frame of the current connection with stream time and reports it.
     fn stamp(&mut self, raw: RawFrame) -> Frame {
-        let since_epoch = i128::from(unix_ms().saturating_sub(self.input.epoch_ms)) * 1_000_000;
+        let since_epoch = i128::from(now_ms().saturating_sub(self.input.epoch_ms)) * 1_000_000;
         let duration_ns = raw.duration_ns;
         let (mut interval, mut dropped, mut pts) = (None, 0, since_epoch);
         if let Some(c) = self.connection.as_mut() {
-            let raw_pts = raw.pts.or(c.last_raw.map(|r| r + duration_ns)).unwrap_or(0);
+            let raw_pts = raw
+                .pts
+                .or(c.last_raw.map(|r| r.saturating_add(duration_ns)))
+                .unwrap_or(0);
             match c.last_raw.replace(raw_pts) {
                 Some(previous) => {
                     let gap = raw_pts.saturating_sub(previous);

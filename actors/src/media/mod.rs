@@ -10,7 +10,6 @@ pub mod live_source;
 pub mod probe;
 pub mod source;
 mod video_stream;
-mod wall_clock;
 
 pub use audio::AudioError;
 pub use decoder::{DecodeError, Decoder};

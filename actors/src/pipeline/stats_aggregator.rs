@@ -2,8 +2,9 @@
 //!
 //! Detections are written every `BATCH_FRAMES` detected frames and at the end; the video record's
 //! progress is refreshed at the same points, and the stats too unless they are large (see
-//! [`STATS_BYTES_PER_SECOND`]), so what the store reports is never ahead of what it holds. A live source's stats start from what the store holds of it (a source
-//! started again keeps its history) and forget what is older than its retention as they go.
+//! [`STATS_BYTES_PER_SECOND`]), so what the store reports is never ahead of what it holds. A
+//! live source's stats start from what the store holds of it (a source started again keeps its
+//! history) and forget what is older than its retention as they go.
 //!
 //! Metrics: `sightline_detections_total`, the detections received (before they are batched).
 
@@ -23,10 +24,9 @@ const BATCH_FRAMES: usize = 25;
 /// The stats are one JSON snapshot, rewritten whole. A live source's grows with its retention
 /// window (a bin per second, an entry per track): about 6 MB a day of the sample street scene
 /// (62 tracks and 124 busy seconds in 2 minutes), so a week's would be some 44 MB rewritten
-/// every 25 frames. Snapshots are written at most at this rate on
-/// average: after one of N bytes, the next waits N / rate (a 10 KB one none to speak of; a 44 MB
-/// one about three minutes, meanwhile the stored stats lag behind the detections). The end of a
-/// job always writes them.
+/// every 25 frames. Snapshots are written at most at this rate on average: after one of N bytes,
+/// the next waits N / rate (a 10 KB one none to speak of; a 44 MB one about three minutes,
+/// meanwhile the stored stats lag behind the detections). The end of a job always writes them.
 const STATS_BYTES_PER_SECOND: f64 = 256.0 * 1024.0;
 
 pub struct StatsArgs {

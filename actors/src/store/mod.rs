@@ -30,8 +30,9 @@ mod webhooks;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
+pub use crate::clock::now_ms;
 pub use analytics::{EventPage, EventQuery, RulesRecord};
 pub use detection::{DetectionIter, EntryError, StoredDetection};
 pub use id::{ParseVideoIdError, VideoId};
@@ -272,13 +273,6 @@ fn looks_like_a_store(dir: &Path) -> bool {
         // Missing, or not a directory: sled's own error says it best.
         Err(_) => true,
     }
-}
-
-/// Unix milliseconds now.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]
