@@ -158,7 +158,10 @@ impl Actor for HlsWriter {
                     ack,
                 })?;
                 state.encoder = Some(encoder);
-                state.args.extractor.cast(ExtractorMsg::Credit)?;
+                // An extractor that is gone has failed (the supervisor hears its own reason) or
+                // been stopped with the job: the credit has no one to go to, and that is not the
+                // writer failing (it used to win the race to report, hiding the extractor's reason).
+                let _ = state.args.extractor.cast(ExtractorMsg::Credit);
             }
             WriterMsg::End => {
                 let encoder = state
