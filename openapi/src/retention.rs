@@ -75,6 +75,7 @@ mod tests {
             password: None,
             epoch_ms: now_ms() - 2 * hour_ms,
             stopped: true,
+            track_ids_reserved: 0,
         };
         let names = vec!["person".to_string()];
         let record = VideoRecord::live("cam".into(), settings, "m".into(), names, JobOptions::default());

@@ -21,7 +21,8 @@ use crate::detect::Detection;
 use crate::frame::Frame;
 use crate::render::label::label;
 use crate::render::{DrawItem, Painter, RenderStyle, Shape};
-use crate::track::{TrackedBox, Tracker, TrackerConfig};
+use crate::store::{Store, VideoId};
+use crate::track::{IdReservation, TrackedBox, Tracker, TrackerConfig};
 
 pub struct RendererArgs {
     pub writer: ActorRef<WriterMsg>,
@@ -35,8 +36,18 @@ pub struct RendererArgs {
     pub tracker: TrackerConfig,
     /// The highest track ID the video's stored detections use: new tracks are numbered after it.
     pub last_track_id: u64,
+    /// A live source's track IDs, reserved in the store ahead of use (`None`: an upload, whose
+    /// tracks are numbered afresh by each run).
+    pub track_ids: Option<TrackIds>,
     /// Zones and lines drawn, with their running counts.
     pub rules: Option<Rules>,
+}
+
+/// Where a live source's track ID reservation is kept.
+pub struct TrackIds {
+    pub store: Store,
+    pub video: VideoId,
+    pub reservation: IdReservation,
 }
 
 pub struct RendererState {
@@ -142,6 +153,13 @@ async fn track(
             (predicted, stored)
         }
     };
+    if let Some(ids) = &mut state.args.track_ids {
+        // Before any of this frame's new IDs leaves for the store, the rules or the picture.
+        if let Some(mark) = ids.reservation.needed_for(state.tracker.ids_issued()) {
+            ids.store.reserve_track_ids(ids.video, mark).await?;
+            ids.reservation.stored(mark);
+        }
+    }
     let sightings = sightings(frame, &stored);
     let (index, pts_ns, width, height) = (frame.index, frame.pts_ns, frame.layout.width, frame.layout.height);
     ractor::call!(state.args.stats, |ack| StatsMsg::Detections {

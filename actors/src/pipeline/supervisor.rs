@@ -17,7 +17,7 @@ use super::detector_pool::{DetectorPool, PoolArgs};
 use super::frame_extractor::{ExtractorArgs, FrameExtractor};
 use super::hls_writer::{HlsWriter, WriterArgs};
 use super::messages::{AnalyticsMsg, ExtractorMsg, StatsMsg, SupervisorMsg};
-use super::renderer::{Renderer, RendererArgs};
+use super::renderer::{Renderer, RendererArgs, TrackIds};
 use super::stats_aggregator::{StatsAggregator, StatsArgs};
 use super::stored_detections::{StoredArgs, StoredDetections};
 use crate::job::event_sink::EventSink;
@@ -26,7 +26,8 @@ use crate::job::progress::JobProgress;
 use crate::job::spec::{JobKind, JobSpec};
 use crate::job::status::record_status;
 use crate::media::encoder::EncodeSummary;
-use crate::store::{Store, VideoStatus};
+use crate::store::{Store, StoreError, VideoStatus};
+use crate::track::IdReservation;
 
 pub struct SupervisorArgs {
     pub spec: JobSpec,
@@ -143,10 +144,29 @@ async fn wire(myself: &ActorRef<SupervisorMsg>, state: &mut SupervisorState) -> 
         }
         None => None,
     };
-    let last_track_id = resumed
+    let last_stored = resumed
         .as_ref()
         .and_then(|acc| acc.stats().tracks.keys().next_back().copied())
         .unwrap_or(0);
+    let track_ids = match spec.input.live() {
+        Some(_) => {
+            let record = state
+                .store
+                .get_video(spec.video)?
+                .ok_or(StoreError::NotFound(spec.video))?;
+            let reserved = record.live.map_or(0, |l| l.track_ids_reserved);
+            Some(TrackIds {
+                store: state.store.clone(),
+                video: spec.video,
+                reservation: IdReservation::new(reserved),
+            })
+        }
+        None => None,
+    };
+    // A crash may have lost the last detections, not the reservation that covers their IDs.
+    let last_track_id = track_ids
+        .as_ref()
+        .map_or(last_stored, |ids| last_stored.max(ids.reservation.reserved()));
     let stats = StatsArgs {
         store: state.store.clone(),
         video: spec.video,
@@ -192,6 +212,7 @@ async fn wire(myself: &ActorRef<SupervisorMsg>, state: &mut SupervisorState) -> 
         analytics,
         tracker: spec.settings.tracker.clone(),
         last_track_id,
+        track_ids,
         style: spec.style,
         class_names: spec.class_names.clone(),
         draw_classes: spec.draw_classes.clone(),

@@ -120,6 +120,10 @@ pub struct LiveSettings {
     /// Stopped by a user: not started again with the server.
     #[serde(default)]
     pub stopped: bool,
+    /// The highest track ID its runs may have handed out (reserved a block ahead of use): a run
+    /// numbers its tracks after this.
+    #[serde(default)]
+    pub track_ids_reserved: u64,
 }
 
 impl VideoRecord {
@@ -254,6 +258,17 @@ impl Store {
             Some(bytes) => decode_record(id, &bytes).map(Some),
             None => Ok(None),
         }
+    }
+
+    /// Stores, durably, that live source `id` may hand out track IDs up to `mark` (it never goes
+    /// down). Returns once flushed, so no ID up to `mark` is reused after a crash.
+    pub async fn reserve_track_ids(&self, id: VideoId, mark: u64) -> Result<(), StoreError> {
+        self.update_video(id, |r| {
+            if let Some(live) = &mut r.live {
+                live.track_ids_reserved = live.track_ids_reserved.max(mark);
+            }
+        })?;
+        self.flush_async().await.map(|_| ())
     }
 
     pub(crate) fn video_exists(&self, id: VideoId) -> Result<bool, StoreError> {
@@ -457,6 +472,37 @@ pub(crate) mod tests {
         // Ids keep growing across restarts, so list order stays creation order.
         let next = store.create_video(sample_record()).unwrap();
         assert!(next.id > created.id);
+    }
+
+    #[tokio::test]
+    async fn a_track_id_reservation_is_durable_and_never_goes_down() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = LiveSettings {
+            url: "rtsp://camera/stream".into(),
+            username: None,
+            password: None,
+            epoch_ms: 1,
+            stopped: false,
+            track_ids_reserved: 0,
+        };
+        let live = VideoRecord {
+            live: Some(settings),
+            ..sample_record()
+        };
+        let id = {
+            let store = Store::open(dir.path()).unwrap();
+            let id = store.create_video(live).unwrap().id;
+            store.reserve_track_ids(id, 128).await.unwrap();
+            store.reserve_track_ids(id, 64).await.unwrap();
+            id
+        };
+        let store = crate::store::tests::reopen(dir.path());
+        let record = store.get_video(id).unwrap().unwrap();
+        assert_eq!(record.live.unwrap().track_ids_reserved, 128);
+        // Records stored before reservations existed read 0.
+        let old: LiveSettings =
+            serde_json::from_str(r#"{"url":"u","username":null,"password":null,"epoch_ms":1}"#).unwrap();
+        assert_eq!(old.track_ids_reserved, 0);
     }
 
     #[test]

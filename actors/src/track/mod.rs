@@ -30,6 +30,7 @@
 
 mod assignment;
 mod config;
+mod id_block;
 mod kalman;
 mod tracker;
 
@@ -46,6 +47,7 @@ use serde::{Deserialize, Serialize};
 use crate::detect::BBox;
 
 pub use config::{TrackerConfig, TrackerConfigError};
+pub use id_block::IdReservation;
 pub use tracker::Tracker;
 
 /// One confirmed track in one frame.

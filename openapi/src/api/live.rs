@@ -230,6 +230,7 @@ impl LiveApi {
             password: req.password,
             epoch_ms: now_ms(),
             stopped: false,
+            track_ids_reserved: 0,
         };
         let record = st.store.create_video(VideoRecord::live(
             name,
