@@ -80,7 +80,7 @@ enum Ready {
 }
 
 fn main() -> ExitCode {
-    allocator::limit_arenas();
+    allocator::configure();
     let cli = Cli::parse();
     // The server tells operators what it is doing; the one-shot commands stay quiet.
     let default_log = if matches!(cli.command, Command::Serve(_) | Command::Worker(_)) {
