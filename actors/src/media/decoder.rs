@@ -20,6 +20,7 @@ use gstreamer_video as gst_video;
 use gstreamer_video::prelude::*;
 
 use super::element::{element, MissingElement};
+use super::threads::limit_decoder_threads;
 use super::video_stream::take_video;
 use crate::frame::{Frame, I420Layout};
 
@@ -56,6 +57,7 @@ impl Decoder {
             .build()
             .map_err(|e| DecodeError::Pipeline(e.to_string()))?;
         let decodebin = element("decodebin")?;
+        limit_decoder_threads(&decodebin);
         let deinterlace = element("deinterlace")?;
         // One frame out per frame in (the default makes one per field, doubling the rate).
         deinterlace.set_property_from_str("fields", "top");

@@ -26,6 +26,7 @@ use super::decoder::{DecodeError, RawFrame};
 use super::element::element;
 use super::encoder::LiveOutput;
 use super::source::FrameSource;
+use super::threads::limit_decoder_threads;
 use super::video_stream::take_video;
 use crate::clock::now_ms;
 use crate::frame::Frame;
@@ -165,6 +166,7 @@ impl Connection {
         let video_sink = convert
             .static_pad("sink")
             .ok_or_else(|| "videoconvert has no sink pad".to_string())?;
+        limit_decoder_threads(&source);
         take_video(&source, &pipeline, video_sink.clone());
         let no_video = Arc::new(AtomicBool::new(false));
         let flag = no_video.clone();

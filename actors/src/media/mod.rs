@@ -9,6 +9,7 @@ pub mod limits;
 pub mod live_source;
 pub mod probe;
 pub mod source;
+mod threads;
 mod video_stream;
 
 pub use audio::AudioError;
