@@ -34,10 +34,8 @@ pub struct RendererArgs {
     /// Classes drawn (`None`: all). Detection may keep more classes than are drawn.
     pub draw_classes: Option<Vec<bool>>,
     pub tracker: TrackerConfig,
-    /// The highest track ID the video's stored detections use: new tracks are numbered after it.
-    pub last_track_id: u64,
-    /// A live source's track IDs, reserved in the store ahead of use (`None`: an upload, whose
-    /// tracks are numbered afresh by each run).
+    /// A live source's track IDs, reserved in the store ahead of use: new tracks are numbered
+    /// after the reserved mark. `None` for an upload, whose tracks each run numbers from 1.
     pub track_ids: Option<TrackIds>,
     /// Zones and lines drawn, with their running counts.
     pub rules: Option<Rules>,
@@ -70,7 +68,8 @@ impl Actor for Renderer {
     async fn pre_start(&self, _: ActorRef<Self::Msg>, args: RendererArgs) -> Result<Self::State, ActorProcessingErr> {
         args.style.validate()?;
         Ok(RendererState {
-            tracker: Tracker::new(args.tracker.clone())?.continuing_after(args.last_track_id),
+            tracker: Tracker::new(args.tracker.clone())?
+                .continuing_after(args.track_ids.as_ref().map_or(0, |ids| ids.reservation.reserved())),
             tally: args
                 .rules
                 .clone()

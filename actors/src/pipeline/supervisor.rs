@@ -26,7 +26,7 @@ use crate::job::progress::JobProgress;
 use crate::job::spec::{JobKind, JobSpec};
 use crate::job::status::record_status;
 use crate::media::encoder::EncodeSummary;
-use crate::store::{Store, StoreError, VideoStatus};
+use crate::store::{StatsAccumulator, Store, StoreError, VideoId, VideoStatus};
 use crate::track::IdReservation;
 
 pub struct SupervisorArgs {
@@ -123,6 +123,23 @@ impl Actor for VideoSupervisor {
     }
 }
 
+/// What a live source started again goes on from: its stats, rebuilt from the detections the
+/// store holds, and its track ID reservation, which covers every ID an earlier run may have
+/// handed out (a crash may have lost the last detections, not the reservation of their IDs).
+async fn resume_live(store: &Store, video: VideoId) -> Result<(StatsAccumulator, TrackIds), ActorProcessingErr> {
+    let rebuilding = store.clone();
+    let stats = tokio::task::spawn_blocking(move || rebuilding.rebuild_stats(video)).await??;
+    let last_stored = stats.stats().tracks.keys().next_back().copied().unwrap_or(0);
+    let record = store.get_video(video)?.ok_or(StoreError::NotFound(video))?;
+    let reserved = record.live.map_or(0, |l| l.track_ids_reserved);
+    let ids = TrackIds {
+        store: store.clone(),
+        video,
+        reservation: IdReservation::new(last_stored.max(reserved)),
+    };
+    Ok((stats, ids))
+}
+
 /// Spawns the stages from the end of the pipeline back, so each knows where to send.
 async fn wire(myself: &ActorRef<SupervisorMsg>, state: &mut SupervisorState) -> Result<(), ActorProcessingErr> {
     let spec = state.spec.clone();
@@ -135,38 +152,13 @@ async fn wire(myself: &ActorRef<SupervisorMsg>, state: &mut SupervisorState) -> 
         declared_ms: spec.duration_ms,
     };
     let extractor = stage(myself, state, "the frame extractor", FrameExtractor, extractor).await?;
-    // A live source started again goes on from what the store holds of it: its stats, and track
-    // IDs after those its detections use.
-    let resumed = match spec.input.live() {
+    let (resumed, track_ids) = match spec.input.live() {
         Some(_) => {
-            let (store, video) = (state.store.clone(), spec.video);
-            Some(tokio::task::spawn_blocking(move || store.rebuild_stats(video)).await??)
+            let (stats, ids) = resume_live(&state.store, spec.video).await?;
+            (Some(stats), Some(ids))
         }
-        None => None,
+        None => (None, None),
     };
-    let last_stored = resumed
-        .as_ref()
-        .and_then(|acc| acc.stats().tracks.keys().next_back().copied())
-        .unwrap_or(0);
-    let track_ids = match spec.input.live() {
-        Some(_) => {
-            let record = state
-                .store
-                .get_video(spec.video)?
-                .ok_or(StoreError::NotFound(spec.video))?;
-            let reserved = record.live.map_or(0, |l| l.track_ids_reserved);
-            Some(TrackIds {
-                store: state.store.clone(),
-                video: spec.video,
-                reservation: IdReservation::new(reserved),
-            })
-        }
-        None => None,
-    };
-    // A crash may have lost the last detections, not the reservation that covers their IDs.
-    let last_track_id = track_ids
-        .as_ref()
-        .map_or(last_stored, |ids| last_stored.max(ids.reservation.reserved()));
     let stats = StatsArgs {
         store: state.store.clone(),
         video: spec.video,
@@ -211,7 +203,6 @@ async fn wire(myself: &ActorRef<SupervisorMsg>, state: &mut SupervisorState) -> 
         stats,
         analytics,
         tracker: spec.settings.tracker.clone(),
-        last_track_id,
         track_ids,
         style: spec.style,
         class_names: spec.class_names.clone(),
