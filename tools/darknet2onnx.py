@@ -529,7 +529,35 @@ def convert_shortcut(g: GraphBuilder, sec: Section, idx: int, outputs: list[Tens
     return Tensor(y, prev.c, prev.h, prev.w)
 
 
-def convert_yolo(g: GraphBuilder, sec: Section, idx: int, x: Tensor, net_h: int, net_w: int) -> Head:
+def dynamic_grid_offset(g: GraphBuilder, prefix: str, grid_hw: str, shift: float, step: tuple[float, float]) -> str:
+    """[gh, gw, 2] of (gx - shift) * step_x, (gy - shift) * step_y for a grid sized at run time."""
+    one = g.int64s(f"{prefix}.one", [1])
+    axes = {}
+
+    def index(axis: int, name: str) -> str:
+        # Range over 0..size of one grid axis, as floats
+        size = g.op("Squeeze", [g.op("Slice", [grid_hw, g.int64s(f"{prefix}.{name}_at", [axis]),
+                                                g.int64s(f"{prefix}.{name}_end", [axis + 1])], f"{prefix}_{name}_n")],
+                    f"{prefix}_{name}_size")
+        steps = g.op("Range", [g.int64s(f"{prefix}.{name}_start", np.int64(0)), size,
+                               g.int64s(f"{prefix}.{name}_delta", np.int64(1))], f"{prefix}_{name}_range")
+        return g.op("Cast", [steps], f"{prefix}_{name}_float", to=TensorProto.FLOAT)
+
+    axes["y"] = g.op("Unsqueeze", [index(0, "gy"), one], f"{prefix}_gy_col")  # [gh, 1]
+    axes["x"] = g.op("Unsqueeze", [index(1, "gx"), g.int64s(f"{prefix}.zero", [0])], f"{prefix}_gx_row")  # [1, gw]
+    planes = [
+        g.op("Unsqueeze", [g.op("Expand", [axes[a], grid_hw], f"{prefix}_g{a}_plane"), g.int64s(f"{prefix}.last_{a}", [-1])],
+             f"{prefix}_g{a}_cell")
+        for a in ("x", "y")
+    ]
+    grid = g.op("Concat", planes, f"{prefix}_grid_idx", axis=-1)
+    grid = g.op("Sub", [grid, g.floats(f"{prefix}.shift", [shift])], f"{prefix}_grid_shifted")
+    return g.op("Mul", [grid, g.floats(f"{prefix}.step", list(step))], f"{prefix}_grid")
+
+
+def convert_yolo(
+    g: GraphBuilder, sec: Section, idx: int, x: Tensor, net_h: int, net_w: int, dynamic: bool
+) -> Head:
     reject_options(sec, {"new_coords": "0"})
     classes = sec.get_int("classes", 20)
     num = sec.get_int("num", 1)
@@ -553,10 +581,17 @@ def convert_yolo(g: GraphBuilder, sec: Section, idx: int, x: Tensor, net_h: int,
 
     prefix = f"l{idx:03d}_yolo"
     n_a, gh, gw = len(mask), x.h, x.w
-    step_x, step_y = net_w / gw, net_h / gh  # input pixels per grid cell
+    step_x, step_y = net_w / gw, net_h / gh  # input pixels per grid cell: the head's stride
 
     # [1, A*(5+C), gh, gw] -> [1, A, gh, gw, 5+C]
-    t = g.op("Reshape", [x.name, g.int64s(f"{prefix}.shape5", [1, n_a, per_anchor, gh, gw])], f"{prefix}_5d")
+    if dynamic:  # the grid's size is read off the tensor at run time
+        grid_hw = g.op("Slice", [g.op("Shape", [x.name], f"{prefix}_shape"), g.int64s(f"{prefix}.hw_from", [2]),
+                                 g.int64s(f"{prefix}.hw_to", [4])], f"{prefix}_hw")
+        shape5 = g.op("Concat", [g.int64s(f"{prefix}.shape5_head", [1, n_a, per_anchor]), grid_hw],
+                      f"{prefix}_shape5", axis=0)
+    else:
+        shape5 = g.int64s(f"{prefix}.shape5", [1, n_a, per_anchor, gh, gw])
+    t = g.op("Reshape", [x.name, shape5], f"{prefix}_5d")
     t = g.op("Transpose", [t], f"{prefix}_t", perm=[0, 1, 3, 4, 2])
     xy, wh, conf = g.ops(
         "Split",
@@ -566,12 +601,16 @@ def convert_yolo(g: GraphBuilder, sec: Section, idx: int, x: Tensor, net_h: int,
     )
 
     # cx = (sig*s - 0.5*(s-1) + gx) * step  ==  sig * (s*step) + (gx - 0.5*(s-1)) * step
-    gy_idx, gx_idx = np.meshgrid(np.arange(gh, dtype=np.float64), np.arange(gw, dtype=np.float64), indexing="ij")
     shift = 0.5 * (scale_xy - 1.0)
-    offset = np.stack([(gx_idx - shift) * step_x, (gy_idx - shift) * step_y], axis=-1)[None, None]
     xy = g.op("Sigmoid", [xy], f"{prefix}_xy_sig")
     xy = g.op("Mul", [xy, g.floats(f"{prefix}.xy_gain", [scale_xy * step_x, scale_xy * step_y])], f"{prefix}_xy_gain")
-    xy = g.op("Add", [xy, g.floats(f"{prefix}.grid", offset)], f"{prefix}_xy_px")
+    if dynamic:
+        offset = dynamic_grid_offset(g, prefix, grid_hw, shift, (step_x, step_y))
+    else:
+        gy_idx, gx_idx = np.meshgrid(np.arange(gh, dtype=np.float64), np.arange(gw, dtype=np.float64), indexing="ij")
+        grid = np.stack([(gx_idx - shift) * step_x, (gy_idx - shift) * step_y], axis=-1)[None, None]
+        offset = g.floats(f"{prefix}.grid", grid)
+    xy = g.op("Add", [xy, offset], f"{prefix}_xy_px")
 
     # w = exp(tw) * anchor_w (anchors are already in input pixels)
     anchor_wh = np.array([[anchors[2 * m], anchors[2 * m + 1]] for m in mask], dtype=np.float32)
@@ -580,8 +619,8 @@ def convert_yolo(g: GraphBuilder, sec: Section, idx: int, x: Tensor, net_h: int,
 
     conf = g.op("Sigmoid", [conf], f"{prefix}_conf_sig")
     t = g.op("Concat", [xy, wh, conf], f"{prefix}_decoded", axis=-1)
-    rows = n_a * gh * gw
-    t = g.op("Reshape", [t, g.int64s(f"{prefix}.shape3", [1, rows, per_anchor])], f"{prefix}_rows")
+    rows = n_a * gh * gw  # at the cfg's input size
+    t = g.op("Reshape", [t, g.int64s(f"{prefix}.shape3", [1, -1 if dynamic else rows, per_anchor])], f"{prefix}_rows")
     return Head(t, rows, classes, int(round(max(step_x, step_y))))
 
 
@@ -590,7 +629,9 @@ def convert_yolo(g: GraphBuilder, sec: Section, idx: int, x: Tensor, net_h: int,
 # --------------------------------------------------------------------------
 
 
-def convert_layers(g: GraphBuilder, sections: list[Section], wr: WeightReader) -> tuple[list[Head], int, int, int]:
+def convert_layers(
+    g: GraphBuilder, sections: list[Section], wr: WeightReader, dynamic: bool
+) -> tuple[list[Head], int, int, int]:
     net = sections[0]
     net_h, net_w, channels = net.get_int("height", 0), net.get_int("width", 0), net.get_int("channels", 3)
     if net_h <= 0 or net_w <= 0:
@@ -615,7 +656,7 @@ def convert_layers(g: GraphBuilder, sections: list[Section], wr: WeightReader) -
         elif sec.kind == "shortcut":
             current = convert_shortcut(g, sec, idx, outputs)
         elif sec.kind == "yolo":
-            heads.append(convert_yolo(g, sec, idx, current, net_h, net_w))
+            heads.append(convert_yolo(g, sec, idx, current, net_h, net_w, dynamic))
             # darknet's yolo output is its input (partly activated); keep the shape, forbid routing
             current = Tensor(current.name, current.c, current.h, current.w, routable=False)
         else:  # parse_cfg only lets known kinds through
@@ -643,24 +684,28 @@ def add_output(g: GraphBuilder, heads: list[Head], layout: str) -> tuple[str, li
     return g.op("Transpose", [flat], LAYOUT_OUTPUT["v8"], perm=[0, 2, 1]), [1, 4 + classes, rows]
 
 
-def build_model(cfg_path: str, weights_path: str, names_path: str, layout: str) -> onnx.ModelProto:
+def build_model(cfg_path: str, weights_path: str, names_path: str, layout: str, dynamic: bool = False) -> onnx.ModelProto:
     sections = parse_cfg(cfg_path)
     names = read_names(names_path)
     wr = WeightReader(weights_path)
     g = GraphBuilder()
-    heads, net_h, net_w, channels = convert_layers(g, sections, wr)
+    heads, net_h, net_w, channels = convert_layers(g, sections, wr, dynamic)
     if len(names) != heads[0].classes:
         raise ConversionError(
             f"names file '{names_path}' lists {len(names)} classes but the cfg's [yolo] layers have "
             f"classes={heads[0].classes}"
         )
     out_name, out_shape = add_output(g, heads, layout)
+    in_shape = [1, channels, net_h, net_w]
+    if dynamic:
+        in_shape[2:] = ["height", "width"]
+        out_shape = ["boxes" if dim == sum(h.rows for h in heads) else dim for dim in out_shape]
 
     model_name = os.path.splitext(os.path.basename(cfg_path))[0]
     graph = helper.make_graph(
         g.nodes,
         f"{model_name}_{layout}",
-        [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, [1, channels, net_h, net_w])],
+        [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, in_shape)],
         [helper.make_tensor_value_info(out_name, TensorProto.FLOAT, out_shape)],
         initializer=g.initializers,
     )
@@ -671,23 +716,25 @@ def build_model(cfg_path: str, weights_path: str, names_path: str, layout: str) 
         producer_version=PRODUCER_VERSION,
     )
     model.ir_version = IR_VERSION
-    add_metadata(model, names, net_h, net_w, heads, layout, model_name)
+    add_metadata(model, names, net_h, net_w, heads, layout, model_name, dynamic)
     onnx.checker.check_model(model, full_check=True)
     return model
 
 
-def add_metadata(model, names, net_h, net_w, heads, layout, model_name) -> None:
+def add_metadata(model, names, net_h, net_w, heads, layout, model_name, dynamic) -> None:
     order = "heads in cfg order, anchor-major, then grid y, then grid x"
     if layout == "v4":
         fmt = f"output [1,N,5+C] rows=cx,cy,w,h,obj,cls... ({order})"
     else:
         fmt = f"output0 [1,4+C,N] rows=cx,cy,w,h,obj*cls... ({order})"
+    stride = max(h.stride for h in heads)
+    size = f"[1,3,H,W] (multiples of {stride}, made for {net_h}x{net_w})" if dynamic else f"[1,3,{net_h},{net_w}]"
     props = {
         "description": (
-            f"darknet {model_name} converted by {PRODUCER_NAME}; input images [1,3,{net_h},{net_w}] "
+            f"darknet {model_name} converted by {PRODUCER_NAME}; input images {size} "
             f"RGB 0..1 letterboxed; boxes in input pixels; {fmt}"
         ),
-        "stride": str(max(h.stride for h in heads)),
+        "stride": str(stride),
         "task": "detect",
         "imgsz": str([net_h, net_w]),
         "names": str(dict(enumerate(names))),  # Ultralytics style "{0: 'person', ...}"
@@ -712,9 +759,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--names", required=True, help="class names, one per line")
     parser.add_argument("--out", required=True, help="output .onnx path")
     parser.add_argument("--layout", choices=sorted(LAYOUT_OUTPUT), default="v4", help="output layout (default v4)")
+    parser.add_argument(
+        "--dynamic",
+        action="store_true",
+        help="input height and width left open (any multiples of the largest stride); the grids are sized at run time",
+    )
     args = parser.parse_args(argv)
     try:
-        model = build_model(args.cfg, args.weights, args.names, args.layout)
+        model = build_model(args.cfg, args.weights, args.names, args.layout, args.dynamic)
         save_model(model, args.out)
     except ConversionError as exc:
         print(f"darknet2onnx: error: {exc}", file=sys.stderr)
@@ -723,7 +775,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"darknet2onnx: error: generated model failed the ONNX checker: {exc}", file=sys.stderr)
         return 1
     out = model.graph.output[0]
-    dims = [d.dim_value for d in out.type.tensor_type.shape.dim]
+    dims = [d.dim_param or d.dim_value for d in out.type.tensor_type.shape.dim]
     print(f"wrote {args.out}: input {INPUT_NAME} -> {out.name} {dims}")
     return 0
 

@@ -148,9 +148,12 @@ def float_nodes(graph: onnx.GraphProto) -> set[str]:
     producer = {out: node for node in graph.node for out in node.output}
     first_conv = next(n for n in graph.node if n.op_type == "Conv" and graph.input[0].name in n.input)
     keep = {first_conv.name} | {n.name for n in consumers[first_conv.output[0]]}
-    # each head's decoding starts with a Reshape of its conv's output
-    todo = [n for n in graph.node if n.op_type == "Reshape"]
-    keep |= {producer[n.input[0]].name for n in todo if producer[n.input[0]].op_type == "Conv"}
+    # each head's decoding starts with a Reshape of its conv's output; everything fed by that conv
+    # output is decoding (in a model with open input sizes, also the ops that read the grid's size)
+    heads = [producer[n.input[0]] for n in graph.node if n.op_type == "Reshape"]
+    heads = [n for n in heads if n.op_type == "Conv"]
+    keep |= {n.name for n in heads}
+    todo = [c for n in heads for c in consumers[n.output[0]]]
     while todo:
         node = todo.pop()
         if node.name not in keep:
@@ -189,6 +192,16 @@ def share_ranges(graph: onnx.GraphProto, ranges: dict, excluded: set[str]) -> di
     return shared
 
 
+def input_size(model: onnx.ModelProto) -> tuple[int, int]:
+    """(width, height) the model was made for: its input's, or its imgsz metadata when open."""
+    height, width = (d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim[2:])
+    if height and width:
+        return width, height
+    imgsz = next(p.value for p in model.metadata_props if p.key == "imgsz")
+    height, width = (int(v) for v in imgsz.strip("[]").split(","))
+    return width, height
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Quantise a darknet2onnx YOLO model to INT8 (QDQ).")
     parser.add_argument("--model", type=Path, required=True, help="FP32 model from tools/darknet2onnx.py")
@@ -200,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
 
     model = load_model_with_shape_infer(args.model)
     graph = model.graph
-    size = tuple(int(d.dim_value) for d in graph.input[0].type.tensor_type.shape.dim[2:][::-1])
+    size = input_size(model)
     images = calibration_images(args.media, args.opencv_data, args.darknet_data)
     measured = calibrate(args.model, Blobs(graph.input[0].name, images, size))
     excluded = float_nodes(graph)

@@ -86,9 +86,17 @@ impl Side {
         })
     }
 
-    fn detect(&mut self, image: &LetterboxedImage, lb: &Letterbox) -> anyhow::Result<Vec<Detection>> {
+    /// A picture of `width`×`height` letterboxed as this model takes it (`draw` fills the image),
+    /// its boxes mapped back to the picture. Only the model's run is timed.
+    fn detect(
+        &mut self,
+        (width, height): (u32, u32),
+        draw: impl Fn(&Letterbox) -> LetterboxedImage,
+    ) -> anyhow::Result<Vec<Detection>> {
+        let lb = self.detector.info().input.letterbox(width, height);
+        let image = draw(&lb);
         let started = Instant::now();
-        let mut boxes = self.detector.detect_letterboxed(image, &DetectParams::default())?;
+        let mut boxes = self.detector.detect_letterboxed(&image, &DetectParams::default())?;
         self.busy += started.elapsed();
         self.runs += 1;
         for d in &mut boxes {
@@ -120,7 +128,6 @@ pub async fn run(args: AccuracyBenchArgs) -> anyhow::Result<ExitCode> {
         "the two models name their classes differently"
     );
     let person = info.names.iter().position(|n| n == "person").map(|i| i as u16);
-    let (mw, mh) = (info.input_width, info.input_height);
     let mut agreement = Agreement::default();
 
     let mut decoder = Decoder::open(&args.video)?;
@@ -130,8 +137,9 @@ pub async fn run(args: AccuracyBenchArgs) -> anyhow::Result<ExitCode> {
         let Some(frame) = decoder.next_frame(Duration::from_secs(30))? else {
             break;
         };
-        let (lb, image) = letterbox_frame(&frame, (mw, mh));
-        let (r, c) = (reference.detect(&image, &lb)?, candidate.detect(&image, &lb)?);
+        let size = (frame.layout.width, frame.layout.height);
+        let draw = |lb: &Letterbox| letterbox_frame(&frame, lb);
+        let (r, c) = (reference.detect(size, draw)?, candidate.detect(size, draw)?);
         if frame.index % args.stride == 0 {
             agreement.add(&r, &c);
             compared += 1;
@@ -146,9 +154,9 @@ pub async fn run(args: AccuracyBenchArgs) -> anyhow::Result<ExitCode> {
             .to_rgb8();
         let frame = FrameRef::packed(img.as_raw(), img.width(), img.height(), PixelFormat::Rgb)
             .context("decoded image buffer is smaller than its size")?;
-        let lb = Letterbox::new(img.width(), img.height(), mw, mh);
-        let image = letterbox(&frame, &lb);
-        agreement.add(&reference.detect(&image, &lb)?, &candidate.detect(&image, &lb)?);
+        let size = (img.width(), img.height());
+        let draw = |lb: &Letterbox| letterbox(&frame, lb);
+        agreement.add(&reference.detect(size, draw)?, &candidate.detect(size, draw)?);
     }
 
     println!("reference {}", args.reference.display());

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Args;
 use ractor::{Actor, ActorRef};
-use sightline_actors::detect::{letterbox, DetectParams, Detector, FrameRef, Letterbox, LetterboxedImage, PixelFormat};
+use sightline_actors::detect::{letterbox, DetectParams, Detector, FrameRef, LetterboxedImage, PixelFormat};
 use sightline_actors::workers::{detect, DetectRequest, DetectorMsg, DetectorWorker};
 
 use crate::model_args::ModelArgs;
@@ -30,10 +30,12 @@ pub(super) fn model_input(model: &ModelArgs, image: &std::path::Path) -> anyhow:
         .with_context(|| format!("cannot read {}", image.display()))?
         .to_rgb8();
     let probe = Detector::load(&model.detector_config(1))?;
-    let (mw, mh) = (probe.info().input_width, probe.info().input_height);
     let frame = FrameRef::packed(img.as_raw(), img.width(), img.height(), PixelFormat::Rgb)
         .context("decoded image buffer is smaller than its size")?;
-    Ok(letterbox(&frame, &Letterbox::new(img.width(), img.height(), mw, mh)))
+    Ok(letterbox(
+        &frame,
+        &probe.info().input.letterbox(img.width(), img.height()),
+    ))
 }
 
 pub async fn run(args: DetectBenchArgs) -> anyhow::Result<ExitCode> {

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Args;
 use ractor::ActorRef;
-use sightline_actors::detect::{letterbox_i420, DetectParams, Detection, Letterbox, YuvMatrix};
+use sightline_actors::detect::{letterbox_i420, DetectParams, Detection, InputShape, Letterbox, YuvMatrix};
 use sightline_actors::frame::{Frame, I420Layout};
 use sightline_actors::hls::ladder;
 use sightline_actors::job::{EngineSettings, JobKind, JobOptions, JobProgress, JobSpec, Preset, RenderOptions};
@@ -149,17 +149,16 @@ pub async fn run(args: PipelineBenchArgs) -> anyhow::Result<ExitCode> {
     let (frames, decode) = measure(|| decode_first(&args.video, args.frames as usize));
     let frames = frames?;
     let n = frames.len() as f64;
-    let (mw, mh) = (info.input_width, info.input_height);
     // Letterboxing is part of the detect stage; measured alone here to show what it costs.
     let ((), letterbox) = measure(|| {
         for f in &frames {
-            let lb = Letterbox::new(f.layout.width, f.layout.height, mw, mh);
+            let lb = info.input.letterbox(f.layout.width, f.layout.height);
             let matrix = YuvMatrix::for_height(f.layout.height);
             std::hint::black_box(letterbox_i420(&f.data, f.layout, &lb, matrix));
         }
     });
     let (cpu0, wall0) = (cpu_time(), Instant::now());
-    let detections = detect_all(&workers, &frames, (mw, mh)).await?;
+    let detections = detect_all(&workers, &frames, info.input).await?;
     let detect = Cost {
         cpu: cpu_time().saturating_sub(cpu0),
         wall: wall0.elapsed(),
@@ -225,7 +224,7 @@ fn decode_first(path: &std::path::Path, count: usize) -> anyhow::Result<Vec<Fram
 async fn detect_all(
     workers: &[ActorRef<DetectorMsg>],
     frames: &[Frame],
-    model: (u32, u32),
+    model: InputShape,
 ) -> anyhow::Result<Vec<Vec<Detection>>> {
     let mut tasks = Vec::new();
     for (w, worker) in workers.iter().enumerate() {
@@ -234,7 +233,7 @@ async fn detect_all(
             .enumerate()
             .filter(|(i, _)| i % workers.len() == w)
             .map(|(i, f)| {
-                let lb = Letterbox::new(f.layout.width, f.layout.height, model.0, model.1);
+                let lb = model.letterbox(f.layout.width, f.layout.height);
                 (i, lb, f.data.clone(), f.layout)
             })
             .collect();

@@ -7,8 +7,9 @@ use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
 use ort::value::TensorRef;
 
+use super::input_shape::InputShape;
 use super::layout::OutputLayout;
-use super::letterbox::{letterbox, FrameRef, Letterbox, LetterboxedImage};
+use super::letterbox::{letterbox, FrameRef, LetterboxedImage};
 use super::output::{decode_output, OutputParams};
 use super::{names, nms, runtime, DetectError, Detection};
 
@@ -51,8 +52,7 @@ impl Default for DetectParams {
 pub struct ModelInfo {
     pub path: PathBuf,
     pub input_name: String,
-    pub input_width: u32,
-    pub input_height: u32,
+    pub input: InputShape,
     pub layout: OutputLayout,
     pub names: Vec<String>,
 }
@@ -87,6 +87,9 @@ impl ModelInfo {
 pub struct Detector {
     session: Session,
     info: ModelInfo,
+    /// The model's float input, kept from run to run: a fresh one per frame was a megabyte of new
+    /// pages for the kernel to map and zero each time.
+    tensor: Vec<f32>,
 }
 
 impl Detector {
@@ -108,7 +111,11 @@ impl Detector {
             .and_then(|mut b| b.commit_from_file(&config.model))
             .map_err(|e| load_err(&e))?;
         let info = inspect(&session, config)?;
-        Ok(Self { session, info })
+        Ok(Self {
+            session,
+            info,
+            tensor: Vec::new(),
+        })
     }
 
     pub fn info(&self) -> &ModelInfo {
@@ -119,7 +126,7 @@ impl Detector {
     /// run, which takes longer than the ones after; a worker does it before it takes requests so
     /// that the first frames of the first job do not wait for it.
     pub fn warm_up(&mut self) -> Result<(), DetectError> {
-        let (width, height) = (self.info.input_width, self.info.input_height);
+        let InputShape { width, height, .. } = self.info.input;
         let grey = LetterboxedImage {
             width,
             height,
@@ -128,26 +135,27 @@ impl Detector {
         self.detect_letterboxed(&grey, &DetectParams::default()).map(drop)
     }
 
-    /// Runs the model on an image already letterboxed to the model's input size. Boxes come back
-    /// in model-input pixels, after NMS; `Letterbox::to_source` maps them to the frame.
+    /// Runs the model on an image already letterboxed to a size the model takes
+    /// (`InputShape::letterbox`). Boxes come back in model-input pixels, after NMS;
+    /// `Letterbox::to_source` maps them to the frame.
     pub fn detect_letterboxed(
         &mut self,
         image: &LetterboxedImage,
         params: &DetectParams,
     ) -> Result<Vec<Detection>, DetectError> {
-        let (w, h) = (self.info.input_width, self.info.input_height);
-        if image.width != w || image.height != h || image.rgb.len() != (w * h * 3) as usize {
+        let (w, h) = (image.width, image.height);
+        if !self.info.input.accepts(w, h) || image.rgb.len() != w as usize * h as usize * 3 {
             return Err(DetectError::InputSize {
-                expected: (w, h),
-                got: (image.width, image.height),
+                expected: self.info.input.to_string(),
+                got: (w, h),
             });
         }
         let decode_params = OutputParams {
             confidence: params.confidence,
             allowed: self.info.class_mask(&params.classes)?,
         };
-        let tensor = to_chw(image);
-        let input = TensorRef::from_array_view(([1usize, 3, h as usize, w as usize], tensor.as_slice()))
+        to_chw(image, &mut self.tensor);
+        let input = TensorRef::from_array_view(([1usize, 3, h as usize, w as usize], self.tensor.as_slice()))
             .map_err(|e| DetectError::Inference(e.to_string()))?;
         let outputs = self
             .session
@@ -172,7 +180,7 @@ impl Detector {
 
     /// Letterboxes `frame`, detects, and maps boxes back to the frame's pixels.
     pub fn detect_frame(&mut self, frame: &FrameRef<'_>, params: &DetectParams) -> Result<Vec<Detection>, DetectError> {
-        let lb = Letterbox::new(frame.width, frame.height, self.info.input_width, self.info.input_height);
+        let lb = self.info.input.letterbox(frame.width, frame.height);
         let image = letterbox(frame, &lb);
         let mut dets = self.detect_letterboxed(&image, params)?;
         for d in &mut dets {
@@ -183,15 +191,14 @@ impl Detector {
 }
 
 /// RGB u8 interleaved → planar float in 0..1, the input YOLO exports expect.
-fn to_chw(image: &LetterboxedImage) -> Vec<f32> {
+fn to_chw(image: &LetterboxedImage, out: &mut Vec<f32>) {
     let plane = (image.width * image.height) as usize;
-    let mut out = vec![0f32; plane * 3];
+    out.resize(plane * 3, 0.0);
     for (i, px) in image.rgb.chunks_exact(3).enumerate() {
         for c in 0..3 {
             out[c * plane + i] = px[c] as f32 * (1.0 / 255.0);
         }
     }
-    out
 }
 
 /// Reads input size, output layout and class names off a loaded session.
@@ -200,22 +207,43 @@ fn inspect(session: &Session, config: &DetectorConfig) -> Result<ModelInfo, Dete
         path: config.model.clone(),
         message,
     };
-    let [input] = session.inputs() else {
+    let [model_input] = session.inputs() else {
         return Err(bad_model(format!(
             "expected one input, found {}",
             session.inputs().len()
         )));
     };
-    let dims: Vec<i64> = input.dtype().tensor_shape().map(|s| s.to_vec()).unwrap_or_default();
+    let dims: Vec<i64> = model_input
+        .dtype()
+        .tensor_shape()
+        .map(|s| s.to_vec())
+        .unwrap_or_default();
     let metadata = session.metadata().ok();
     let imgsz = metadata
         .as_ref()
         .and_then(|m| m.custom("imgsz"))
         .and_then(|s| parse_imgsz(&s));
-    let (input_height, input_width) = match dims.as_slice() {
-        [_, 3, h, w] if *h > 0 && *w > 0 => input_size(*h, *w)
-            .ok_or_else(|| bad_model(format!("input size {h}×{w} is over {MAX_INPUT_SIDE} pixels a side")))?,
-        [_, 3, _, _] => imgsz.ok_or_else(|| bad_model("input size is dynamic and no imgsz metadata says it".into()))?,
+    // A model's own stride, for one whose height and width are both open (Ultralytics' metadata)
+    let stride = metadata
+        .as_ref()
+        .and_then(|m| m.custom("stride"))
+        .and_then(|s| s.trim().parse::<u32>().ok())
+        .filter(|s| (1..=MAX_INPUT_SIDE).contains(s));
+    let input = match dims.as_slice() {
+        [_, 3, h, w] if *h > 0 && *w > 0 => {
+            let (height, width) = input_size(*h, *w)
+                .ok_or_else(|| bad_model(format!("input size {h}×{w} is over {MAX_INPUT_SIDE} pixels a side")))?;
+            InputShape::fixed(width, height)
+        }
+        [_, 3, h, w] => {
+            let (height, width) =
+                imgsz.ok_or_else(|| bad_model("input size is dynamic and no imgsz metadata says it".into()))?;
+            InputShape {
+                width,
+                height,
+                stride: stride.filter(|_| *h <= 0 && *w <= 0),
+            }
+        }
         _ => return Err(bad_model(format!("input shape {dims:?} is not [1, 3, H, W]"))),
     };
     let names = match &config.names {
@@ -235,9 +263,8 @@ fn inspect(session: &Session, config: &DetectorConfig) -> Result<ModelInfo, Dete
     let layout = OutputLayout::infer(&out_dims, known)?;
     Ok(ModelInfo {
         path: config.model.clone(),
-        input_name: input.name().to_string(),
-        input_width,
-        input_height,
+        input_name: model_input.name().to_string(),
+        input,
         layout,
         names,
     })
@@ -307,7 +334,10 @@ mod tests {
             rgb: vec![255, 0, 51, 0, 255, 102],
         };
         let want = [1.0, 0.0, 0.0, 1.0, 0.2, 0.4];
-        for (got, want) in to_chw(&img).iter().zip(want) {
+        let mut out = vec![7.0; 100];
+        to_chw(&img, &mut out);
+        assert_eq!(out.len(), 6);
+        for (got, want) in out.iter().zip(want) {
             assert!((got - want).abs() < 1e-6, "{got} != {want}");
         }
     }

@@ -3,6 +3,7 @@
 pub mod agreement;
 mod detector;
 mod geometry;
+mod input_shape;
 mod layout;
 mod letterbox;
 pub mod names;
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 pub use detector::{DetectParams, Detector, DetectorConfig, ModelInfo};
 pub use geometry::BBox;
+pub use input_shape::InputShape;
 pub use layout::{OutputLayout, UnknownLayout};
 pub use letterbox::{
     letterbox, letterbox_frame, letterbox_i420, FrameRef, Letterbox, LetterboxedImage, PixelFormat, YuvMatrix,
@@ -54,8 +56,8 @@ pub enum DetectError {
     NamesFile { path: PathBuf, message: String },
     #[error("unknown class '{name}'; the model knows: {known}")]
     UnknownClass { name: String, known: String },
-    #[error("image is {got:?} but the model takes {expected:?}")]
-    InputSize { expected: (u32, u32), got: (u32, u32) },
+    #[error("image is {}×{} but the model takes {expected}", got.0, got.1)]
+    InputSize { expected: String, got: (u32, u32) },
     #[error("inference failed: {0}")]
     Inference(String),
 }

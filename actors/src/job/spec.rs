@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::options::{JobOptions, OptionError, Preset, RenderOptions};
 use crate::analytics::Rules;
-use crate::detect::ModelInfo;
+use crate::detect::{InputShape, ModelInfo};
 use crate::media::source::Input;
 use crate::render::RenderStyle;
 use crate::store::{VideoId, VideoRecord};
@@ -88,7 +88,7 @@ pub struct JobSpec {
     pub duration_ms: u64,
     /// The input has a sound track, kept in the output.
     pub has_audio: bool,
-    pub model_input: (u32, u32),
+    pub model_input: InputShape,
     pub class_names: Vec<String>,
     /// The video's zones and lines, if any: drawn into the frames with their running counts, and
     /// in a processing job evaluated into events as the frames go by.
@@ -120,7 +120,7 @@ impl JobSpec {
             fps: record.fps,
             duration_ms: record.duration_ms,
             has_audio: record.has_audio,
-            model_input: (model.input_width, model.input_height),
+            model_input: model.input,
             class_names: model.names.clone(),
             rules: None,
         }

@@ -28,7 +28,7 @@ use metrics::{Counter, Histogram};
 use ractor::{Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef};
 
 use super::messages::{FrameBoxes, PoolMsg, RendererMsg};
-use crate::detect::{letterbox_frame, DetectParams, Detection, Letterbox, LetterboxedImage};
+use crate::detect::{letterbox_frame, DetectParams, Detection, InputShape, Letterbox, LetterboxedImage};
 use crate::frame::Frame;
 use crate::live::LiveMonitor;
 use crate::telemetry;
@@ -49,7 +49,7 @@ pub struct PoolArgs {
     pub renderer: ActorRef<RendererMsg>,
     pub params: DetectParams,
     pub every: u64,
-    pub model_input: (u32, u32),
+    pub model_input: InputShape,
     pub per_worker: usize,
     pub request_timeout: Duration,
     /// A live source's figures: detections are dropped rather than queued (see the module comment).
@@ -117,7 +117,11 @@ impl Actor for DetectorPool {
                     if state.args.live.is_some() {
                         drop_waiting(state)?;
                     }
-                    let (lb, image) = letterbox_frame(&frame, state.args.model_input);
+                    let lb = state
+                        .args
+                        .model_input
+                        .letterbox(frame.layout.width, frame.layout.height);
+                    let image = letterbox_frame(&frame, &lb);
                     state.waiting.push_back(frame.index);
                     state.pending.insert(
                         frame.index,

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use crate::detect::{BBox, DetectParams, Detection, LetterboxedImage, ModelInfo, OutputLayout};
+use crate::detect::{BBox, DetectParams, Detection, InputShape, LetterboxedImage, ModelInfo, OutputLayout};
 use crate::wire::{Reader, Wire, WireError, Writer};
 
 /// Largest model input side accepted from the wire.
@@ -123,8 +123,9 @@ impl Wire for ModelInfo {
     fn encode(&self, out: &mut Writer) {
         out.str(&self.path.to_string_lossy());
         out.str(&self.input_name);
-        out.u32(self.input_width);
-        out.u32(self.input_height);
+        out.u32(self.input.width);
+        out.u32(self.input.height);
+        out.u32(self.input.stride.unwrap_or(0));
         let (kind, classes) = match self.layout {
             OutputLayout::RowsWithObjectness { classes } => (0, classes),
             OutputLayout::ColumnsNoObjectness { classes } => (1, classes),
@@ -137,7 +138,8 @@ impl Wire for ModelInfo {
     fn decode(input: &mut Reader<'_>) -> Result<Self, WireError> {
         let path = PathBuf::from(input.string(MAX_TEXT)?);
         let input_name = input.string(MAX_TEXT)?;
-        let (input_width, input_height) = (input.u32()?, input.u32()?);
+        let (width, height) = (input.u32()?, input.u32()?);
+        let stride = Some(input.u32()?).filter(|&s| s > 0);
         let kind = input.u8()?;
         let classes = input.count(MAX_CLASSES, "class count")?;
         let layout = match kind {
@@ -148,8 +150,7 @@ impl Wire for ModelInfo {
         Ok(ModelInfo {
             path,
             input_name,
-            input_width,
-            input_height,
+            input: InputShape { width, height, stride },
             layout,
             names: input.strings(MAX_CLASSES, MAX_NAME)?,
         })
@@ -194,8 +195,11 @@ mod tests {
         let info = ModelInfo {
             path: "m.onnx".into(),
             input_name: "images".into(),
-            input_width: 416,
-            input_height: 416,
+            input: InputShape {
+                width: 416,
+                height: 416,
+                stride: Some(32),
+            },
             layout: OutputLayout::ColumnsNoObjectness { classes: 80 },
             names: vec!["person".into()],
         };
