@@ -7,7 +7,9 @@ mod common;
 use common::*;
 
 fn passes_the_gate(extra: &[&str]) {
-    let out = run(sightline().args(["bench", "accuracy", "--gate", "--frames", "300"]).args(extra));
+    let out = run(sightline()
+        .args(["bench", "accuracy", "--gate", "--frames", "300"])
+        .args(extra));
     let text = stdout(&out);
     println!("{text}");
     assert!(out.status.success(), "{text}\n{}", stderr(&out));
