@@ -7,7 +7,7 @@ only on the input files (converting twice gives byte-identical output).
 
 Usage:
     python tools/darknet2onnx.py --cfg yolov4-tiny.cfg --weights yolov4-tiny.weights \
-        --names coco.names --out yolov4-tiny.onnx [--layout v4|v8]
+        --names coco.names --out yolov4-tiny.onnx [--layout v4|v8] [--dynamic]
 
 Supported cfg sections: [net], [convolutional], [maxpool], [route] (with
 groups/group_id), [upsample], [shortcut] and [yolo].  That covers
@@ -16,7 +16,10 @@ yolov3-tiny and yolov4-tiny (and the plain layers of the larger models).
 Model interface
 ---------------
 Input  `images`: float32 [1, 3, H, W], RGB, values in 0..1, already
-letterboxed to the cfg's width/height by the caller.
+letterboxed to the cfg's width/height by the caller.  With --dynamic, H and W
+are left open (any multiples of the largest stride) and each head's grid is
+sized from its tensor at run time; imgsz and stride in the metadata say what
+the model was made for.  At the cfg's size the output is the same bit for bit.
 
 The YOLO heads are decoded inside the graph with darknet's semantics, boxes
 are (cx, cy, w, h) in input pixels:

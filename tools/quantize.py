@@ -23,7 +23,8 @@ Resize) except:
     side by side, and 8 bits of them moved boxes by several pixels (the
     bicycle of dog.jpg to IoU 0.89 with the float model's box; 0.99 with the
     heads in float), for about 5% more time;
-  * the YOLO decoding after the heads (everything from the first Reshape on):
+  * the YOLO decoding after the heads (everything the head convolutions feed,
+    in a model with an open input size also the ops that size the grids):
     it puts pixel coordinates (0..416) and probabilities (0..1) into one
     tensor, which 8 bits cannot hold; quantising it loses a third of the
     detections and gains no speed.
@@ -37,7 +38,8 @@ Calibration
 MinMax over frames that are not in the accuracy check (vtest.avi and the
 darknet sample photos are): every 5th frame of bikes.mp4, 14 opencv-doc photos
 and darknet's eagle.jpg and scream.jpg, letterboxed exactly as
-tools/reference_detect.py does. MinMax beat Percentile (clipping the
+tools/reference_detect.py does, to the size the model was made for (its
+input's, or for an open input size its imgsz metadata). MinMax beat Percentile (clipping the
 activations at the 99.999th percentile or below hurts the scores; at the
 99.9999th it ties MinMax) and Entropy gave the same ranges as MinMax.
 

@@ -54,7 +54,7 @@ async fn worker_detects_joins_the_group_and_survives_bad_requests() {
         rgb: vec![0; 300],
     };
     let err = ask(&worker, wrong_size).await.expect_err("a 10x10 image is refused");
-    assert!(err.contains("the model takes (416, 416)"), "{err}");
+    assert!(err.contains("the model takes 416×416"), "{err}");
 
     // A payload that did not decode (as a corrupt cross-node message arrives) is answered with an
     // error, and the worker goes on.
@@ -77,6 +77,47 @@ async fn worker_detects_joins_the_group_and_survives_bad_requests() {
             "{d:?}"
         );
     }
+
+    worker.stop(None);
+    handle.await.expect("worker stops");
+}
+
+/// The default model's height and width are open: a picture goes in at its own shape, on the
+/// grid, and a size off the grid is refused with what the model takes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_with_an_open_input_takes_each_picture_at_its_own_shape() {
+    let config = DetectorConfig {
+        model: cache("models/yolov4-tiny-int8.onnx"),
+        ..config()
+    };
+    let (worker, handle) = Actor::spawn(None, DetectorWorker, config).await.expect("worker starts");
+    let info = ractor::call!(worker, DetectorMsg::Info)
+        .expect("model info")
+        .0
+        .expect("it decodes");
+    assert_eq!(info.input.stride, Some(32));
+
+    let img = image::open(cache("media/person.jpg")).expect("photo").to_rgb8();
+    let frame = FrameRef::packed(img.as_raw(), img.width(), img.height(), PixelFormat::Rgb).expect("frame");
+    let lb = info.input.letterbox(img.width(), img.height());
+    assert_eq!(
+        (lb.dst_w, lb.dst_h),
+        (416, 288),
+        "640×424 is scaled to 416×276 and padded to the grid"
+    );
+    let dets = ask(&worker, letterbox(&frame, &lb)).await.expect("detections");
+    let classes: Vec<u16> = dets.iter().map(|d| d.class_id).collect();
+    for id in [0, 16, 17] {
+        assert!(classes.contains(&id), "class {id} missing from {classes:?}");
+    }
+
+    let off_grid = LetterboxedImage {
+        width: 416,
+        height: 250,
+        rgb: vec![114; 416 * 250 * 3],
+    };
+    let err = ask(&worker, off_grid).await.expect_err("416×250 is refused");
+    assert!(err.contains("multiples of 32 up to 416×416"), "{err}");
 
     worker.stop(None);
     handle.await.expect("worker stops");

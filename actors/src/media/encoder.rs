@@ -222,8 +222,8 @@ impl Encoder {
             .map_err(|e| fail(&e))?;
         // Colorimetry and chroma siting spelt out, and kept by every rendition: left unsaid,
         // GStreamer takes a 720p picture as BT.709 and one of 480 lines or less as BT.601, and
-        // videoscale converted every frame of the lower renditions from one to the other (half of
-        // their scaling's CPU on the 1280×720 sample) for a picture that looks the same.
+        // videoscale converted every frame of the lower renditions from one to the other (three
+        // quarters of their scaling's CPU on the 1280×720 sample) for a picture that looks the same.
         let caps = source.to_caps().map_err(|e| fail(&e))?;
         let colour = |caps: gst::caps::Builder<gst::caps::NoFeature>| {
             caps.field("colorimetry", source.colorimetry().to_string())
