@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # INT8 yolov4-tiny: the darknet weights of scripts/model.sh converted with an open input size
-# (height and width any multiples of 32, so a 16:9 frame runs at 416x256 rather than padded to
+# (height and width any multiples of 32, so a 16:9 frame runs at 416x288 rather than padded to
 # 416x416) and quantised by tools/quantize.py (static QDQ, per-channel weights), calibrated on
 # bikes.mp4 frames and photos from Debian's opencv-doc and darknet. Calibration ranges are rounded
 # onto a coarse grid, so the result is byte-identical across runs and CPUs and is checked by sha256

@@ -535,23 +535,22 @@ def convert_shortcut(g: GraphBuilder, sec: Section, idx: int, outputs: list[Tens
 def dynamic_grid_offset(g: GraphBuilder, prefix: str, grid_hw: str, shift: float, step: tuple[float, float]) -> str:
     """[gh, gw, 2] of (gx - shift) * step_x, (gy - shift) * step_y for a grid sized at run time."""
     one = g.int64s(f"{prefix}.one", [1])
-    axes = {}
 
-    def index(axis: int, name: str) -> str:
-        # Range over 0..size of one grid axis, as floats
-        size = g.op("Squeeze", [g.op("Slice", [grid_hw, g.int64s(f"{prefix}.{name}_at", [axis]),
-                                                g.int64s(f"{prefix}.{name}_end", [axis + 1])], f"{prefix}_{name}_n")],
-                    f"{prefix}_{name}_size")
-        steps = g.op("Range", [g.int64s(f"{prefix}.{name}_start", np.int64(0)), size,
-                               g.int64s(f"{prefix}.{name}_delta", np.int64(1))], f"{prefix}_{name}_range")
+    def cell_index(axis: int, name: str) -> str:
+        """0 .. size - 1 along one axis of the grid, as floats."""
+        bounds = [g.int64s(f"{prefix}.{name}_at", [axis]), g.int64s(f"{prefix}.{name}_end", [axis + 1])]
+        size = g.op("Squeeze", [g.op("Slice", [grid_hw, *bounds], f"{prefix}_{name}_n")], f"{prefix}_{name}_size")
+        start, delta = g.int64s(f"{prefix}.{name}_start", np.int64(0)), g.int64s(f"{prefix}.{name}_delta", np.int64(1))
+        steps = g.op("Range", [start, size, delta], f"{prefix}_{name}_range")
         return g.op("Cast", [steps], f"{prefix}_{name}_float", to=TensorProto.FLOAT)
 
-    axes["y"] = g.op("Unsqueeze", [index(0, "gy"), one], f"{prefix}_gy_col")  # [gh, 1]
-    axes["x"] = g.op("Unsqueeze", [index(1, "gx"), g.int64s(f"{prefix}.zero", [0])], f"{prefix}_gx_row")  # [1, gw]
+    column = g.op("Unsqueeze", [cell_index(0, "gy"), one], f"{prefix}_gy_col")  # [gh, 1]
+    row = g.op("Unsqueeze", [cell_index(1, "gx"), g.int64s(f"{prefix}.zero", [0])], f"{prefix}_gx_row")  # [1, gw]
+    # each broadcast to [gh, gw, 1], then side by side as (x, y)
     planes = [
-        g.op("Unsqueeze", [g.op("Expand", [axes[a], grid_hw], f"{prefix}_g{a}_plane"), g.int64s(f"{prefix}.last_{a}", [-1])],
+        g.op("Unsqueeze", [g.op("Expand", [index, grid_hw], f"{prefix}_g{a}_plane"), g.int64s(f"{prefix}.last_{a}", [-1])],
              f"{prefix}_g{a}_cell")
-        for a in ("x", "y")
+        for a, index in (("x", row), ("y", column))
     ]
     grid = g.op("Concat", planes, f"{prefix}_grid_idx", axis=-1)
     grid = g.op("Sub", [grid, g.floats(f"{prefix}.shift", [shift])], f"{prefix}_grid_shifted")

@@ -199,7 +199,9 @@ def input_size(model: onnx.ModelProto) -> tuple[int, int]:
     height, width = (d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim[2:])
     if height and width:
         return width, height
-    imgsz = next(p.value for p in model.metadata_props if p.key == "imgsz")
+    imgsz = next((p.value for p in model.metadata_props if p.key == "imgsz"), None)
+    if imgsz is None:
+        raise SystemExit("quantize: the model's input size is open and no imgsz metadata says what it was made for")
     height, width = (int(v) for v in imgsz.strip("[]").split(","))
     return width, height
 

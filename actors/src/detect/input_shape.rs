@@ -44,6 +44,7 @@ impl InputShape {
             None => full,
             Some(stride) => {
                 // at the scale of the size the model was made for, padded to the grid
+                let stride = stride.max(1);
                 let (pad_x, pad_y) = (full.pad_x % stride, full.pad_y % stride);
                 Letterbox {
                     dst_w: round_up(pad_x + full.new_w, stride),

@@ -215,20 +215,26 @@ impl Encoder {
         gst::init().map_err(|e| EncodeError::Pipeline(e.to_string()))?;
         let fail = |e: &dyn std::fmt::Display| EncodeError::Pipeline(e.to_string());
         let pipeline = gst::Pipeline::new();
-        let source = gst_video::VideoInfo::builder(gst_video::VideoFormat::I420, layout.width, layout.height)
-            .fps(fps_fraction(config.fps))
-            .par(gst::Fraction::new(1, 1))
-            .build()
-            .map_err(|e| fail(&e))?;
+        let i420 = |width, height| {
+            gst_video::VideoInfo::builder(gst_video::VideoFormat::I420, width, height)
+                .fps(fps_fraction(config.fps))
+                .par(gst::Fraction::new(1, 1))
+        };
+        let source = i420(layout.width, layout.height).build().map_err(|e| fail(&e))?;
         // Colorimetry and chroma siting spelt out, and kept by every rendition: left unsaid,
         // GStreamer takes a 720p picture as BT.709 and one of 480 lines or less as BT.601, and
         // videoscale converted every frame of the lower renditions from one to the other (three
         // quarters of their scaling's CPU on the 1280×720 sample) for a picture that looks the same.
-        let caps = source.to_caps().map_err(|e| fail(&e))?;
-        let colour = |caps: gst::caps::Builder<gst::caps::NoFeature>| {
-            caps.field("colorimetry", source.colorimetry().to_string())
-                .field("chroma-site", source.chroma_site().to_string())
+        let (colorimetry, chroma_site) = (source.colorimetry(), source.chroma_site());
+        let sized = |width, height| {
+            i420(width, height)
+                .colorimetry(&colorimetry)
+                .chroma_site(chroma_site)
+                .build()
+                .and_then(|info| info.to_caps())
+                .map_err(|e| fail(&e))
         };
+        let caps = source.to_caps().map_err(|e| fail(&e))?;
         // push() waits for room rather than letting appsrc block: a blocked push would never
         // wake up if the pipeline failed downstream.
         let appsrc = gst_app::AppSrc::builder()
@@ -265,16 +271,7 @@ impl Encoder {
                 chain.push(element("videoscale")?);
                 chain.push(
                     gst::ElementFactory::make("capsfilter")
-                        .property(
-                            "caps",
-                            colour(
-                                gst::Caps::builder("video/x-raw")
-                                    .field("width", r.width as i32)
-                                    .field("height", r.height as i32)
-                                    .field("pixel-aspect-ratio", gst::Fraction::new(1, 1)),
-                            )
-                            .build(),
-                        )
+                        .property("caps", sized(r.width, r.height)?)
                         .build()
                         .map_err(|e| fail(&e))?,
                 );
