@@ -7,12 +7,14 @@ use anyhow::{bail, Context};
 use sightline_openapi::ServerConfig;
 
 /// Keys that may also come from the environment as `SIGHTLINE_<KEY>` (upper case).
-const KEYS: [&str; 50] = [
+const KEYS: [&str; 54] = [
     "bind",
     "data_dir",
     "max_upload_mb",
+    "max_body_kb",
     "log_format",
     "max_connections",
+    "max_connections_per_network",
     "max_connections_per_ip",
     "min_free_mb",
     "header_timeout_s",
@@ -35,6 +37,8 @@ const KEYS: [&str; 50] = [
     "public_url",
     "webhook_max_attempts",
     "webhook_outbox_max",
+    "webhook_allow_private",
+    "webhook_allow_networks",
     "mqtt_url",
     "model",
     "names",

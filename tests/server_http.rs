@@ -526,9 +526,46 @@ fn mutations_need_the_token_when_one_is_configured() {
     assert_eq!(code, 401);
     // Reading needs no token.
     assert_eq!(get(&server.url("/api/videos")).0, 200);
-    let auth = format!("Authorization: Bearer {token}");
+    // The scheme's case does not matter (RFC 9110).
+    let auth = format!("Authorization: bearer {token}");
     let (code, body) = curl("POST", &upload, &["-H", &auth, "-F", &form]);
     assert_eq!(code, 202, "{body}");
+}
+
+#[test]
+fn the_servers_own_page_may_write_whatever_cors_allows_and_others_get_json() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(
+        dir.path(),
+        &[("SIGHTLINE_CORS_ORIGINS", "[\"https://dashboard.example.org\"]")],
+    );
+    let host = server.base.trim_start_matches("http://").to_string();
+    // A write that passes CORS reaches its handler: here, rules for a video that is not there.
+    let rules = r#"{"zones": [], "lines": []}"#;
+    let post = |origin: &str| {
+        curl(
+            "PUT",
+            &server.url("/api/videos/0123456789abcdef/rules"),
+            &[
+                "-H",
+                &format!("Origin: {origin}"),
+                "-H",
+                "content-type: application/json",
+                "--data-binary",
+                rules,
+            ],
+        )
+    };
+    // The bundled page, served from this very address.
+    let (code, body) = post(&format!("http://{host}"));
+    assert_eq!((code, &body["error"]), (404, &serde_json::json!("not_found")), "{body}");
+    // A listed origin.
+    let (code, body) = post("https://dashboard.example.org");
+    assert_eq!(code, 404, "{body}");
+    // Anyone else: a 403 in the API's own shape.
+    let (code, body) = post("https://evil.example.net");
+    assert_eq!(code, 403, "{body}");
+    assert_eq!(body["error"], "forbidden", "{body}");
 }
 
 /// kill -9 in the middle of a job: the store opens again, the job is `interrupted`, a retry
@@ -631,4 +668,15 @@ fn the_server_writes_under_its_data_folder() {
         "no open file under {} while the upload streamed in",
         spool.display()
     );
+}
+
+#[test]
+fn every_503_says_when_to_come_back() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // More free space wanted than any disk has: the server is alive but not ready.
+    let server = Server::start(dir.path(), &[("SIGHTLINE_MIN_FREE_MB", "1048576")]);
+    let out = run(Command::new("curl").args(["-s", "-i", &server.url("/readyz")]));
+    let head = String::from_utf8_lossy(&out.stdout).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 503"), "{head}");
+    assert!(head.contains("\r\nretry-after: "), "{head}");
 }

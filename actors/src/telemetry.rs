@@ -24,6 +24,7 @@ pub const HTTP_REQUEST_DURATION_SECONDS: &str = "sightline_http_request_duration
 pub const HTTP_CONNECTIONS: &str = "sightline_http_connections";
 pub const HTTP_CONNECTIONS_REFUSED_TOTAL: &str = "sightline_http_connections_refused_total";
 pub const HTTP_CONNECTIONS_CUT_TOTAL: &str = "sightline_http_connections_cut_total";
+pub const HTTP_HEALTH_PAST_CAPS_TOTAL: &str = "sightline_http_health_past_caps_total";
 pub const JOBS: &str = "sightline_jobs";
 pub const JOBS_WAITING: &str = "sightline_jobs_waiting";
 pub const DETECTOR_WORKERS: &str = "sightline_detector_workers";
@@ -67,7 +68,7 @@ const fn metric(name: &'static str, kind: Kind, help: &'static str) -> Metric {
 }
 
 /// Every metric, with its HELP text.
-pub const ALL: [Metric; 32] = [
+pub const ALL: [Metric; 33] = [
     metric(
         FRAMES_TOTAL,
         Kind::Counter,
@@ -152,7 +153,12 @@ pub const ALL: [Metric; 32] = [
     metric(
         HTTP_CONNECTIONS_REFUSED_TOTAL,
         Kind::Counter,
-        "HTTP connections refused with a 503: every slot taken (full), or the client's share (per_client).",
+        "HTTP connections refused with a 503: every slot taken (full), the client network's share (per_network: an IPv4 /24, an IPv6 /64), or the client address's share (per_client).",
+    ),
+    metric(
+        HTTP_HEALTH_PAST_CAPS_TOTAL,
+        Kind::Counter,
+        "Health checks (/healthz, /readyz) served on connections over a cap, which other requests are refused.",
     ),
     metric(
         HTTP_CONNECTIONS_CUT_TOTAL,
@@ -239,7 +245,7 @@ type KnownLabel = (&'static str, &'static [&'static str]);
 /// `(metric, label, values)`, or no label. Not here: metrics whose labels only exist later (a
 /// worker's node and name, a route and status), and those their owner sets in full from the
 /// start (the job gauges at every scrape, the cluster's node states and events when it starts).
-const KNOWN_SERIES: [(&str, Option<KnownLabel>); 18] = [
+const KNOWN_SERIES: [(&str, Option<KnownLabel>); 19] = [
     (
         FRAMES_TOTAL,
         Some(("stage", &["decoded", "detected", "rendered", "encoded"])),
@@ -267,8 +273,9 @@ const KNOWN_SERIES: [(&str, Option<KnownLabel>); 18] = [
     ),
     (
         HTTP_CONNECTIONS_REFUSED_TOTAL,
-        Some(("reason", &["full", "per_client"])),
+        Some(("reason", &["full", "per_network", "per_client"])),
     ),
+    (HTTP_HEALTH_PAST_CAPS_TOTAL, None),
     (HTTP_CONNECTIONS_CUT_TOTAL, Some(("reason", &["idle"]))),
     (FRAMES_IN_FLIGHT, None),
     (HTTP_CONNECTIONS, None),

@@ -1,6 +1,6 @@
 //! The HTTP application: routes, and the middleware every request goes through.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use futures_util::StreamExt;
@@ -13,13 +13,16 @@ use crate::api::document;
 use crate::api::error::{json_error, ErrorCode};
 use crate::disk::DiskGuard;
 use crate::state::SharedState;
-use crate::{metrics, streams, web_ui};
+use crate::{heap_trim, metrics, streams, web_ui};
 
 pub fn build(state: SharedState, prometheus: metrics_exporter_prometheus::PrometheusHandle) -> impl Endpoint {
     let api = document::service(&state);
     let spec = document::json(&api);
     let docs = api.swagger_ui();
-    let limit = state.config.max_upload_bytes();
+    let limits = BodyLimits {
+        upload: state.config.max_upload_bytes(),
+        other: state.config.max_body_bytes(),
+    };
     let token = state.config.api_token.clone();
     let cors = state.config.cors_origins.clone();
     let disk = state.disk.clone();
@@ -44,18 +47,22 @@ pub fn build(state: SharedState, prometheus: metrics_exporter_prometheus::Promet
         })
         .data(state)
         .data(prometheus);
-    let app = routes
-        .around(move |ep, req| upload_limit(ep, req, limit))
-        .around(move |ep, req| disk_gate(ep, req, disk.clone()))
-        .around(move |ep, req| require_token(ep, req, token.clone()))
-        .around(json_errors)
-        .around(metrics::track)
-        .around(crate::http::access_log);
     let mut cors_mw = Cors::new();
     for o in &cors {
         cors_mw = cors_mw.allow_origin(o.as_str());
     }
-    app.with_if(!cors.is_empty(), cors_mw)
+    routes
+        .around(move |ep, req| body_limit(ep, req, limits))
+        .around(move |ep, req| disk_gate(ep, req, disk.clone()))
+        .around(move |ep, req| require_token(ep, req, token.clone()))
+        .with_if(!cors.is_empty(), cors_mw)
+        // Boxed: `with_if` doubles the type of what it wraps, past what the compiler lays out.
+        .boxed()
+        .around(same_origin)
+        .around(json_errors)
+        .around(retry_after)
+        .around(metrics::track)
+        .around(crate::http::access_log)
 }
 
 fn spec_response(spec: &str) -> Response {
@@ -72,7 +79,7 @@ async fn require_token<E: Endpoint>(next: E, req: Request, token: Option<String>
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
+            .and_then(bearer_token);
         // Compare in constant time so the token cannot be guessed byte by byte.
         let ok = got.is_some_and(|g| {
             g.len() == want.len() && g.bytes().zip(want.bytes()).fold(0, |a, (x, y)| a | (x ^ y)) == 0
@@ -86,6 +93,44 @@ async fn require_token<E: Endpoint>(next: E, req: Request, token: Option<String>
         }
     }
     Ok(next.call(req).await?.into_response())
+}
+
+/// The token of an `Authorization: Bearer <token>` value; the scheme's case does not matter
+/// (RFC 9110 §11.1).
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim_start())
+}
+
+/// A request from the server's own page needs no CORS: its `Origin` is the address it was sent
+/// to (the `Host` it names, or `public_url`). The header is taken off so the CORS layer lets it
+/// through whatever `cors_origins` lists.
+async fn same_origin<E: Endpoint>(next: E, mut req: Request) -> poem::Result<Response> {
+    let own = {
+        let headers = req.headers();
+        let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+        let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+        match (origin, host) {
+            (Some(origin), Some(host)) => origin
+                .split_once("://")
+                .is_some_and(|(_, authority)| authority.eq_ignore_ascii_case(host)),
+            _ => false,
+        }
+    };
+    if own {
+        req.headers_mut().remove(header::ORIGIN);
+    }
+    Ok(next.call(req).await?.into_response())
+}
+
+/// Every 503 says when to come back (the API's own 503s may set a longer wait).
+async fn retry_after<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
+    let mut resp = next.call(req).await?.into_response();
+    if resp.status() == StatusCode::SERVICE_UNAVAILABLE && !resp.headers().contains_key(header::RETRY_AFTER) {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+    }
+    Ok(resp)
 }
 
 /// The body size a request declares (Content-Length), if it declares one that parses.
@@ -122,37 +167,55 @@ async fn disk_gate<E: Endpoint>(next: E, req: Request, disk: DiskGuard) -> poem:
     Ok(next.call(req).await?.into_response())
 }
 
-/// Enforces the upload limit while the body streams in, so a chunked upload without
-/// Content-Length is stopped at the limit too, not after it has filled the disk.
-async fn upload_limit<E: Endpoint>(next: E, mut req: Request, limit: u64) -> poem::Result<Response> {
-    let too_large = || {
-        json_error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            ErrorCode::TooLarge,
-            &format!("uploads are limited to {} MiB", limit / (1024 * 1024)),
-        )
-    };
-    if *req.method() != Method::POST {
-        return Ok(next.call(req).await?.into_response());
+/// The largest bodies taken: an upload's, and any other request's (JSON).
+#[derive(Debug, Clone, Copy)]
+struct BodyLimits {
+    upload: u64,
+    other: u64,
+}
+
+impl BodyLimits {
+    /// The limit on `req`'s body, the refusal that names it, and whether the body is parsed in
+    /// memory (an upload streams to disk).
+    fn of(self, req: &Request) -> (u64, String, bool) {
+        if *req.method() == Method::POST && req.uri().path() == "/api/videos" {
+            let mb = self.upload / (1024 * 1024);
+            let why = format!("uploads are limited to {mb} MiB (max_upload_mb)");
+            (self.upload, why, false)
+        } else {
+            let kb = self.other / 1024;
+            let why = format!("request bodies are limited to {kb} KiB (max_body_kb)");
+            (self.other, why, true)
+        }
     }
+}
+
+/// Enforces the body limits while the body streams in, before anything parses it: a body that
+/// declares more is refused at once, and one without Content-Length (chunked) is stopped at the
+/// limit, not after it has filled the disk or the memory.
+async fn body_limit<E: Endpoint>(next: E, mut req: Request, limits: BodyLimits) -> poem::Result<Response> {
+    let (limit, why, parsed) = limits.of(&req);
+    let too_large = || json_error(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::TooLarge, &why);
     if declared_length(&req).is_some_and(|n| n > limit) {
         return Ok(too_large());
     }
-    let exceeded = Arc::new(AtomicBool::new(false));
-    let flag = exceeded.clone();
-    let mut seen = 0u64;
+    let seen = Arc::new(AtomicU64::new(0));
+    let counted = seen.clone();
     let body = req.take_body().into_bytes_stream().map(move |chunk| {
         let chunk = chunk?;
-        seen += chunk.len() as u64;
-        if seen > limit {
-            flag.store(true, Ordering::SeqCst);
-            return Err(std::io::Error::other("upload over the size limit"));
+        let so_far = counted.fetch_add(chunk.len() as u64, Ordering::Relaxed) + chunk.len() as u64;
+        if so_far > limit {
+            return Err(std::io::Error::other("body over the size limit"));
         }
         Ok(chunk)
     });
     req.set_body(Body::from_bytes_stream(body));
     let resp = next.call(req).await.map(IntoResponse::into_response);
-    if exceeded.load(Ordering::SeqCst) {
+    let seen = seen.load(Ordering::Relaxed);
+    if parsed && seen >= heap_trim::LARGE_BODY {
+        heap_trim::after_large_body();
+    }
+    if seen > limit {
         return Ok(too_large());
     }
     resp
@@ -172,6 +235,7 @@ async fn json_errors<E: Endpoint>(next: E, req: Request) -> poem::Result<Respons
                 return Ok(resp);
             }
             let code = match status {
+                StatusCode::FORBIDDEN => ErrorCode::Forbidden,
                 StatusCode::NOT_FOUND => ErrorCode::NotFound,
                 StatusCode::METHOD_NOT_ALLOWED => ErrorCode::MethodNotAllowed,
                 StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::TooLarge,
@@ -181,5 +245,19 @@ async fn json_errors<E: Endpoint>(next: E, req: Request) -> poem::Result<Respons
             };
             Ok(json_error(status, code, &message))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bearer_scheme_is_read_in_any_case() {
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("BEARER  abc"), Some("abc"));
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearer"), None);
     }
 }

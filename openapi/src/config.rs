@@ -37,10 +37,16 @@ pub struct ServerConfig {
     pub data_dir: PathBuf,
     /// Largest upload accepted, in MiB, enforced while the body streams in.
     pub max_upload_mb: u64,
+    /// Largest body of any other request (the JSON of rules, webhooks, live sources, renders),
+    /// in KiB, enforced while it streams in, before it is parsed.
+    pub max_body_kb: u64,
     /// How log lines look (`--log-format` and `SIGHTLINE_LOG_FORMAT` override it).
     pub log_format: LogFormat,
     /// HTTP connections open at once; more are answered 503 and closed.
     pub max_connections: usize,
+    /// HTTP connections one client network (an IPv4 /24, an IPv6 /64) may hold, so one client
+    /// with many addresses cannot take every slot; unset: half of `max_connections`.
+    pub max_connections_per_network: Option<usize>,
     /// HTTP connections one client address may hold, so one client cannot take every slot.
     pub max_connections_per_ip: usize,
     /// MiB that must stay free in the data folder: below it uploads are refused (507), jobs do
@@ -81,6 +87,14 @@ pub struct ServerConfig {
     /// Webhook deliveries waiting at most; beyond it the oldest are dropped (counted, logged),
     /// so a dead receiver cannot grow the store without limit.
     pub webhook_outbox_max: usize,
+    /// Whether webhooks may point at loopback, private (10/8, 172.16/12, 192.168/16, fc00::/7),
+    /// shared (100.64/10), link-local (169.254/16, fe80::/10), unspecified, multicast and
+    /// broadcast addresses, IPv4-mapped forms included. Off: such targets are refused when a
+    /// webhook is created and again before each delivery connects (DNS can change).
+    pub webhook_allow_private: bool,
+    /// Networks (CIDR, e.g. `10.1.2.0/24`) webhooks may reach although they are private, while
+    /// `webhook_allow_private` is off.
+    pub webhook_allow_networks: Vec<String>,
     /// An MQTT broker (`mqtt://[user:password@]host[:port]`) to publish events to; unset: none.
     pub mqtt_url: Option<String>,
     /// The address clients reach the server at (behind a proxy: the proxy's), as the OpenAPI
@@ -131,8 +145,10 @@ impl Default for ServerConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("data"),
             max_upload_mb: 1024,
+            max_body_kb: 1024,
             log_format: LogFormat::Text,
             max_connections: 512,
+            max_connections_per_network: None,
             max_connections_per_ip: 64,
             min_free_mb: 256,
             header_timeout_s: 30,
@@ -155,6 +171,8 @@ impl Default for ServerConfig {
             public_url: None,
             webhook_max_attempts: 8,
             webhook_outbox_max: 10_000,
+            webhook_allow_private: false,
+            webhook_allow_networks: Vec::new(),
             mqtt_url: None,
             model: PathBuf::from(".cache/models/yolov4-tiny-int8.onnx"),
             names: None,
@@ -204,6 +222,9 @@ impl ServerConfig {
         if !(1..=1_048_576).contains(&self.max_upload_mb) {
             return err("max_upload_mb", format!("{} is outside 1..1048576", self.max_upload_mb));
         }
+        if !(1..=1_048_576).contains(&self.max_body_kb) {
+            return err("max_body_kb", format!("{} is outside 1..1048576", self.max_body_kb));
+        }
         if !(1..=65_536).contains(&self.max_connections) {
             return err(
                 "max_connections",
@@ -218,6 +239,17 @@ impl ServerConfig {
                     self.max_connections_per_ip, self.max_connections
                 ),
             );
+        }
+        if let Some(n) = self.max_connections_per_network {
+            if !(self.max_connections_per_ip..=self.max_connections).contains(&n) {
+                return err(
+                    "max_connections_per_network",
+                    format!(
+                        "{n} is outside {}..{} (max_connections_per_ip..max_connections)",
+                        self.max_connections_per_ip, self.max_connections
+                    ),
+                );
+            }
         }
         if self.min_free_mb > 1_048_576 {
             return err("min_free_mb", format!("{} is outside 0..1048576", self.min_free_mb));
@@ -334,6 +366,10 @@ impl ServerConfig {
                 format!("{} is outside 1..1000000", self.webhook_outbox_max),
             );
         }
+        crate::webhook_target::parse_networks(&self.webhook_allow_networks).map_err(|message| ConfigError {
+            key: "webhook_allow_networks",
+            message,
+        })?;
         if let Some(url) = &self.mqtt_url {
             check_mqtt_url(url).or_else(|why| err("mqtt_url", why))?;
         }
@@ -358,6 +394,17 @@ impl ServerConfig {
 
     pub fn max_upload_bytes(&self) -> u64 {
         self.max_upload_mb * 1024 * 1024
+    }
+
+    /// Connections one client network may hold: as set, or half of all (never fewer than one
+    /// address may hold).
+    pub fn connections_per_network(&self) -> usize {
+        self.max_connections_per_network
+            .unwrap_or((self.max_connections / 2).max(self.max_connections_per_ip))
+    }
+
+    pub fn max_body_bytes(&self) -> u64 {
+        self.max_body_kb * 1024
     }
 
     /// An upload's options where it chooses none.
@@ -400,18 +447,24 @@ impl ServerConfig {
     }
 }
 
-/// Why an MQTT broker address cannot be used: plain `mqtt://` (or `tcp://`) with a host only.
+/// Why an MQTT broker address cannot be used: plain `mqtt://` (or `tcp://`) with a host and an
+/// optional port in 1..65535.
 pub fn check_mqtt_url(url: &str) -> Result<(), String> {
     let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-    let host = rest
-        .rsplit('@')
-        .next()
-        .unwrap_or("")
-        .split([':', '/'])
-        .next()
-        .unwrap_or("");
+    let authority = rest.rsplit('@').next().unwrap_or("").split('/').next().unwrap_or("");
+    // An IPv6 host is bracketed: its colons are not the port's.
+    let port_at = authority.rfind(':').filter(|&i| !authority[i..].contains(']'));
+    let (host, port) = match port_at {
+        Some(i) => (&authority[..i], Some(&authority[i + 1..])),
+        None => (authority, None),
+    };
     match scheme {
-        "mqtt" | "tcp" if !host.is_empty() => Ok(()),
+        "mqtt" | "tcp" if !host.is_empty() => match port.map(|p| p.parse::<u16>()) {
+            None | Some(Ok(1..)) => Ok(()),
+            Some(_) => Err(format!(
+                "'{url}': the port must be a number in 1..65535 (1883 when left out)"
+            )),
+        },
         "mqtts" | "ssl" => Err(format!("'{url}': TLS to the broker is not supported yet; use mqtt://")),
         _ => Err(format!(
             "'{url}': a broker's address is mqtt://[user:password@]host[:port]"
@@ -479,7 +532,15 @@ mod tests {
             assert_eq!(c.validate().map_err(|e| e.key), Err("public_url"), "{url}");
         }
         assert_eq!(ServerConfig::default().public_url(), "http://127.0.0.1:8080");
-        for url in ["mqtts://broker", "http://broker", "broker:1883", "mqtt://"] {
+        for url in [
+            "mqtts://broker",
+            "http://broker",
+            "broker:1883",
+            "mqtt://",
+            "mqtt://127.0.0.1:99999",
+            "mqtt://127.0.0.1:0",
+            "mqtt://broker:x",
+        ] {
             let c = ServerConfig {
                 mqtt_url: Some(url.into()),
                 ..ServerConfig::default()
@@ -487,6 +548,25 @@ mod tests {
             assert_eq!(c.validate().map_err(|e| e.key), Err("mqtt_url"), "{url}");
         }
         assert_eq!(check_mqtt_url("mqtt://user:pw@127.0.0.1:1883"), Ok(()));
+        assert_eq!(check_mqtt_url("mqtt://broker"), Ok(()));
+        assert_eq!(check_mqtt_url("mqtt://[::1]"), Ok(()));
+        assert_eq!(check_mqtt_url("mqtt://[::1]:1884"), Ok(()));
+    }
+
+    #[test]
+    fn webhook_networks_must_be_networks() {
+        let c = ServerConfig {
+            webhook_allow_networks: vec!["127.0.0.0/8".into(), "fd00::/8".into(), "10.1.2.3".into()],
+            ..ServerConfig::default()
+        };
+        assert_eq!(c.validate(), Ok(()));
+        let c = ServerConfig {
+            webhook_allow_networks: vec!["10.0.0.0/8".into(), "10.0.0.0/40".into()],
+            ..ServerConfig::default()
+        };
+        let e = c.validate().expect_err("a bad prefix");
+        assert_eq!(e.key, "webhook_allow_networks");
+        assert!(e.to_string().contains("'10.0.0.0/40'"), "{e}");
     }
 
     #[test]

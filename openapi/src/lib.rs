@@ -21,6 +21,7 @@ mod app;
 pub mod config;
 mod disk;
 mod error;
+mod heap_trim;
 mod http;
 mod job_key;
 mod job_runner;
@@ -35,6 +36,7 @@ mod startup;
 mod state;
 mod streams;
 mod web_ui;
+mod webhook_target;
 mod webhooks;
 
 pub use config::{ConfigError, LogFormat, ServerConfig};

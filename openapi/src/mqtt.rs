@@ -1,17 +1,22 @@
 //! Events published to an MQTT broker (`mqtt_url`): each event of a job's rules on
-//! `sightline/events/<kind>` (QoS 1) as it happens, and a retained summary of each video's counts
-//! on `sightline/videos/<id>/summary` whenever its rules have been evaluated to the end, so a
-//! subscriber that comes later still finds it.
+//! `sightline/events/<kind>` (QoS 1) as it happens, as `{"id", "video", "event"}`, and a retained
+//! summary of each video's counts on `sightline/videos/<id>/summary` whenever its rules have been
+//! evaluated to the end, so a subscriber that comes later still finds it.
+//!
+//! `id` is the event's delivery id, the one webhooks send as `X-Sightline-Delivery`: derived from
+//! the event, so QoS 1's repeats and a job retried after a crash publish an event under the id
+//! it had, and a subscriber drops repeats by it.
 
 use std::time::Duration;
 
 use poem_openapi::types::ToJSON;
 use rumqttc::{AsyncClient, Event as MqttEvent, MqttOptions, Packet, QoS};
 use sightline_actors::analytics::{count, Event, Rules};
-use sightline_actors::store::VideoRecord;
+use sightline_actors::store::{VideoId, VideoRecord};
 use sightline_actors::telemetry;
 
 use crate::api::analytics_event_view;
+use crate::webhooks::delivery_id;
 
 /// Messages waiting for the connection at most; more are dropped (counted), never queued
 /// without bound while the broker is away.
@@ -66,12 +71,8 @@ impl Publisher {
 
     /// Events as a job's rules raise them.
     pub fn publish_events(&self, video: &VideoRecord, events: &[Event]) {
-        let id = video.id.to_string();
         for e in events {
-            let payload = serde_json::json!({
-                "video": id,
-                "event": analytics_event_view(e, &video.class_names).to_json(),
-            });
+            let payload = event_payload(video.id, &video.class_names, e);
             self.send(format!("sightline/events/{}", e.kind.as_str()), false, payload);
         }
     }
@@ -117,5 +118,41 @@ impl Publisher {
         {
             metrics::counter!(telemetry::MQTT_MESSAGES_TOTAL, "outcome" => "dropped").increment(1);
         }
+    }
+}
+
+/// An event's message: `{"id", "video", "event"}`, `id` its delivery id as a decimal string (as
+/// webhooks' `delivery`).
+fn event_payload(video: VideoId, names: &[String], e: &Event) -> serde_json::Value {
+    serde_json::json!({
+        "id": delivery_id(video, e).to_string(),
+        "video": video.to_string(),
+        "event": analytics_event_view(e, names).to_json(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sightline_actors::analytics::EventKind;
+
+    #[test]
+    fn an_event_message_carries_the_webhooks_delivery_id() {
+        let e = Event {
+            kind: EventKind::LineCrossed,
+            rule: "middle".into(),
+            track_id: 3,
+            class_id: 0,
+            frame: 40,
+            time_ms: 1600,
+            position: [0.5, 0.5],
+            direction: Some("in".into()),
+            dwell_ms: None,
+        };
+        let video = VideoId::from_u64(9);
+        let payload = event_payload(video, &["person".into()], &e);
+        assert_eq!(payload["id"], delivery_id(video, &e).to_string());
+        assert_eq!(payload["video"], video.to_string());
+        assert_eq!(payload["event"]["rule"], "middle");
     }
 }

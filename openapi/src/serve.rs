@@ -26,6 +26,7 @@ pub async fn serve(
     tracing::info!("listening on http://{}", config.bind);
     let limits = http::Limits {
         max_connections: config.max_connections,
+        max_connections_per_network: config.connections_per_network(),
         max_connections_per_client: config.max_connections_per_ip,
         header_timeout: Duration::from_secs(config.header_timeout_s),
         idle_timeout: Duration::from_secs(config.idle_timeout_s),

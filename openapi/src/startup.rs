@@ -82,7 +82,7 @@ pub async fn start(config: ServerConfig) -> Result<SharedState, ServeError> {
         Box::pin(async move { runner.run(key, progress).await })
     });
     let jobs = JobQueue::start(config.max_jobs, config.queue_limit, run);
-    webhooks::spawn(store.clone(), config.webhook_max_attempts);
+    webhooks::spawn(store.clone(), &config);
     requeue(&store, &jobs)?;
     live.resume_all(&store)?;
     if let Some(keep) = config.retention() {

@@ -6,7 +6,8 @@
 //!   time window is one range scan ([`query`]).
 //! - `stats`: id → JSON [`VideoStats`] ([`stats`]).
 //! - `rules`, `events`: a video's analytics rules and the events they gave ([`analytics`]).
-//! - `webhooks`, `deliveries`, `outbox`: where events are sent, and how that went ([`webhooks`]).
+//! - `webhooks`, `deliveries`, `outbox`, `delivery_index`: where events are sent, and how that
+//!   went ([`webhooks`]).
 //!
 //! `Store` is a bundle of sled handles: cheap to clone, `Send + Sync`, and every method is a
 //! short synchronous call (microseconds to a few ms). Async callers may call it directly for
@@ -42,7 +43,10 @@ pub use query::{
 pub use render::RenderRecord;
 pub use stats::{histogram, Bin, HistogramError, StatsAccumulator, TrackSummary, VideoStats, MAX_HISTOGRAM_BINS};
 pub use video::{LiveSettings, Progress, VideoPage, VideoRecord, VideoStatus, MAX_LIST_LIMIT};
-pub use webhooks::{Attempt, AttemptOutcome, BodyFor, Delivery, DeliveryState, WebhookRecord, MAX_LOGGED_DELIVERIES};
+pub use webhooks::{
+    Attempt, AttemptOutcome, BodyFor, Delivery, DeliveryState, DueBatch, Enqueued, Outgoing, WebhookRecord,
+    MAX_LOGGED_DELIVERIES,
+};
 
 /// Everything the store can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -99,6 +103,7 @@ pub(crate) struct Trees {
     pub(crate) webhooks: sled::Tree,
     pub(crate) deliveries: sled::Tree,
     pub(crate) outbox: sled::Tree,
+    pub(crate) delivery_index: sled::Tree,
 }
 
 /// The store: cheap to clone, every clone sees the same database, reopened in place if need be.
@@ -228,6 +233,7 @@ fn open_trees(dir: &Path) -> Result<Trees, StoreError> {
         let webhooks = db.open_tree("webhooks").map_err(open_error)?;
         let deliveries = db.open_tree("deliveries").map_err(open_error)?;
         let outbox = db.open_tree("outbox").map_err(open_error)?;
+        let delivery_index = db.open_tree("delivery_index").map_err(open_error)?;
         tracing::debug!(dir = %dir.display(), recovered = db.was_recovered(), "store opened");
         Ok(Trees {
             db,
@@ -240,6 +246,7 @@ fn open_trees(dir: &Path) -> Result<Trees, StoreError> {
             webhooks,
             deliveries,
             outbox,
+            delivery_index,
         })
     }
 }

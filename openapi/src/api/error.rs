@@ -15,13 +15,15 @@ pub enum ErrorCode {
     BadRequest,
     /// A token is needed and missing or wrong (401).
     Unauthorized,
+    /// The request's origin is not one `cors_origins` allows (403).
+    Forbidden,
     /// No such video, rendering or file (404).
     NotFound,
     /// The method is not one the path takes (405).
     MethodNotAllowed,
     /// The video is not in a state that allows this (409).
     Conflict,
-    /// The body is over the upload limit (413).
+    /// The body is over its limit: `max_upload_mb` for an upload, `max_body_kb` for any other (413).
     TooLarge,
     /// Not a video, or one no installed decoder reads (415).
     UnsupportedMedia,
@@ -61,7 +63,7 @@ pub enum ApiError {
     /// The video is not in a state that allows this.
     #[oai(status = 409)]
     Conflict(Json<ErrorBody>),
-    /// The upload is larger than the configured limit.
+    /// The body is larger than its configured limit (`max_upload_mb`, `max_body_kb`).
     #[oai(status = 413)]
     TooLarge(Json<ErrorBody>),
     /// The upload is not a video we can decode.

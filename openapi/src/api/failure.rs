@@ -40,8 +40,8 @@ impl Statuses for Upload {
     const LIST: &'static [u16] = &[400, 401, 413, 415, 422, 503, 507, 500];
 }
 
-/// A job run again: the token, the video's state, the queue, the disk. (Every POST body is held
-/// to the upload limit, this one's too: 413.)
+/// A job run again: the token, the video's state, the queue, the disk. (Every body is held to
+/// `max_body_kb`, this one's too: 413.)
 pub enum Requeue {}
 impl Statuses for Requeue {
     const LIST: &'static [u16] = &[400, 401, 404, 409, 413, 503, 507, 500];
@@ -59,10 +59,11 @@ impl Statuses for SetRules {
     const LIST: &'static [u16] = &[400, 401, 404, 413, 415, 507, 500];
 }
 
-/// Creating a webhook: the token, a JSON body, its checks, and a store that may be full.
+/// Creating a webhook: the token, a JSON body, its checks, a target the policy refuses (422),
+/// and a store that may be full.
 pub enum WebhookCreation {}
 impl Statuses for WebhookCreation {
-    const LIST: &'static [u16] = &[400, 401, 413, 415, 507, 500];
+    const LIST: &'static [u16] = &[400, 401, 413, 415, 422, 507, 500];
 }
 
 /// Adding a live source: the token, a JSON body and its checks, the limit of sources, and a store
@@ -73,23 +74,23 @@ impl Statuses for LiveCreation {
 }
 
 /// Starting a live source again: the token, the source, the limit of sources (or one still
-/// stopping), and a store or disk that may be full. (Every POST body is held to the upload
-/// limit: 413.)
+/// stopping), and a store or disk that may be full. (Every body is held to `max_body_kb`: 413.)
 pub enum LiveStart {}
 impl Statuses for LiveStart {
     const LIST: &'static [u16] = &[400, 401, 404, 409, 413, 507, 500];
 }
 
-/// Deleting a webhook.
+/// Deleting a webhook. (Every body is held to `max_body_kb`: 413.)
 pub enum WebhookDeletion {}
 impl Statuses for WebhookDeletion {
-    const LIST: &'static [u16] = &[400, 401, 404, 507, 500];
+    const LIST: &'static [u16] = &[400, 401, 404, 413, 507, 500];
 }
 
-/// A deletion: the token, its state, and a store that may be full.
+/// A deletion: the token, its state, and a store that may be full. (Every body is held to
+/// `max_body_kb`: 413.)
 pub enum Removal {}
 impl Statuses for Removal {
-    const LIST: &'static [u16] = &[400, 401, 404, 409, 507, 500];
+    const LIST: &'static [u16] = &[400, 401, 404, 409, 413, 507, 500];
 }
 
 impl<S: Statuses> ApiResponse for Failure<S> {

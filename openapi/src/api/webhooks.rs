@@ -1,4 +1,7 @@
 //! Webhooks: where the events of jobs' rules are POSTed, signed, and how each delivery went.
+//! A target the server's policy refuses (loopback, private, link-local… unless
+//! `webhook_allow_private` or `webhook_allow_networks` allow it) is refused here with 422, and
+//! a URL's password is never shown back.
 
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
@@ -11,6 +14,7 @@ use super::error::ApiError;
 use super::failure::{Failure, Listing, Lookup, WebhookCreation, WebhookDeletion};
 use super::video_id::VideoIdParam;
 use crate::state::SharedState;
+use crate::webhook_target::{masked, TargetPolicy};
 
 #[derive(Tags)]
 enum ApiTags {
@@ -28,7 +32,10 @@ pub struct WebhooksApi {
 /// Where to send events, and which.
 #[derive(Debug, Clone, Object)]
 pub struct WebhookRequest {
-    /// An `http://` or `https://` address that takes a JSON POST.
+    /// An `http://` or `https://` address that takes a JSON POST. Loopback, private,
+    /// link-local, shared and unspecified addresses (what the host resolves to) are refused
+    /// (422) unless the server's `webhook_allow_private` or `webhook_allow_networks` allow them,
+    /// and so is a host that does not resolve. A password in it (`https://user:password@host/…`) is sent as basic auth and shown as `***`.
     pub url: String,
     /// 16 to 256 characters; every body is signed with it: `X-Sightline-Signature:
     /// sha256=<hex of HMAC-SHA256 of the body>`. Never shown back.
@@ -45,6 +52,7 @@ pub struct WebhookRequest {
 #[oai(skip_serializing_if_is_none)]
 pub struct Webhook {
     pub id: u64,
+    /// Its password, if any, as `***`.
     pub url: String,
     pub kinds: Vec<AnalyticsEventKind>,
     pub video: Option<String>,
@@ -56,7 +64,7 @@ impl From<WebhookRecord> for Webhook {
     fn from(w: WebhookRecord) -> Self {
         Webhook {
             id: w.id,
-            url: w.url,
+            url: masked(&w.url),
             kinds: w.kinds.into_iter().map(Into::into).collect(),
             video: w.video.map(|v| v.to_string()),
             created_at: w.created_at,
@@ -102,7 +110,9 @@ pub struct DeliveryAttempt {
 #[derive(Debug, Clone, Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct WebhookDelivery {
-    /// Sent as `X-Sightline-Delivery`: the same on every attempt, so a receiver can drop repeats.
+    /// Sent as `X-Sightline-Delivery` and as the body's `delivery`: derived from the event (its
+    /// video, kind, rule, track, frame and time), so it is the same on every attempt and when a
+    /// job run again raises the event again, and receivers drop repeats by it. Below 2^53.
     pub id: u64,
     pub state: DeliveryStatus,
     pub kind: AnalyticsEventKind,
@@ -158,8 +168,17 @@ impl WebhooksApi {
     /// `video` select) is POSTed to `url` as JSON `{delivery, webhook, video, event}`, with the
     /// headers `X-Sightline-Signature`, `X-Sightline-Delivery` and `X-Sightline-Timestamp`
     /// (Unix seconds). At least once: a failed attempt is tried again after 1 s, 2 s, 4 s, … up to
-    /// `webhook_max_attempts`; the outbox is kept across restarts. Rules set later on a processed
-    /// video are not sent: their events describe the past, and are queried.
+    /// `webhook_max_attempts`; the outbox is kept across restarts. `delivery` (and the header) is
+    /// derived from the event, so an event raised again (a job retried after a crash) has the
+    /// id it had, and is not queued again while the webhook has it pending or delivered. Each
+    /// webhook is sent to on its own, one request at a time, so a slow receiver delays only its
+    /// own deliveries. Redirects are not followed (a 3xx is a failed attempt). Rules set later
+    /// on a processed video are not sent: their events describe the past, and are queried.
+    ///
+    /// The target is checked here and again before each delivery connects: a host that
+    /// resolves to a loopback, private, link-local, shared or unspecified address is refused
+    /// (422 here; a failed attempt saying why in the log) unless the server's
+    /// `webhook_allow_private` is true or its `webhook_allow_networks` lists the address.
     #[oai(path = "/webhooks", method = "post", operation_id = "createWebhook")]
     async fn create(
         &self,
@@ -167,12 +186,12 @@ impl WebhooksApi {
         body: Json<WebhookRequest>,
     ) -> Result<Created, Failure<WebhookCreation>> {
         let req = body.0;
-        let url =
-            reqwest::Url::parse(&req.url).map_err(|e| ApiError::bad_request(format!("url '{}': {e}", req.url)))?;
+        let url = reqwest::Url::parse(&req.url)
+            .map_err(|e| ApiError::bad_request(format!("url '{}': {e}", masked(&req.url))))?;
         if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
             return Err(ApiError::bad_request(format!(
                 "url '{}': webhooks take http:// or https:// addresses",
-                req.url
+                masked(url.as_str())
             ))
             .into());
         }
@@ -185,12 +204,17 @@ impl WebhooksApi {
                 return Err(ApiError::bad_request(format!("video: no video {v}")).into());
             }
         }
+        let config = &self.state.config;
+        let policy = TargetPolicy::new(config.webhook_allow_private, &config.webhook_allow_networks);
+        if let Err(why) = policy.check_target(&url).await {
+            return Err(ApiError::unprocessable(format!("url '{}': {why}", masked(url.as_str()))).into());
+        }
         let kinds = req.kinds.into_iter().map(Into::into).collect();
         let record = self
             .state
             .store
             .create_webhook(url.to_string(), req.secret, kinds, video)?;
-        tracing::info!(webhook = record.id, url = %record.url, "webhook created");
+        tracing::info!(webhook = record.id, url = %masked(&record.url), "webhook created");
         Ok(Created::Created(Json(record.into())))
     }
 

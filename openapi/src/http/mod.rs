@@ -3,8 +3,11 @@
 
 mod access_log;
 mod admission;
+mod health_probe;
 mod idle_timeout;
+mod lingering;
 pub mod listener;
+mod prefixed;
 mod route;
 
 pub use access_log::access_log;
