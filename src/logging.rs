@@ -56,6 +56,9 @@ impl LogArgs {
 pub fn init(args: &LogArgs, default: &str, format: Option<LogFormat>) {
     let builder = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        // A log write that fails (stderr is a file on a full disk) would otherwise be reported
+        // with `eprintln!`, which panics on the same full disk, in whatever task was logging.
+        .log_internal_errors(false)
         .with_env_filter(args.filter(default));
     match args.log_format.or(format).unwrap_or_default() {
         LogFormat::Text => builder.with_ansi(colour()).init(),

@@ -464,10 +464,12 @@ fn live_sources_that_cannot_work_end_failed_with_the_reason() {
     }
 
     let wrong_password = format!("rtsp://admin:wrong-one@127.0.0.1:{locked_port}/cam");
+    let closed = format!("rtsp://127.0.0.1:{closed_port}/cam");
+    let refused = format!("could not connect to {closed}: connection refused");
     let cases = [
         (wrong_password.clone(), "401"),
         (_silent.url.clone(), "no video"),
-        (format!("rtsp://127.0.0.1:{closed_port}/cam"), "could not connect"),
+        (closed.clone(), refused.as_str()),
     ];
     let mut ids = Vec::new();
     for (url, _) in &cases {
@@ -482,6 +484,7 @@ fn live_sources_that_cannot_work_end_failed_with_the_reason() {
     for (id, (url, says)) in ids.iter().zip(&cases) {
         let failed = wait_state(&server, id, "failed", Duration::from_secs(90));
         let reason = failed["reason"].as_str().unwrap_or_default();
+        println!("{url}: {reason}");
         assert!(reason.contains(says), "{url}: {failed}");
         let (_, video) = get(&server.url(&format!("/api/videos/{id}")));
         assert_eq!(video["status"], "failed", "{video}");

@@ -73,19 +73,26 @@ impl JobRunner {
         outcome
     }
 
-    /// Runs live source `id` until it is stopped or fails. Like an upload's job, with the source
-    /// as its input; a source started again goes on from where its playlists ended, and its
-    /// stored detections stay.
+    /// Runs live source `id` once, until it is stopped or a stage fails. Like an upload's job,
+    /// with the source as its input; a source started again goes on from where its playlists
+    /// ended (or `input.continues`, if further: a run that failed before it wrote any), and its
+    /// stored detections, events and stats stay. How the run ended is for the caller to record
+    /// (see `live`): a failure it runs again after is not the source's end.
     pub async fn run_live(&self, id: VideoId, mut input: LiveInput) -> JobOutcome {
-        let key = JobKey::process(id);
         let record = match self.store.get_video(id) {
             Ok(Some(r)) => r,
-            _ => return JobOutcome::failed("the live source no longer exists"),
+            Ok(None) => return JobOutcome::failed("the live source no longer exists"),
+            Err(e) => return JobOutcome::failed(&format!("the live source's record could not be read: {e}")),
         };
         let out_dir = self.streams.join(id.to_string());
-        input.continues = live_position(&out_dir);
+        input.continues = furthest(input.continues, live_position(&out_dir));
+        // The floor before the folder is emptied: a run that cannot start leaves the playlists
+        // the next one goes on from.
+        if let Err(low) = self.disk.check() {
+            return JobOutcome::failed(&low.to_string());
+        }
         if let Err(why) = self.fresh_folder(&out_dir) {
-            return self.fail(key, why);
+            return JobOutcome::failed(&why);
         }
         let rules = self.store.get_rules(id).ok().flatten().map(|r| r.rules);
         let spec = JobSpec::new(
@@ -101,11 +108,49 @@ impl JobRunner {
         // Nobody follows a live source's progress: its figures are in its monitor.
         let (progress, _) = watch::channel(JobProgress::default());
         let sink: Arc<dyn EventSink> = self.notifier.clone();
-        let outcome = run_job(spec, self.store.clone(), progress, Some(sink)).await;
-        if !self.recorded(key, outcome.status) {
-            self.repairs.remember(key, outcome.status, outcome.error.clone());
+        run_job(spec, self.store.clone(), progress, Some(sink)).await
+    }
+
+    /// Where live source `id`'s playlists end now (`None`: it has none).
+    pub fn live_position(&self, id: VideoId) -> Option<LivePosition> {
+        live_position(&self.streams.join(id.to_string()))
+    }
+
+    /// Records how live source `id`'s last run ended, for good: `failed` with `reason`, or as
+    /// the run itself recorded it (stopped: `ready`). Kept in memory when the store refuses it.
+    pub fn record_live_end(&self, id: VideoId, outcome: &JobOutcome, reason: Option<&str>) {
+        let key = JobKey::process(id);
+        let (status, error) = match reason {
+            Some(why) => (VideoStatus::Failed, Some(why.to_string())),
+            None => (outcome.status, outcome.error.clone()),
+        };
+        let recorded = record_status(&self.store, id, JobKind::Process, status, error.clone(), None);
+        match recorded {
+            Ok(()) | Err(StoreError::NotFound(_)) => self.repairs.forget(key),
+            Err(e) => {
+                tracing::error!(video = %id, %status, "the store did not take the live source's end ({e}); it is kept in memory until it does");
+                self.repairs.remember(key, status, error);
+            }
         }
-        outcome
+    }
+
+    /// Records that live source `id` runs again after a failure (`reason`): still `processing`,
+    /// the failure as its error until the next run starts. Not kept when the store refuses it
+    /// (the next run's start records it anyway), and no earlier end is kept for it either:
+    /// written later, a `failed` would stop the server from resuming a source that came back.
+    pub fn record_live_retry(&self, id: VideoId, reason: &str) {
+        self.repairs.forget(JobKey::process(id));
+        let recorded = record_status(
+            &self.store,
+            id,
+            JobKind::Process,
+            VideoStatus::Processing,
+            Some(reason.to_string()),
+            None,
+        );
+        if let Err(e) = recorded {
+            tracing::debug!(video = %id, "the store did not take the live source's retry: {e}");
+        }
     }
 
     /// Empties (or makes) a job's output folder: old segments must not mix with new ones. (A
@@ -181,8 +226,33 @@ fn live_position(out_dir: &Path) -> Option<LivePosition> {
         .flatten()
         .filter_map(|r| std::fs::read_to_string(r.path().join("index.m3u8")).ok())
         .filter_map(|text| LivePosition::after(&text))
-        .reduce(|a, b| LivePosition {
+        .fold(None, |a, b| furthest(a, Some(b)))
+}
+
+/// The further of two playlist positions, each number on its own.
+pub fn furthest(a: Option<LivePosition>, b: Option<LivePosition>) -> Option<LivePosition> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(LivePosition {
             segments: a.segments.max(b.segments),
             discontinuities: a.discontinuities.max(b.discontinuities),
-        })
+        }),
+        (a, b) => a.or(b),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_furthest_position_takes_each_number_at_its_highest() {
+        let at = |segments, discontinuities| LivePosition {
+            segments,
+            discontinuities,
+        };
+        assert_eq!(furthest(Some(at(10, 1)), Some(at(7, 2))), Some(at(10, 2)));
+        assert_eq!(furthest(None, Some(at(3, 0))), Some(at(3, 0)));
+        assert_eq!(furthest(Some(at(3, 0)), None), Some(at(3, 0)));
+        assert_eq!(furthest(None, None), None);
+    }
 }

@@ -1,14 +1,18 @@
 //! The live sources this server runs: at most `max_live_sources` at once, beside the job queue
-//! (a live source never ends on its own, so it cannot take a job's slot). Each runs as a job of
-//! its own (`JobRunner::run_live`) with a monitor the API reads; sources not stopped by a user
-//! are started again when the server starts.
+//! (a live source never ends on its own, so it cannot take a job's slot). Each runs as jobs of
+//! its own (`JobRunner::run_live`), one after another, with one monitor the API reads over them
+//! all: a run that fails for a cause that may pass (a full disk, an encoder or store error) is
+//! run again after a back-off, the source `reconnecting` with the reason meanwhile, until it
+//! works again or is stopped; one that fails for good leaves it `failed` (`live::recovery`
+//! decides which). Sources not stopped by a user are started again when the server starts.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use sightline_actors::live::{LiveMonitor, LiveReport, LiveState, LiveUrl};
+use sightline_actors::job::{record_status, JobKind, JobOutcome};
+use sightline_actors::live::{Decision, LiveMonitor, LiveReport, LiveState, LiveUrl, Recovery, RunFacts};
 use sightline_actors::media::LiveInput;
 use sightline_actors::store::{Store, StoreError, VideoId, VideoRecord, VideoStatus};
 
@@ -17,6 +21,8 @@ use crate::job_runner::JobRunner;
 
 /// Ended runs whose figures are kept in memory, at most.
 const ENDED_KEPT: usize = 64;
+/// How often a source waiting to run again looks whether it was stopped meanwhile.
+const STOP_POLL: Duration = Duration::from_millis(100);
 
 /// A source started by this server, running or ended.
 struct Run {
@@ -113,29 +119,15 @@ impl LiveSources {
             monitor: run.monitor.clone(),
             stop: run.stop.clone(),
         };
-        let (runner, id, store) = (self.runner.clone(), record.id, self.runner.store.clone());
-        let (monitor, running) = (run.monitor.clone(), run.running.clone());
+        let (runner, id) = (self.runner.clone(), record.id);
+        let driving = Driving {
+            running: run.running.clone(),
+            monitor: run.monitor.clone(),
+        };
         tracing::info!(video = %id, url = %input.url, "live source starting");
         tokio::spawn(async move {
-            let outcome = runner.run_live(id, input).await;
-            match outcome.status {
-                VideoStatus::Failed => {
-                    // The source's own words ("401 Unauthorized") rather than the stage's wrapping.
-                    let why = monitor
-                        .report()
-                        .reason
-                        .or(outcome.error)
-                        .unwrap_or_else(|| "the live source failed".into());
-                    tracing::warn!(video = %id, "live source failed: {why}");
-                    let _ = store.update_video(id, |v| v.error = Some(why.clone()));
-                    monitor.ended(LiveState::Failed, Some(why));
-                }
-                _ => {
-                    tracing::info!(video = %id, "live source stopped");
-                    monitor.ended(LiveState::Stopped, None);
-                }
-            }
-            running.store(false, Ordering::Relaxed);
+            drive(&runner, id, input).await;
+            drop(driving);
         });
         runs.insert(record.id, run);
         // Ended runs are kept so their figures stay readable, but not without limit: sources
@@ -207,7 +199,8 @@ impl LiveSources {
         LiveReport::idle(state, record.error.clone())
     }
 
-    /// Starts every live source of `store` that a user has not stopped and that has not failed:
+    /// Starts every live source of `store` that a user has not stopped and that has not failed
+    /// for good (one waiting to run again after a failure is `processing`, and is started):
     /// those an earlier run of the server was running.
     pub fn resume_all(&self, store: &Store) -> Result<(), StoreError> {
         let mut after = None;
@@ -220,7 +213,15 @@ impl LiveSources {
                 }
                 match self.start(record) {
                     Ok(()) => tracing::info!(video = %record.id, "live source resumed"),
-                    Err(e) => tracing::warn!(video = %record.id, "live source not resumed: {e}"),
+                    Err(e) => {
+                        // Left as it was, it would read `connecting` with nothing running it.
+                        let why = format!("not started with the server: {e}");
+                        tracing::warn!(video = %record.id, "live source {why}");
+                        let failed = VideoStatus::Failed;
+                        if let Err(e) = record_status(store, record.id, JobKind::Process, failed, Some(why), None) {
+                            tracing::warn!(video = %record.id, "could not record it: {e}");
+                        }
+                    }
                 }
             }
             match page.next_after {
@@ -229,4 +230,109 @@ impl LiveSources {
             }
         }
     }
+}
+
+/// A source's driving task, running. Dropped however the task ends, a panic included, so a
+/// source is never left counted as running (unstartable, undeletable) by a task that is gone.
+struct Driving {
+    running: Arc<AtomicBool>,
+    monitor: Arc<LiveMonitor>,
+}
+
+impl Drop for Driving {
+    fn drop(&mut self) {
+        if !matches!(self.monitor.state(), LiveState::Stopped | LiveState::Failed) {
+            self.monitor.ended(
+                LiveState::Failed,
+                Some("the live source's run stopped unexpectedly; start it again".into()),
+            );
+        }
+        self.running.store(false, Ordering::Relaxed);
+    }
+}
+
+/// Runs source `id` until it is stopped or fails for good: run after run, with a wait between
+/// (see `live::recovery`), each run going on from where the one before left its playlists.
+async fn drive(runner: &JobRunner, id: VideoId, mut input: LiveInput) {
+    let (monitor, stop) = (input.monitor.clone(), input.stop.clone());
+    let mut recovery = Recovery::default();
+    loop {
+        // Remembered across runs: one that failed before writing a playlist (or found the disk
+        // full) must not make the next start its numbers from 0 again.
+        input.continues = crate::job_runner::furthest(input.continues, runner.live_position(id));
+        let started = Instant::now();
+        let outcome = runner.run_live(id, input.clone()).await;
+        let facts = facts(runner, id, &outcome, &monitor, &stop);
+        match recovery.decide(facts.end(), started.elapsed(), spread()) {
+            Decision::Stop => {
+                runner.record_live_end(id, &outcome, None);
+                tracing::info!(video = %id, "live source stopped");
+                monitor.ended(LiveState::Stopped, None);
+                return;
+            }
+            Decision::Fail { reason } => {
+                runner.record_live_end(id, &outcome, Some(&reason));
+                tracing::warn!(video = %id, "live source failed: {reason}");
+                monitor.ended(LiveState::Failed, Some(reason));
+                return;
+            }
+            Decision::Retry { wait, attempt, reason } => {
+                tracing::warn!(video = %id, attempt, "live source's run failed: {reason}; running it again in {wait:?}");
+                runner.record_live_retry(id, &reason);
+                monitor.retrying(&reason, attempt);
+                if !wait_unless_stopped(wait, &stop).await {
+                    // Stopped while waiting: its last run's failure is how it ended.
+                    runner.record_live_end(id, &outcome, Some(&reason));
+                    tracing::info!(video = %id, "live source stopped");
+                    monitor.ended(LiveState::Stopped, None);
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// What is known of source `id` once a run has ended.
+fn facts(runner: &JobRunner, id: VideoId, outcome: &JobOutcome, monitor: &LiveMonitor, stop: &AtomicBool) -> RunFacts {
+    // An unreadable record (a store that refuses reads after an I/O error) is not a deleted one.
+    let record = runner.store.get_video(id);
+    let exists = !matches!(record, Ok(None));
+    let url_ok = match &record {
+        Ok(Some(r)) => r.live.as_ref().is_some_and(|l| LiveUrl::parse(&l.url).is_ok()),
+        _ => true,
+    };
+    let gave_up = monitor.has_given_up();
+    // The source's own words ("401 Unauthorized") rather than the stage's wrapping of them.
+    let error = match gave_up {
+        true => monitor.report().reason.or_else(|| outcome.error.clone()),
+        false => outcome.error.clone(),
+    };
+    RunFacts {
+        stop_asked: stop.load(Ordering::Relaxed),
+        exists,
+        url_ok,
+        gave_up,
+        low_space: runner.disk.check().err().map(|low| low.to_string()),
+        error: error.filter(|_| outcome.status == VideoStatus::Failed),
+    }
+}
+
+/// Waits `wait`; false if the source was asked to stop meanwhile.
+async fn wait_unless_stopped(wait: Duration, stop: &AtomicBool) -> bool {
+    let until = Instant::now() + wait;
+    while Instant::now() < until {
+        if stop.load(Ordering::Relaxed) {
+            return false;
+        }
+        tokio::time::sleep(STOP_POLL.min(until.saturating_duration_since(Instant::now()))).await;
+    }
+    !stop.load(Ordering::Relaxed)
+}
+
+/// A draw in 0..1 to spread the waits of sources that failed together.
+fn spread() -> f64 {
+    let micros = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_micros());
+    f64::from(micros % 1000) / 1000.0
 }

@@ -1,6 +1,8 @@
 //! A video's rules evaluated into stored events: frame by frame while its job runs
 //! ([`JobAnalysis`]), or over its stored tracked boxes, with no decoding and no detector, when
-//! rules are set on a processed video or were set while its job ran.
+//! rules are set on a processed video or were set while its job ran. An upload's job starts its
+//! results afresh ([`JobAnalysis::begin`]); a live source's run goes on with the stored ones
+//! ([`JobAnalysis::resume`]), so a source started again keeps its history.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -52,11 +54,15 @@ pub struct JobAnalysis {
     busy: Duration,
     /// False once the video's rules were replaced: the rest of the job adds nothing.
     current: bool,
+    /// Flush the store once a frame's events are stored: a live source's events are read and
+    /// sent on as they happen, and the run is never done again, so a crash must not lose them.
+    /// An upload's job that crashes is run again and replaces its events anyway.
+    durable: bool,
 }
 
 impl JobAnalysis {
-    /// Starts new results for `rules` (the previous ones are dropped). `forget_after`: as for
-    /// [`Analyzer::new`].
+    /// Starts new results for `rules` (the previous ones are dropped: an upload's job run again
+    /// replaces what its last run found). `forget_after`: as for [`Analyzer::new`].
     pub fn begin(
         store: &Store,
         video: VideoId,
@@ -74,6 +80,40 @@ impl JobAnalysis {
             next_seq: 0,
             busy: Duration::ZERO,
             current: true,
+            durable: false,
+        })
+    }
+
+    /// Goes on with the stored results of `rules` (a live source started again, after a stop, a
+    /// restart or a crash, keeps its history): its new events are added to the stored ones and
+    /// numbered after them, and made durable as they are stored. Starts new results as
+    /// [`JobAnalysis::begin`] does when there are none, or the stored ones are of other rules.
+    pub fn resume(
+        store: &Store,
+        video: VideoId,
+        rules: &Rules,
+        names: &[String],
+        forget_after: u64,
+    ) -> Result<Self, StoreError> {
+        let reopened = {
+            let _writer = WRITER.lock().unwrap_or_else(|p| p.into_inner());
+            store.reopen_analytics(video, rules)?
+        };
+        let Some((record, next_seq)) = reopened else {
+            let mut begun = Self::begin(store, video, rules, names, forget_after)?;
+            begun.durable = true;
+            return Ok(begun);
+        };
+        tracing::info!(%video, generation = record.generation, events = record.events, next_seq, "rules' events go on from the stored ones");
+        Ok(JobAnalysis {
+            store: store.clone(),
+            video,
+            generation: record.generation,
+            analyzer: Analyzer::new(rules, names, forget_after),
+            next_seq,
+            busy: Duration::ZERO,
+            current: true,
+            durable: true,
         })
     }
 
@@ -89,13 +129,17 @@ impl JobAnalysis {
             self.analyzer.observe(s, &mut events);
         }
         if !events.is_empty() {
-            let _writer = WRITER.lock().unwrap_or_else(|p| p.into_inner());
-            let stored = self
-                .store
-                .append_events(self.video, self.generation, self.next_seq, &events)?;
-            self.current = stored.is_some();
+            {
+                let _writer = WRITER.lock().unwrap_or_else(|p| p.into_inner());
+                let stored = self
+                    .store
+                    .append_events(self.video, self.generation, self.next_seq, &events)?;
+                self.current = stored.is_some();
+            }
             if !self.current {
                 events.clear();
+            } else if self.durable {
+                self.store.flush()?;
             }
             self.next_seq = self.next_seq.saturating_add(events.len() as u32);
             count_events(&events);
@@ -251,6 +295,40 @@ mod tests {
         mark_ready(&store, id);
         set_rules(&store, id, door()).expect("evaluated");
         assert_eq!(store.all_events(id).expect("read"), raised);
+    }
+
+    #[test]
+    fn a_resumed_run_keeps_the_stored_events_and_a_begun_one_replaces_them() {
+        let (_dir, store, id) = temp_store_with_video();
+        let names = store.get_video(id).expect("read").expect("video").class_names;
+        let gone_after = TrackerConfig::default().gone_after();
+        let frames = frames();
+        let run = |job: &mut JobAnalysis, frames: &[Vec<Sighting>]| {
+            for sightings in frames {
+                store_frame(&store, id, sightings);
+                job.observe(sightings).expect("observed");
+            }
+        };
+        // No results yet: resuming begins.
+        let mut first = JobAnalysis::resume(&store, id, &door(), &names, gone_after).expect("begun");
+        run(&mut first, &frames[..20]);
+        let stored = store.all_events(id).expect("read");
+        assert_eq!(stored.len(), 1, "#1 went in");
+        // The run dies without finishing (a crash); the next one takes up where it was.
+        drop(first);
+        let mut second = JobAnalysis::resume(&store, id, &door(), &names, gone_after).expect("resumed");
+        run(&mut second, &frames[20..]);
+        second.finish().expect("finished").expect("current");
+        let all = store.all_events(id).expect("read");
+        assert_eq!(all.len(), 2, "{all:?}");
+        assert_eq!(all[0], stored[0], "the first run's event stays");
+        let record = store.get_rules(id).expect("read").expect("rules");
+        assert_eq!((record.generation, record.events), (1, 2));
+
+        // An upload's job run again starts afresh.
+        let begun = JobAnalysis::begin(&store, id, &door(), &names, gone_after).expect("begun");
+        assert!(store.all_events(id).expect("read").is_empty());
+        assert_eq!(begun.finish().expect("finished").map(|r| r.generation), Some(2));
     }
 
     #[test]

@@ -22,11 +22,13 @@ pub enum LiveState {
     Connecting,
     /// Frames are arriving.
     Live,
-    /// The stream dropped; trying again with back-off.
+    /// The stream dropped, or a stage of its run failed (a full disk, say); trying again with
+    /// back-off, `reason` saying why.
     Reconnecting,
     /// Stopped by a user (or by the server shutting down).
     Stopped,
-    /// Never worked after the configured attempts; `reason` says why.
+    /// Given up for a cause that cannot pass (never worked after the configured attempts,
+    /// deleted); `reason` says why.
     Failed,
 }
 
@@ -134,6 +136,10 @@ struct Inner {
     input: Rate,
     processed: Rate,
     last_encoded: Option<Instant>,
+    /// Capture time (Unix ms) of the last frame received: where a gap starts.
+    last_frame_ms: Option<u64>,
+    /// The source gave up connecting (see [`LiveMonitor::gave_up`]).
+    gave_up: bool,
 }
 
 struct Series {
@@ -186,6 +192,8 @@ impl LiveMonitor {
                 input: Rate::default(),
                 processed: Rate::default(),
                 last_encoded: None,
+                last_frame_ms: None,
+                gave_up: false,
             }),
             series,
         }
@@ -202,6 +210,21 @@ impl LiveMonitor {
 
     pub fn state(&self) -> LiveState {
         self.with(|i| i.report.state)
+    }
+
+    /// Frames received since the monitor was made (over all of the source's runs since).
+    pub fn frames_in(&self) -> u64 {
+        self.with(|i| i.report.frames_in)
+    }
+
+    /// The source gave up connecting: it never delivered a frame in the attempts it was given.
+    /// The run then fails for a cause that does not pass by itself.
+    pub fn gave_up(&self) {
+        self.with(|i| i.gave_up = true);
+    }
+
+    pub fn has_given_up(&self) -> bool {
+        self.with(|i| i.gave_up)
     }
 
     /// Moves the source to `state`, keeping `sightline_live_sources` in step.
@@ -254,14 +277,38 @@ impl LiveMonitor {
             Self::share(&self.series.input_fps, i.report.input_fps, 0.0);
             i.report.input_fps = 0.0;
             i.input = Rate::default();
-            if i.gaps.len() == GAPS_KEPT {
-                i.gaps.pop_front();
-            }
-            i.gaps.push_back(Gap {
-                from_ms: last_frame_ms,
-                to_ms: None,
-            });
+            Self::open_gap(i, last_frame_ms);
         });
+    }
+
+    /// The source's run failed for `why`, a cause that may pass; the `attempt`-th run in a row
+    /// to fail is followed by another after a wait. Nothing flows meanwhile: its rates go to 0
+    /// and a gap opens from its last frame (closed by the first frame of the run that works).
+    pub fn retrying(&self, why: &str, attempt: u32) {
+        self.with(|i| {
+            Self::set_state(i, LiveState::Reconnecting);
+            i.report.reason = Some(why.to_string());
+            i.report.failed_attempts = attempt;
+            Self::share(&self.series.input_fps, i.report.input_fps, 0.0);
+            Self::share(&self.series.processed_fps, i.report.processed_fps, 0.0);
+            i.report.input_fps = 0.0;
+            i.report.processed_fps = 0.0;
+            i.input = Rate::default();
+            i.processed = Rate::default();
+            i.last_encoded = None;
+            if let Some(last) = i.last_frame_ms {
+                if i.gaps.back().is_none_or(|g| g.to_ms.is_some()) {
+                    Self::open_gap(i, last);
+                }
+            }
+        });
+    }
+
+    fn open_gap(i: &mut Inner, from_ms: u64) {
+        if i.gaps.len() == GAPS_KEPT {
+            i.gaps.pop_front();
+        }
+        i.gaps.push_back(Gap { from_ms, to_ms: None });
     }
 
     /// A frame arrived `interval` after the one before it (source time; `None` for the first of
@@ -273,6 +320,7 @@ impl LiveMonitor {
         self.with(|i| {
             i.report.frames_in += 1;
             i.report.dropped_frames += dropped;
+            i.last_frame_ms = Some(captured_ms);
             if let Some(dt) = interval {
                 let fps = i.input.observe(dt.as_secs_f64());
                 Self::share(&self.series.input_fps, i.report.input_fps, fps);
@@ -374,5 +422,49 @@ mod tests {
         m.ended(LiveState::Failed, Some("gone".into()));
         assert_eq!(m.report().state, LiveState::Failed);
         assert_eq!(m.report().reason.as_deref(), Some("gone"));
+    }
+
+    #[test]
+    fn a_failed_run_retried_shows_reconnecting_with_its_reason_and_its_return_live() {
+        let m = LiveMonitor::new();
+        m.frame_in(None, 0, 1000);
+        m.frame_in(Some(Duration::from_millis(100)), 0, 1100);
+        m.encoded();
+        m.encoded();
+        m.retrying("the disk is full", 1);
+        m.retrying("the disk is still full", 2);
+        let r = m.report();
+        assert_eq!(r.state, LiveState::Reconnecting);
+        assert_eq!(
+            (r.reason.as_deref(), r.failed_attempts),
+            (Some("the disk is still full"), 2)
+        );
+        assert_eq!((r.input_fps, r.processed_fps), (0.0, 0.0));
+        assert_eq!(
+            r.gaps,
+            [Gap {
+                from_ms: 1100,
+                to_ms: None
+            }],
+            "one gap for the whole outage"
+        );
+        assert!(!m.has_given_up());
+        // The next run's first frame: live again, one reconnect, the gap closed.
+        m.frame_in(None, 0, 9000);
+        let r = m.report();
+        assert_eq!(
+            (r.state, r.reconnects, r.failed_attempts, r.reason),
+            (LiveState::Live, 1, 0, None)
+        );
+        assert_eq!(
+            r.gaps,
+            [Gap {
+                from_ms: 1100,
+                to_ms: Some(9000)
+            }]
+        );
+        assert_eq!(m.frames_in(), 3);
+        m.gave_up();
+        assert!(m.has_given_up());
     }
 }

@@ -55,6 +55,34 @@ impl LiveUrl {
     pub fn is_rtsp(&self) -> bool {
         self.0.starts_with("rtsp")
     }
+
+    /// The host (IPv6 without its brackets) and port it connects to, the scheme's port when none
+    /// is given; `None` for a port that is not a number.
+    pub fn host_port(&self) -> Option<(String, u16)> {
+        let (scheme, rest) = self.0.split_once("://")?;
+        let host_port = authority(rest).rsplit('@').next().unwrap_or_default();
+        let (host, port) = match host_port.strip_prefix('[') {
+            // [::1]:8554
+            Some(v6) => {
+                let (host, after) = v6.split_once(']')?;
+                (host, after.strip_prefix(':'))
+            }
+            None => match host_port.rsplit_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (host_port, None),
+            },
+        };
+        let port = match port {
+            Some(p) => p.parse().ok()?,
+            None => match scheme {
+                "rtsp" => 554,
+                "rtsps" => 322,
+                "http" => 80,
+                _ => 443,
+            },
+        };
+        Some((host.to_string(), port))
+    }
 }
 
 /// `user:password@host:port` of `rest` (what follows `scheme://`).
@@ -99,6 +127,22 @@ mod tests {
         assert!(err("rtsp://user:pw@/stream").contains("host"));
         assert!(err("rtsp://cam/a b").contains("spaces"));
         assert!(err(&format!("rtsp://cam/{}", "a".repeat(3000))).contains("longer"));
+    }
+
+    #[test]
+    fn knows_the_host_and_port_it_connects_to() {
+        let hp = |u: &str| LiveUrl::parse(u).expect(u).host_port();
+        assert_eq!(
+            hp("rtsp://admin:pw@10.0.0.5:8554/h264"),
+            Some(("10.0.0.5".into(), 8554))
+        );
+        assert_eq!(hp("rtsp://cam.local/stream"), Some(("cam.local".into(), 554)));
+        assert_eq!(hp("rtsps://cam.local/stream"), Some(("cam.local".into(), 322)));
+        assert_eq!(hp("http://example.org/a.m3u8?x=1"), Some(("example.org".into(), 80)));
+        assert_eq!(hp("https://example.org/a.m3u8"), Some(("example.org".into(), 443)));
+        assert_eq!(hp("http://[::1]:8080/a.m3u8"), Some(("::1".into(), 8080)));
+        assert_eq!(hp("http://[::1]/a.m3u8"), Some(("::1".into(), 80)));
+        assert_eq!(hp("rtsp://cam:port/stream"), None);
     }
 
     #[test]

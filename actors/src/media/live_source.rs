@@ -12,7 +12,13 @@
 //! on the arrival of the first frame of each connection and following the stream's own timing
 //! after it. A reconnection therefore leaves a gap in the timestamps as long as the outage, which
 //! the encoder turns into a discontinuity, and every stored detection's time is also its date.
+//!
+//! A failure is said in our words (`live::failure`): the most telling of the errors on the bus,
+//! and for one that may be a connection not made, what a plain TCP connection to the source's
+//! host and port finds (refused, no answer, no such host), since neither souphttpsrc nor rtspsrc
+//! says it in words of use.
 
+use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -31,6 +37,7 @@ use super::video_stream::take_video;
 use crate::clock::now_ms;
 use crate::frame::Frame;
 use crate::hls::LivePosition;
+use crate::live::failure::{describe, ErrorKind, Reach, StreamError};
 use crate::live::{Backoff, LiveMonitor, LiveUrl};
 
 /// How long a new connection may take to deliver its first frame.
@@ -45,6 +52,10 @@ const MAX_LATENESS_NS: u64 = 200_000_000;
 const RTSP_LATENCY_MS: u32 = 200;
 const FIRST_RETRY: Duration = Duration::from_secs(1);
 const LONGEST_RETRY: Duration = Duration::from_secs(30);
+/// How long the connection made to tell why a stream could not be opened may take, and to how
+/// many of the host's addresses: a stop waits for it, so it stays short.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+const MAX_PROBED: usize = 2;
 
 /// How to reach a live source and what to report to.
 #[derive(Clone)]
@@ -54,8 +65,9 @@ pub struct LiveInput {
     pub credentials: Option<(String, String)>,
     /// Unix milliseconds at stream time 0.
     pub epoch_ms: u64,
-    /// Failed attempts in a row after which a source that has not delivered a frame since this
-    /// run began is given up (`failed`); one that has keeps trying, as cameras come back.
+    /// Failed attempts in a row after which a source that has not delivered a frame since it was
+    /// started (in this run or, by its monitor, an earlier one a failed stage ended) is given up
+    /// (`failed`); one that has keeps trying, as cameras come back.
     pub max_attempts: u32,
     /// Segments each live playlist lists (the DVR window).
     pub window_segments: usize,
@@ -98,6 +110,7 @@ impl LiveInput {
 
 /// One attempt's pipeline.
 struct Connection {
+    url: LiveUrl,
     pipeline: gst::Pipeline,
     appsink: gst_app::AppSink,
     /// Set when the stream turned out to hold no video.
@@ -178,6 +191,7 @@ impl Connection {
 
         let now = Instant::now();
         let connection = Connection {
+            url: input.url.clone(),
             pipeline,
             appsink,
             no_video,
@@ -224,47 +238,105 @@ impl Connection {
         Ok(Pulled::Nothing)
     }
 
-    /// The first error on the bus, said the way an operator can act on it.
+    /// The errors on the bus, said the way an operator can act on them (see `live::failure`):
+    /// the most telling of them, and for a connection that may not have been made, what one
+    /// made here finds.
     fn bus_error(&self) -> Option<String> {
-        let msg = self.pipeline.bus()?.pop_filtered(&[gst::MessageType::Error])?;
-        let gst::MessageView::Error(e) = msg.view() else {
-            return None;
-        };
-        let detail = e
-            .debug()
-            .and_then(|d| d.lines().map(str::trim).rfind(|l| !l.is_empty()).map(String::from))
-            .unwrap_or_default();
-        Some(describe_failure(&e.error(), &detail))
+        let bus = self.pipeline.bus()?;
+        let mut errors = Vec::new();
+        // One failure posts several errors (the source's, then each starved element's); a few
+        // are enough to find the source's among them.
+        while errors.len() < 8 {
+            let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error]) else {
+                break;
+            };
+            if let gst::MessageView::Error(e) = msg.view() {
+                errors.push(stream_error(e, msg.src()));
+            }
+        }
+        let error = StreamError::most_telling(errors)?;
+        let reach = error.may_be_connection().then(|| reach(&self.url)).flatten();
+        Some(describe(&self.url, &error, reach.as_ref()))
     }
+}
+
+/// A GStreamer error as `live::failure` sorts it.
+fn stream_error(e: &gst::message::Error, src: Option<&gst::Object>) -> StreamError {
+    let error = e.error();
+    let detail = e
+        .debug()
+        .and_then(|d| d.lines().map(str::trim).rfind(|l| !l.is_empty()).map(String::from))
+        .unwrap_or_default();
+    let text = format!("{error} {detail}").to_ascii_lowercase();
+    let kind =
+        if error.matches(gst::ResourceError::NotAuthorized) || text.contains("401") || text.contains("unauthorized") {
+            ErrorKind::NotAuthorized
+        } else if error.matches(gst::ResourceError::NotFound) || text.contains("404") || text.contains("not found") {
+            ErrorKind::NotFound
+        } else if error.matches(gst::ResourceError::OpenReadWrite)
+            || error.matches(gst::ResourceError::OpenRead)
+            || text.contains("could not connect")
+            || text.contains("failed to connect")
+        {
+            ErrorKind::CannotOpen
+        } else if error.matches(gst::StreamError::Failed) && text.contains("streaming stopped") {
+            ErrorKind::DataFlow
+        } else {
+            ErrorKind::Other
+        };
+    StreamError {
+        kind,
+        from_source: src.is_some_and(is_network_source),
+        message: error.message().to_string(),
+        detail,
+    }
+}
+
+/// Whether `object` is the element that reads the stream from the network: uridecodebin's
+/// source (rtspsrc, souphttpsrc) or the HLS demuxer, which fetches the segments itself.
+fn is_network_source(object: &gst::Object) -> bool {
+    let Some(element) = object.downcast_ref::<gst::Element>() else {
+        return false;
+    };
+    let klass = element
+        .factory()
+        .and_then(|f| f.metadata(gst::ELEMENT_METADATA_KLASS).map(str::to_string))
+        .unwrap_or_default();
+    klass.contains("Source") || klass.contains("Adaptive")
+}
+
+/// What a plain TCP connection to the source's host and port finds: GStreamer does not say why
+/// an HLS source could not connect, nor rtspsrc in words of use.
+fn reach(url: &LiveUrl) -> Option<Reach> {
+    let (host, port) = url.host_port()?;
+    let addresses: Vec<_> = match (host.as_str(), port).to_socket_addrs() {
+        Ok(a) => a.take(MAX_PROBED).collect(),
+        Err(e) => {
+            let text = e.to_string();
+            return Some(if text.contains("not known") || text.contains("No address") {
+                Reach::NoSuchHost
+            } else {
+                Reach::Failed(format!("the host name {host} could not be looked up ({text})"))
+            });
+        }
+    };
+    let mut found = Some(Reach::NoSuchHost);
+    for address in addresses {
+        found = Some(match TcpStream::connect_timeout(&address, PROBE_TIMEOUT) {
+            Ok(_) => return Some(Reach::Answered),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => Reach::Refused,
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock) => {
+                Reach::TimedOut(PROBE_TIMEOUT)
+            }
+            Err(e) => Reach::Failed(e.to_string()),
+        });
+    }
+    found
 }
 
 impl Drop for Connection {
     fn drop(&mut self) {
         let _ = self.pipeline.set_state(gst::State::Null);
-    }
-}
-
-/// A GStreamer error from opening or reading a live stream, in words that say what to check.
-/// `detail` is the debug text's last line, where rtspsrc says what happened.
-fn describe_failure(error: &gst::glib::Error, detail: &str) -> String {
-    let text = format!("{error} {detail}").to_ascii_lowercase();
-    let detail = if detail.is_empty() {
-        String::new()
-    } else {
-        format!(": {detail}")
-    };
-    if error.matches(gst::ResourceError::NotAuthorized) || text.contains("401") || text.contains("unauthorized") {
-        "the source refused the credentials (401 Unauthorized)".into()
-    } else if error.matches(gst::ResourceError::NotFound) || text.contains("404") || text.contains("not found") {
-        format!("the source has no such stream (404 Not Found){detail}")
-    } else if error.matches(gst::ResourceError::OpenReadWrite)
-        || error.matches(gst::ResourceError::OpenRead)
-        || text.contains("could not connect")
-        || text.contains("failed to connect")
-    {
-        format!("could not connect to the source (host unreachable or nothing listening){detail}")
-    } else {
-        format!("{error}{detail}")
     }
 }
 
@@ -320,7 +392,11 @@ impl LiveSource {
         let wait = self.backoff.failed(spread);
         let failures = self.backoff.failures();
         self.input.monitor.attempt_failed(&why, failures);
-        if self.delivered == 0 && failures >= self.input.max_attempts.max(1) {
+        // Frames the monitor saw came from an earlier run of this source (one a failed stage
+        // ended): it worked, so it is a camera that will come back, not one that never will.
+        let never_worked = self.delivered == 0 && self.input.monitor.frames_in() == 0;
+        if never_worked && failures >= self.input.max_attempts.max(1) {
+            self.input.monitor.gave_up();
             return Err(DecodeError::Stream(format!("{why} (after {failures} attempts)")));
         }
         tracing::warn!(url = %self.input.url, attempt = failures, "live source attempt failed: {why}; next in {wait:?}");

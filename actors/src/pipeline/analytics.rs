@@ -3,6 +3,7 @@
 //! event sink (webhooks, MQTT), so they reach their receivers while the video is still processing.
 //!
 //! The renderer waits for each frame's answer, so this mailbox never holds more than one frame.
+//! A live source's run goes on with the events its earlier runs stored; an upload's starts anew.
 
 use std::sync::Arc;
 
@@ -41,7 +42,13 @@ impl Actor for Analytics {
             .store
             .get_video(args.video)?
             .ok_or(StoreError::NotFound(args.video))?;
-        let analysis = JobAnalysis::begin(
+        // A live source started again keeps the events of its earlier runs; an upload's job run
+        // again replaces them with its own.
+        let start = match video.live {
+            Some(_) => JobAnalysis::resume,
+            None => JobAnalysis::begin,
+        };
+        let analysis = start(
             &args.store,
             args.video,
             &args.rules,

@@ -6,6 +6,10 @@
 //! events are removed. A reader follows the record's generation, so it sees the old results or
 //! the new ones, never a mix; a crash between the steps leaves only unreferenced keys, removed by
 //! the next replacement or the video's deletion.
+//!
+//! A live source started again (stop and start, a server restart, a crash) keeps its history:
+//! with its rules unchanged it goes on adding to the same generation ([`Store::reopen_analytics`]),
+//! numbering its events after every stored one. An upload's job run again replaces its results.
 
 use std::collections::BTreeMap;
 
@@ -152,6 +156,47 @@ impl Store {
         self.put_rules_record(id, &record)?;
         self.remove_events(id, Some(generation))?;
         Ok(record)
+    }
+
+    /// Takes up the results of the video's rules where they stand, to be added to (a live source
+    /// started again: its history stays): `None` when it has no rules or its rules are no longer
+    /// `rules` (those changed meanwhile, and start afresh). Returns the record, marked as being
+    /// worked out again, and the seq after every stored one of its generation, so the events the
+    /// new run adds never overwrite one an earlier run stored. One writer at a time (see
+    /// `job::analysis`).
+    pub fn reopen_analytics(&self, id: VideoId, rules: &Rules) -> Result<Option<(RulesRecord, u32)>, StoreError> {
+        let Some(mut record) = self.get_rules(id)?.filter(|r| r.rules == *rules) else {
+            return Ok(None);
+        };
+        let next_seq = self.next_event_seq(id, record.generation)?;
+        record.analysed_at = None;
+        self.put_rules_record(id, &record)?;
+        Ok(Some((record, next_seq)))
+    }
+
+    /// One past the highest seq stored under `generation`. Every key is looked at: times are
+    /// capture times, which a clock set back can make go back, so the latest event need not hold
+    /// the highest seq; the record's count is no guide either (a crash between the events and
+    /// the record leaves it short, and retention removes events it counted). Keys only, once per
+    /// run: a retention window's events are cheap to walk.
+    fn next_event_seq(&self, id: VideoId, generation: u32) -> Result<u32, StoreError> {
+        let mut prefix = id.to_be_bytes().to_vec();
+        prefix.extend_from_slice(&generation.to_be_bytes());
+        let mut next = 0u32;
+        for k in self.trees()?.events.scan_prefix(prefix).keys() {
+            let k = k?;
+            let seq = k
+                .get(20..KEY_LEN)
+                .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                .map(u32::from_be_bytes)
+                .ok_or_else(|| StoreError::Corrupt {
+                    what: "analytics event key",
+                    key: encode_cursor(&k),
+                    reason: format!("{} bytes long, not {KEY_LEN}", k.len()),
+                })?;
+            next = next.max(seq.saturating_add(1));
+        }
+        Ok(next)
     }
 
     /// Adds events, numbered from `first_seq`, to the results of `generation` while they are
@@ -396,5 +441,58 @@ mod tests {
         store.delete_video(id).expect("deleted");
         assert_eq!(store.get_rules(id).expect("read"), None);
         assert_eq!(store.trees().expect("open").events.len(), 0);
+    }
+
+    fn zone_rules(name: &str) -> Rules {
+        Rules {
+            zones: vec![crate::analytics::fixtures::zone(
+                name,
+                vec![[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]],
+            )],
+            ..Rules::default()
+        }
+    }
+
+    #[test]
+    fn reopened_results_keep_their_events_and_number_new_ones_after_them() {
+        let (_dir, store, id) = temp_store_with_video();
+        let rules = zone_rules("all");
+        assert_eq!(store.reopen_analytics(id, &rules).expect("read"), None, "no rules yet");
+        let first = store.replace_analytics(id, rules.clone(), None, 0).expect("begun");
+        // A first run stores three events; one at the same time as the next run's first, as a
+        // clock set back could make it.
+        let before: Vec<Event> = [100, 200, 300]
+            .iter()
+            .map(|&t| event(EventKind::ZoneEntered, "all", t))
+            .collect();
+        store
+            .append_events(id, first.generation, 0, &before)
+            .expect("stored")
+            .expect("current");
+        store.complete_analytics(id, first.generation, 5).expect("completed");
+
+        let (record, next_seq) = store.reopen_analytics(id, &rules).expect("read").expect("same rules");
+        assert_eq!((record.generation, record.events, next_seq), (first.generation, 3, 3));
+        assert_eq!(record.analysed_at, None, "being worked out again");
+        let after = [
+            event(EventKind::ZoneLeft, "all", 300),
+            event(EventKind::ZoneEntered, "all", 400),
+        ];
+        store
+            .append_events(id, record.generation, next_seq, &after)
+            .expect("stored")
+            .expect("current");
+        let all = store.all_events(id).expect("read");
+        assert_eq!(all.len(), 5, "nothing overwritten: {all:?}");
+        for e in before.iter().chain(&after) {
+            assert!(all.contains(e), "{e:?} is gone");
+        }
+        let record = store.get_rules(id).expect("read").expect("rules");
+        assert_eq!((record.events, record.by_kind[&EventKind::ZoneEntered]), (5, 4));
+
+        // Other rules: no taking up, and results start afresh.
+        assert_eq!(store.reopen_analytics(id, &zone_rules("other")).expect("read"), None);
+        let (_, next_seq) = store.reopen_analytics(id, &rules).expect("read").expect("same rules");
+        assert_eq!(next_seq, 5);
     }
 }

@@ -113,10 +113,13 @@ pub struct LiveSource {
     pub name: String,
     /// The URL, its password hidden.
     pub url: String,
+    /// `reconnecting` while the stream is reopened after a drop, or while a run that failed (a
+    /// full disk, an encoder or store error) waits to run again, by itself; `failed` only for a
+    /// cause that cannot pass.
     pub state: LiveStateView,
-    /// Why it failed, or why the last attempt to reach it did.
+    /// Why it failed, or why the last attempt to reach it, or its last run, did.
     pub reason: Option<String>,
-    /// Failed attempts in a row.
+    /// Failed attempts (to connect, or runs) in a row.
     pub failed_attempts: u32,
     /// Times the stream was reopened after a drop.
     pub reconnects: u64,
