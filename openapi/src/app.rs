@@ -213,7 +213,7 @@ async fn body_limit<E: Endpoint>(next: E, mut req: Request, limits: BodyLimits) 
     let resp = next.call(req).await.map(IntoResponse::into_response);
     let seen = seen.load(Ordering::Relaxed);
     if parsed && seen >= heap_trim::LARGE_BODY {
-        heap_trim::after_large_body();
+        heap_trim::soon();
     }
     if seen > limit {
         return Ok(too_large());

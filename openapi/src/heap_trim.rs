@@ -1,7 +1,8 @@
-//! Hands freed heap memory back to the system after a request that made much of it. Parsing a
-//! JSON body of a megabyte builds some 25 MB of values; glibc keeps what they freed in its
-//! arenas, so without this the server's resident memory stays that much higher after every
-//! such request (measured: +25 MB after eight 0.94 MB rules bodies, flat with a trim after each).
+//! Hands freed heap memory back to the system after work that made much of it: a large JSON
+//! body, a job. Parsing a JSON body of a megabyte builds some 25 MB of values; glibc keeps what
+//! they freed in its arenas, so without this the server's resident memory stays that much
+//! higher after every such request (measured: +25 MB after eight 0.94 MB rules bodies, flat
+//! with a trim after each). A job's decoders, encoders and detectors leave the same behind.
 //! Trims are rate-limited, so a stream of large bodies costs at most one trim a second, and the
 //! last body of a burst is trimmed after all the same.
 
@@ -18,7 +19,7 @@ static PENDING: AtomicBool = AtomicBool::new(false);
 
 /// Trims the heap in the background: at once, or a second after the last trim when one ran
 /// within the last second (so the last of a burst of bodies is trimmed after too).
-pub fn after_large_body() {
+pub fn soon() {
     if PENDING.swap(true, Ordering::AcqRel) {
         return;
     }

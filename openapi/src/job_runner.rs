@@ -15,6 +15,7 @@ use sightline_actors::store::{Store, StoreError, VideoId, VideoStatus};
 use tokio::sync::watch;
 
 use crate::disk::DiskGuard;
+use crate::heap_trim;
 use crate::job_key::JobKey;
 use crate::notifier::Notifier;
 use crate::repairs::Repairs;
@@ -70,6 +71,8 @@ impl JobRunner {
             tracing::error!(video = %id, status = %outcome.status, "the store did not take the job's end; it is kept in memory until it does");
             self.repairs.remember(key, outcome.status, outcome.error.clone());
         }
+        // What the job's decoders, encoders and detectors freed goes back to the system.
+        heap_trim::soon();
         outcome
     }
 

@@ -62,6 +62,9 @@ pub struct LiveSourceRequest {
     pub rules: Option<RulesBody>,
 }
 
+/// A live source's state: `reconnecting` while the stream is reopened after a drop, or while a
+/// run that failed (a full disk, an encoder or store error) waits to run again, by itself;
+/// `failed` only for a cause that cannot pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 #[oai(rename_all = "lowercase")]
 pub enum LiveStateView {
@@ -113,9 +116,8 @@ pub struct LiveSource {
     pub name: String,
     /// The URL, its password hidden.
     pub url: String,
-    /// `reconnecting` while the stream is reopened after a drop, or while a run that failed (a
-    /// full disk, an encoder or store error) waits to run again, by itself; `failed` only for a
-    /// cause that cannot pass.
+    // No doc comment: poem-openapi would wrap the enum's `$ref` in an `allOf` to carry it, which
+    // client generators cannot take (see `ErrorBody`). `LiveStateView` says what each value means.
     pub state: LiveStateView,
     /// Why it failed, or why the last attempt to reach it, or its last run, did.
     pub reason: Option<String>,
