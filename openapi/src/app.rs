@@ -25,6 +25,7 @@ pub fn build(state: SharedState, prometheus: metrics_exporter_prometheus::Promet
     };
     let token = state.config.api_token.clone();
     let cors = state.config.cors_origins.clone();
+    let public_url: Arc<str> = state.config.public_url().into();
     let disk = state.disk.clone();
 
     let routes = Route::new()
@@ -58,7 +59,7 @@ pub fn build(state: SharedState, prometheus: metrics_exporter_prometheus::Promet
         .with_if(!cors.is_empty(), cors_mw)
         // Boxed: `with_if` doubles the type of what it wraps, past what the compiler lays out.
         .boxed()
-        .around(same_origin)
+        .around(move |ep, req| same_origin(ep, req, public_url.clone()))
         .around(json_errors)
         .around(retry_after)
         .around(metrics::track)
@@ -102,25 +103,37 @@ fn bearer_token(value: &str) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim_start())
 }
 
-/// A request from the server's own page needs no CORS: its `Origin` is the address it was sent
-/// to (the `Host` it names, or `public_url`). The header is taken off so the CORS layer lets it
-/// through whatever `cors_origins` lists.
-async fn same_origin<E: Endpoint>(next: E, mut req: Request) -> poem::Result<Response> {
+/// A request from the server's own page needs no CORS: the header is taken off so the CORS layer
+/// lets it through whatever `cors_origins` lists. See [`is_own_origin`].
+async fn same_origin<E: Endpoint>(next: E, mut req: Request, public_url: Arc<str>) -> poem::Result<Response> {
     let own = {
         let headers = req.headers();
         let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
         let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-        match (origin, host) {
-            (Some(origin), Some(host)) => origin
-                .split_once("://")
-                .is_some_and(|(_, authority)| authority.eq_ignore_ascii_case(host)),
-            _ => false,
-        }
+        origin.is_some_and(|o| is_own_origin(o, host, &public_url))
     };
     if own {
         req.headers_mut().remove(header::ORIGIN);
     }
     Ok(next.call(req).await?.into_response())
+}
+
+/// Whether `origin` is the server's own: its `public_url`, or the address the request was sent
+/// to (its `Host`) when that is an IP address or `localhost`. A DNS name in `Host` is not
+/// enough: a page that rebinds its own name to this server's address would send a matching one.
+fn is_own_origin(origin: &str, host: Option<&str>, public_url: &str) -> bool {
+    if origin.eq_ignore_ascii_case(public_url) {
+        return true;
+    }
+    let (Some((_, authority)), Some(host)) = (origin.split_once("://"), host) else {
+        return false;
+    };
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    let literal = name.parse::<std::net::IpAddr>().is_ok() || name.eq_ignore_ascii_case("localhost");
+    literal && authority.eq_ignore_ascii_case(host)
 }
 
 /// Every 503 says when to come back (the API's own 503s may set a longer wait).
@@ -251,6 +264,27 @@ async fn json_errors<E: Endpoint>(next: E, req: Request) -> poem::Result<Respons
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_own_origin_is_the_public_url_or_an_address_literal_in_host() {
+        let public = "https://video.example.org";
+        assert!(is_own_origin(
+            "https://video.example.org",
+            Some("10.0.0.5:8080"),
+            public
+        ));
+        assert!(is_own_origin("http://127.0.0.1:8080", Some("127.0.0.1:8080"), public));
+        assert!(is_own_origin("http://[::1]:8080", Some("[::1]:8080"), public));
+        assert!(is_own_origin("http://localhost:8080", Some("localhost:8080"), public));
+        // A name in Host could be a rebinding page's own.
+        assert!(!is_own_origin(
+            "http://evil.example.net",
+            Some("evil.example.net"),
+            public
+        ));
+        assert!(!is_own_origin("http://127.0.0.1:9999", Some("127.0.0.1:8080"), public));
+        assert!(!is_own_origin("https://dashboard.example.org", None, public));
+    }
 
     #[test]
     fn the_bearer_scheme_is_read_in_any_case() {

@@ -29,11 +29,12 @@ pub fn soon() {
         if let Some(wait) = last.map(|at| EVERY.saturating_sub(at.elapsed())) {
             tokio::time::sleep(wait).await;
         }
-        // Cleared before the trim: a body parsed while it runs asks for the next one.
+        // The time first, then cleared before the trim: a body parsed while it runs asks for the
+        // next one, a second from now.
+        *LAST.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
         PENDING.store(false, Ordering::Release);
         let _ = tokio::task::spawn_blocking(trim).await;
         tracing::debug!("heap trimmed");
-        *LAST.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
     });
 }
 

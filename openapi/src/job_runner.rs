@@ -77,18 +77,17 @@ impl JobRunner {
     }
 
     /// Runs live source `id` once, until it is stopped or a stage fails. Like an upload's job,
-    /// with the source as its input; a source started again goes on from where its playlists
-    /// ended (or `input.continues`, if further: a run that failed before it wrote any), and its
-    /// stored detections, events and stats stay. How the run ended is for the caller to record
+    /// with the source as its input; a source started again goes on from `input.continues`
+    /// (where its playlists ended: the caller takes the furthest of [`JobRunner::live_position`]
+    /// and the runs before), and its stored detections, events and stats stay. How the run ended is for the caller to record
     /// (see `live`): a failure it runs again after is not the source's end.
-    pub async fn run_live(&self, id: VideoId, mut input: LiveInput) -> JobOutcome {
+    pub async fn run_live(&self, id: VideoId, input: LiveInput) -> JobOutcome {
         let record = match self.store.get_video(id) {
             Ok(Some(r)) => r,
             Ok(None) => return JobOutcome::failed("the live source no longer exists"),
             Err(e) => return JobOutcome::failed(&format!("the live source's record could not be read: {e}")),
         };
         let out_dir = self.streams.join(id.to_string());
-        input.continues = furthest(input.continues, live_position(&out_dir));
         // The floor before the folder is emptied: a run that cannot start leaves the playlists
         // the next one goes on from.
         if let Err(low) = self.disk.check() {
@@ -122,11 +121,21 @@ impl JobRunner {
     /// Records how live source `id`'s last run ended, for good: `failed` with `reason`, or as
     /// the run itself recorded it (stopped: `ready`). Kept in memory when the store refuses it.
     pub fn record_live_end(&self, id: VideoId, outcome: &JobOutcome, reason: Option<&str>) {
-        let key = JobKey::process(id);
         let (status, error) = match reason {
             Some(why) => (VideoStatus::Failed, Some(why.to_string())),
             None => (outcome.status, outcome.error.clone()),
         };
+        self.record_live(id, status, error);
+    }
+
+    /// Records that live source `id` was stopped by a user: an ended source, not a failed one,
+    /// even when its last run failed on its way out (a stop is how it ended).
+    pub fn record_live_stopped(&self, id: VideoId) {
+        self.record_live(id, VideoStatus::Ready, None);
+    }
+
+    fn record_live(&self, id: VideoId, status: VideoStatus, error: Option<String>) {
+        let key = JobKey::process(id);
         let recorded = record_status(&self.store, id, JobKind::Process, status, error.clone(), None);
         match recorded {
             Ok(()) | Err(StoreError::NotFound(_)) => self.repairs.forget(key),

@@ -265,7 +265,7 @@ async fn drive(runner: &JobRunner, id: VideoId, mut input: LiveInput) {
         let facts = facts(runner, id, &outcome, &monitor, &stop);
         match recovery.decide(facts.end(), started.elapsed(), spread()) {
             Decision::Stop => {
-                runner.record_live_end(id, &outcome, None);
+                runner.record_live_stopped(id);
                 tracing::info!(video = %id, "live source stopped");
                 monitor.ended(LiveState::Stopped, None);
                 return;
@@ -281,8 +281,8 @@ async fn drive(runner: &JobRunner, id: VideoId, mut input: LiveInput) {
                 runner.record_live_retry(id, &reason);
                 monitor.retrying(&reason, attempt);
                 if !wait_unless_stopped(wait, &stop).await {
-                    // Stopped while waiting: its last run's failure is how it ended.
-                    runner.record_live_end(id, &outcome, Some(&reason));
+                    // Stopped while waiting: a user's stop, whatever the last run's failure was.
+                    runner.record_live_stopped(id);
                     tracing::info!(video = %id, "live source stopped");
                     monitor.ended(LiveState::Stopped, None);
                     return;

@@ -4,9 +4,10 @@
 //! (169.254.169.254). By default such targets are refused: loopback (127/8, ::1), link-local
 //! (169.254/16, fe80::/10), private (10/8, 172.16/12, 192.168/16, fc00::/7), shared (100.64/10,
 //! where some clouds keep their metadata service), unspecified (0/8, ::, which Linux connects
-//! to the host itself), multicast and broadcast, in IPv4 and in the IPv6 forms that carry an
-//! IPv4 address (`::ffff:a.b.c.d`, NAT64's `64:ff9b::a.b.c.d`). `webhook_allow_private` allows
-//! them all; `webhook_allow_networks` allows the networks it lists.
+//! to the host itself), multicast, broadcast and reserved ranges, in IPv4 and in the IPv6 forms
+//! that carry an IPv4 address (`::ffff:a.b.c.d`, `::a.b.c.d`, NAT64's `64:ff9b::a.b.c.d`, 6to4's
+//! `2002:…`). `webhook_allow_private` allows them all; `webhook_allow_networks` allows the
+//! networks it lists.
 //!
 //! The check runs when a webhook is created and again before each delivery connects, since
 //! what a name resolves to can change: [`CheckedResolver`] resolves, checks every address, and
@@ -92,6 +93,10 @@ fn classify_v4(ip: Ipv4Addr) -> Option<Restricted> {
         Some(Restricted::Multicast)
     } else if ip.is_broadcast() {
         Some(Restricted::Broadcast)
+    } else if (a == 192 && b == 0 && ip.octets()[2] == 0) || (a == 198 && (b & 0xfe) == 18) || a >= 240 {
+        // 192.0.0/24 (protocol assignments), 198.18/15 (benchmarking, often inside networks),
+        // 240/4 (reserved): none is a public receiver's.
+        Some(Restricted::Private)
     } else {
         None
     }
@@ -115,18 +120,24 @@ fn classify_v6(ip: Ipv6Addr) -> Option<Restricted> {
     }
 }
 
-/// The IPv4 address an IPv6 one stands for: IPv4-mapped (`::ffff:a.b.c.d`) and NAT64's
-/// well-known prefix (`64:ff9b::/96`), both of which reach that IPv4 address.
+/// The IPv4 address an IPv6 one stands for, where it may reach that IPv4 address: IPv4-mapped
+/// (`::ffff:a.b.c.d`), the deprecated IPv4-compatible form (`::a.b.c.d`), NAT64's prefixes
+/// (`64:ff9b::/96`, the local-use `64:ff9b:1::/48`, IPv4 in its last 32 bits) and 6to4
+/// (`2002:AABB:CCDD::/48`, IPv4 in bits 16..48).
 fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     if let Some(v4) = ip.to_ipv4_mapped() {
         return Some(v4);
     }
     let s = ip.segments();
+    let o = ip.octets();
+    let last = Ipv4Addr::new(o[12], o[13], o[14], o[15]);
+    let compatible = s[..6].iter().all(|&x| x == 0) && !ip.is_loopback() && !ip.is_unspecified();
     let nat64 = s[0] == 0x64 && s[1] == 0xff9b && s[2..6].iter().all(|&x| x == 0);
-    nat64.then(|| {
-        let [.., a, b, c, d] = ip.octets();
-        Ipv4Addr::new(a, b, c, d)
-    })
+    let nat64_local = s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1;
+    if compatible || nat64 || nat64_local {
+        return Some(last);
+    }
+    (s[0] == 0x2002).then(|| Ipv4Addr::new(o[2], o[3], o[4], o[5]))
 }
 
 /// Parses `webhook_allow_networks`: CIDRs (`10.1.2.0/24`, `fd00::/8`) or single addresses.
@@ -302,6 +313,15 @@ mod tests {
             ("::ffff:10.0.0.1", Restricted::Private),
             ("64:ff9b::a00:1", Restricted::Private),
             ("::ffff:0.0.0.0", Restricted::Unspecified),
+            ("::127.0.0.1", Restricted::Loopback),
+            ("64:ff9b:1::a9fe:a9fe", Restricted::LinkLocal),
+            ("2002:a9fe:a9fe::1", Restricted::LinkLocal),
+            ("2002:7f00:1::", Restricted::Loopback),
+            // Reserved IPv4 ranges no public receiver lives in.
+            ("192.0.0.8", Restricted::Private),
+            ("198.18.0.1", Restricted::Private),
+            ("198.19.255.1", Restricted::Private),
+            ("240.0.0.1", Restricted::Private),
         ] {
             assert_eq!(classify(ip(addr)), Some(kind), "{addr}");
         }
@@ -312,6 +332,9 @@ mod tests {
             "2606:4700::1111",
             "::ffff:8.8.8.8",
             "64:ff9b::808:808",
+            "2002:808:808::1",
+            "198.20.0.1",
+            "192.0.2.1",
         ] {
             assert_eq!(classify(ip(public)), None, "{public}");
         }

@@ -80,7 +80,7 @@ pub fn backoff(attempts: usize) -> Duration {
 /// encode alike, kept to 53 bits so it is exact as a JSON number in JavaScript. The same
 /// event raised again (a job retried or resumed) has the same id; webhooks and MQTT carry it.
 ///
-/// The time is in it for live sources: a source started again counts frames and tracks from the
+/// The time is in it for live sources: a source started again counts frames from the
 /// start, but its stream time goes on, so a new event there never takes an old one's id.
 pub fn delivery_id(video: VideoId, e: &Event) -> u64 {
     let mut h = sha2::Sha256::new();

@@ -101,8 +101,12 @@ pub fn describe(url: &LiveUrl, error: &StreamError, reach: Option<&Reach>) -> St
         )),
         (_, Some(Reach::NoSuchHost)) => not_reached(format!("the host name {host} does not resolve")),
         (_, Some(Reach::Failed(why))) => not_reached(why.clone()),
-        (ErrorKind::CannotOpen, _) => format!(
+        (ErrorKind::CannotOpen, Some(Reach::Answered)) => format!(
             "could not open {url}: {host}:{port} answered, but the stream could not be opened{}",
+            detail(&error.detail)
+        ),
+        (ErrorKind::CannotOpen, None) => format!(
+            "could not open {url}: the stream could not be opened{}",
             detail(&error.detail)
         ),
         (ErrorKind::DataFlow, Some(Reach::Answered)) if error.from_source => format!(

@@ -174,6 +174,16 @@ fn be_u64(b: &[u8]) -> Option<u64> {
     b.try_into().ok().map(u64::from_be_bytes)
 }
 
+/// One change to a delivery at a time: a sender recording an attempt and a job dropping the
+/// oldest deliveries from a full outbox read, change and write the same record, and without this
+/// one could write back over the other (a dropped delivery put back in the outbox, a delivered
+/// one marked dropped).
+static UPDATES: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn lock_updates() -> std::sync::MutexGuard<'static, ()> {
+    UPDATES.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 impl Store {
     pub fn create_webhook(
         &self,
@@ -391,8 +401,14 @@ impl Store {
                 .min();
             let Some((seq, hook, i)) = oldest else { break };
             let key = pair_key(hook, seq);
+            let _one_at_a_time = lock_updates();
             trees.outbox.remove(key)?;
-            self.update_delivery(&key, |d| d.state = DeliveryState::Dropped)?;
+            // Delivered meanwhile (its sender got there first): it stays delivered.
+            self.update_delivery(&key, |d| {
+                if d.state == DeliveryState::Pending {
+                    d.state = DeliveryState::Dropped;
+                }
+            })?;
             heads[i] = next(&mut parts[i])?;
             over -= 1;
             dropped += 1;
@@ -465,6 +481,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let key = pair_key(webhook, seq);
         let mut pending = false;
+        let _one_at_a_time = lock_updates();
         self.update_delivery(&key, |d| {
             d.attempts.push(attempt);
             match outcome {
@@ -496,6 +513,8 @@ impl Store {
             .collect()
     }
 
+    /// Reads, changes and writes back one delivery; callers hold [`lock_updates`] around it and
+    /// what they do to the outbox because of it.
     fn update_delivery(&self, key: &[u8; 16], f: impl FnOnce(&mut Delivery)) -> Result<(), StoreError> {
         let trees = self.trees()?;
         let Some(v) = trees.deliveries.get(key)? else {

@@ -23,7 +23,7 @@ use poem::{Addr, Endpoint};
 use sightline_actors::telemetry;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::admission::{Admissions, Refusal, Ticket};
@@ -37,9 +37,14 @@ type ResponseBody = http_body_util::combinators::BoxBody<Bytes, std::io::Error>;
 
 /// How long requests in progress may take to finish once shutdown is asked for.
 const GRACE: Duration = Duration::from_secs(5);
-/// Connections over a cap looked at (and answered) at once; beyond that a refused connection is
-/// just closed.
+/// Connections over a cap looked at (and answered) at once, in all and from one network; beyond
+/// that a refused connection is just closed. The share per network keeps one client's sockets
+/// from taking every look, so a health check from elsewhere still gets one.
 const REFUSALS_IN_FLIGHT: usize = 64;
+const REFUSALS_PER_NETWORK: usize = 16;
+/// How long a health check served past the caps may take in all, its head included: it holds one
+/// of the looks above meanwhile.
+const PAST_CAPS_DEADLINE: Duration = Duration::from_secs(2);
 /// How long a connection over a cap has to send its request line, to be told from a health
 /// check, and how long that line may be.
 const PROBE_WAIT: Duration = Duration::from_secs(1);
@@ -70,7 +75,7 @@ pub async fn serve<E>(
         limits.max_connections_per_network,
         limits.max_connections_per_client,
     );
-    let refusals = Arc::new(Semaphore::new(REFUSALS_IN_FLIGHT));
+    let refusals = Admissions::new(REFUSALS_IN_FLIGHT, REFUSALS_PER_NETWORK, REFUSALS_PER_NETWORK);
     let (stop, stopped) = watch::channel(false);
     let mut connections = JoinSet::new();
     let open = metrics::gauge!(telemetry::HTTP_CONNECTIONS);
@@ -180,11 +185,11 @@ fn refuse<E: Endpoint + 'static>(
     peer: SocketAddr,
     why: Refusal,
     limits: Limits,
-    refusals: &Arc<Semaphore>,
+    refusals: &Arc<Admissions>,
     endpoint: Arc<E>,
     stopped: watch::Receiver<bool>,
 ) {
-    let Ok(permit) = refusals.clone().try_acquire_owned() else {
+    let Ok(permit) = refusals.admit(peer.ip()) else {
         count_refusal(why);
         return;
     };
@@ -200,7 +205,7 @@ fn refuse<E: Endpoint + 'static>(
                 ticket: None,
                 limits,
             };
-            conn.serve(endpoint, stopped).await;
+            let _ = tokio::time::timeout(PAST_CAPS_DEADLINE, conn.serve(endpoint, stopped)).await;
         } else {
             count_refusal(why);
             let response = refusal_response(why, peer);
