@@ -6,46 +6,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::server::{curl, get, Server};
+use common::tmpfs::{available_bytes, Tmpfs};
 use common::*;
-
-/// A tmpfs mounted for the test's life.
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(dir: &Path, size_mb: u32) -> Tmpfs {
-        std::fs::create_dir_all(dir).expect("mount point");
-        let out = run(Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size_mb}m"), "tmpfs"])
-            .arg(dir));
-        assert!(
-            out.status.success(),
-            "this test mounts a small tmpfs to fill it and needs root for that: {}",
-            stderr(&out)
-        );
-        Tmpfs(dir.to_path_buf())
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
-
-/// Bytes free on the file system of `dir`, as `df` reports them.
-fn available_bytes(dir: &Path) -> u64 {
-    let out = run(Command::new("df").args(["-B1", "--output=avail"]).arg(dir));
-    stdout(&out)
-        .lines()
-        .nth(1)
-        .and_then(|l| l.trim().parse().ok())
-        .expect("df reports the free bytes")
-}
 
 fn ready(server: &Server) -> (u16, serde_json::Value) {
     get(&server.url("/readyz"))

@@ -7,7 +7,7 @@
 //! - Its data folder on a small tmpfs that another program fills mid-stream, the source reads
 //!   `reconnecting` with the reason, the metrics follow, and once the space is back it comes back
 //!   `live` by itself, its frames moving and its playlists going on. (The tmpfs needs root, as
-//!   `make test` has here and in CI; where it cannot be mounted, that test says so and skips.)
+//!   `make test` has here and in CI; where it cannot be mounted, that test fails saying so.)
 //! - An HLS source on a closed port fails saying, in our words, that it could not connect.
 
 mod common;
@@ -21,7 +21,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::camera::Camera;
 use common::server::{curl_raw, free_port, get, Server};
-use common::{media, run, stderr, stdout};
+use common::tmpfs::{available_bytes, Tmpfs};
+use common::{media, run, stderr};
 use serde_json::{json, Value};
 
 /// The tests that load the machine take turns.
@@ -245,50 +246,6 @@ fn a_restarted_source_keeps_its_events_detections_stats_and_track_numbers() {
     );
 }
 
-/// A tmpfs mounted for the test's life.
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    /// `None`, saying why, where it cannot be mounted (not root, no mount).
-    fn mount(dir: &Path, size_mb: u32) -> Option<Tmpfs> {
-        std::fs::create_dir_all(dir).expect("mount point");
-        let out = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size_mb}m"), "tmpfs"])
-            .arg(dir)
-            .output();
-        match out {
-            Ok(out) if out.status.success() => Some(Tmpfs(dir.to_path_buf())),
-            Ok(out) => {
-                println!(
-                    "SKIPPED: a {size_mb} MiB tmpfs could not be mounted (root is needed): {}",
-                    stderr(&out)
-                );
-                None
-            }
-            Err(e) => {
-                println!("SKIPPED: `mount` could not be run to mount a tmpfs: {e}");
-                None
-            }
-        }
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
-
-/// Bytes free on the file system of `dir`, as `df` reports them.
-fn available_bytes(dir: &Path) -> u64 {
-    let out = run(Command::new("df").args(["-B1", "--output=avail"]).arg(dir));
-    stdout(&out)
-        .lines()
-        .nth(1)
-        .and_then(|l| l.trim().parse().ok())
-        .expect("df reports the free bytes")
-}
-
 /// Another program that takes whatever space the disk has, and keeps taking what is freed,
 /// until dropped; then it deletes its file.
 struct Ballast {
@@ -401,9 +358,7 @@ fn a_source_on_a_full_disk_reconnects_and_comes_back_by_itself_when_space_return
     let _turn = HEAVY.lock().unwrap_or_else(|p| p.into_inner());
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().join("data");
-    let Some(disk) = Tmpfs::mount(&data, 64) else {
-        return;
-    };
+    let disk = Tmpfs::mount(&data, 64);
     let camera = Camera::serving(free_port(), &media("vtest.avi"), 6);
     let mut env = env();
     env.push(("SIGHTLINE_MIN_FREE_MB", "1"));

@@ -70,3 +70,4 @@ pub fn stderr(out: &Output) -> String {
 
 pub mod camera;
 pub mod server;
+pub mod tmpfs;

@@ -72,16 +72,8 @@ impl JobAnalysis {
     ) -> Result<Self, StoreError> {
         let _writer = WRITER.lock().unwrap_or_else(|p| p.into_inner());
         let record = store.replace_analytics(video, rules.clone(), None, 0)?;
-        Ok(JobAnalysis {
-            store: store.clone(),
-            video,
-            generation: record.generation,
-            analyzer: Analyzer::new(rules, names, forget_after),
-            next_seq: 0,
-            busy: Duration::ZERO,
-            current: true,
-            durable: false,
-        })
+        let analyzer = Analyzer::new(rules, names, forget_after);
+        Ok(Self::at(store, video, record.generation, analyzer, 0, false))
     }
 
     /// Goes on with the stored results of `rules` (a live source started again, after a stop, a
@@ -105,16 +97,22 @@ impl JobAnalysis {
             return Ok(begun);
         };
         tracing::info!(%video, generation = record.generation, events = record.events, next_seq, "rules' events go on from the stored ones");
-        Ok(JobAnalysis {
+        let analyzer = Analyzer::new(rules, names, forget_after);
+        Ok(Self::at(store, video, record.generation, analyzer, next_seq, true))
+    }
+
+    /// An evaluation adding to `generation`'s results from `next_seq` on.
+    fn at(store: &Store, video: VideoId, generation: u32, analyzer: Analyzer, next_seq: u32, durable: bool) -> Self {
+        JobAnalysis {
             store: store.clone(),
             video,
-            generation: record.generation,
-            analyzer: Analyzer::new(rules, names, forget_after),
+            generation,
+            analyzer,
             next_seq,
             busy: Duration::ZERO,
             current: true,
-            durable: true,
-        })
+            durable,
+        }
     }
 
     /// One frame's tracked boxes: returns the events they raised, stored already. None once the
