@@ -27,7 +27,8 @@ use serde::{Deserialize, Serialize};
 use super::{now_ms, Store, StoreError, VideoId};
 use crate::analytics::EventKind;
 
-/// Deliveries kept in one webhook's log (the oldest finished ones go first).
+/// Deliveries kept in one webhook's log (the oldest go first; one still pending then is dropped,
+/// and counted so).
 pub const MAX_LOGGED_DELIVERIES: usize = 1000;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -354,7 +355,7 @@ impl Store {
             let ids: Vec<u64> = hooks.iter().map(|h| h.id).collect();
             done.dropped = self.drop_oldest(&ids, outbox_max)?;
             for hook in touched {
-                self.prune_log(hook)?;
+                done.dropped += self.prune_log(hook)?;
             }
         }
         Ok(done)
@@ -528,15 +529,20 @@ impl Store {
 
     /// Keeps a webhook's log at its latest [`MAX_LOGGED_DELIVERIES`] entries; the index and the
     /// outbox let go of what leaves it.
-    fn prune_log(&self, webhook: u64) -> Result<(), StoreError> {
+    /// Returns how many of the entries it removed were still to be delivered: dropped.
+    fn prune_log(&self, webhook: u64) -> Result<u64, StoreError> {
         let trees = self.trees()?;
         let keys: Vec<sled::IVec> = trees
             .deliveries
             .scan_prefix(webhook.to_be_bytes())
             .keys()
             .collect::<Result<_, _>>()?;
+        let mut dropped = 0;
         for key in keys.iter().take(keys.len().saturating_sub(MAX_LOGGED_DELIVERIES)) {
-            trees.outbox.remove(key)?;
+            let _one_at_a_time = lock_updates();
+            if trees.outbox.remove(key)?.is_some() {
+                dropped += 1;
+            }
             let Some(v) = trees.deliveries.remove(key)? else {
                 continue;
             };
@@ -549,7 +555,7 @@ impl Store {
                 trees.delivery_index.remove(index_key)?;
             }
         }
-        Ok(())
+        Ok(dropped)
     }
 }
 
@@ -702,7 +708,7 @@ mod tests {
     }
 
     #[test]
-    fn the_index_follows_the_log_when_it_is_pruned() {
+    fn the_index_follows_the_log_when_it_is_pruned_and_pending_ones_count_as_dropped() {
         let (_dir, store) = temp_store();
         let video = VideoId::from_u64(7);
         let hook = store
@@ -710,7 +716,11 @@ mod tests {
             .expect("hook");
         let n = MAX_LOGGED_DELIVERIES as u64 + 5;
         let events: Vec<Outgoing> = (0..n).map(|id| event(EventKind::LineCrossed, id)).collect();
-        store.enqueue_deliveries(video, events, 10_000).expect("queued");
+        let done = store.enqueue_deliveries(video, events, 10_000).expect("queued");
+        assert_eq!(
+            done.dropped, 5,
+            "the pending deliveries pruned from the log are counted"
+        );
         let log = store.deliveries(hook.id, 2000).expect("log");
         assert_eq!(log.len(), MAX_LOGGED_DELIVERIES);
         assert_eq!(log.last().map(|d| d.id), Some(5), "the oldest went first");
