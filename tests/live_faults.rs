@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::camera::Camera;
+use common::live::{source, wait_state};
 use common::server::{curl_raw, free_port, get, Server};
 use common::tmpfs::{available_bytes, Tmpfs};
 use common::{media, run, stderr};
@@ -52,29 +53,6 @@ fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
-}
-
-fn source(server: &Server, id: &str) -> Value {
-    let (code, v) = get(&server.url(&format!("/api/live/{id}")));
-    assert_eq!(code, 200, "{v}\n{}", server.log());
-    v
-}
-
-/// Polls source `id` until its state is one of `want`.
-fn wait_state(server: &Server, id: &str, want: &[&str], timeout: Duration) -> Value {
-    let started = Instant::now();
-    loop {
-        let v = source(server, id);
-        if want.iter().any(|w| v["state"] == *w) {
-            return v;
-        }
-        assert!(
-            started.elapsed() < timeout,
-            "source {id} is not {want:?} but {v}\n{}",
-            server.log()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 /// Every stored event of video `id`, page by page, as (kind, rule, track, frame).

@@ -12,6 +12,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use common::camera::Camera;
+use common::live::{source, wait_state};
 use common::media;
 use common::server::{curl_raw, free_port, get, Server};
 use serde_json::{json, Value};
@@ -31,29 +32,6 @@ fn env() -> Vec<(&'static str, &'static str)> {
         ("SIGHTLINE_RETENTION_DAYS", "0.000694444"),
         ("SIGHTLINE_CLUSTER_ENABLED", "false"),
     ]
-}
-
-fn source(server: &Server, id: &str) -> Value {
-    let (code, v) = get(&server.url(&format!("/api/live/{id}")));
-    assert_eq!(code, 200, "{v}");
-    v
-}
-
-/// Polls source `id` until its state is `want`.
-fn wait_state(server: &Server, id: &str, want: &str, timeout: Duration) -> Value {
-    let started = Instant::now();
-    loop {
-        let v = source(server, id);
-        if v["state"] == want {
-            return v;
-        }
-        assert!(
-            started.elapsed() < timeout,
-            "source {id} is not {want} but {v}\n{}",
-            server.log()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 /// Waits until source `id`'s stream can be played (every rendition has a segment).
@@ -197,7 +175,7 @@ fn a_live_camera_streams_slides_reconnects_and_survives_a_restart() {
     assert_eq!(code, 201, "{added}");
     let id = added["id"].as_str().expect("id").to_string();
     assert_eq!(added["name"], "entrance");
-    wait_state(&server, &id, "live", Duration::from_secs(60));
+    wait_state(&server, &id, &["live"], Duration::from_secs(60));
     wait_playable(&server, &id);
     let (_, video) = get(&server.url(&format!("/api/videos/{id}")));
     assert_eq!(video["kind"], "live");
@@ -315,11 +293,11 @@ fn a_live_camera_streams_slides_reconnects_and_survives_a_restart() {
     // The camera goes away for 10 s and comes back: the source reconnects by itself.
     camera.kill();
     let down = Instant::now();
-    let lost = wait_state(&server, &id, "reconnecting", Duration::from_secs(20));
+    let lost = wait_state(&server, &id, &["reconnecting"], Duration::from_secs(20));
     assert!(lost["reason"].is_string(), "{lost}");
     std::thread::sleep(Duration::from_secs(10).saturating_sub(down.elapsed()));
     let camera = Camera::serving(port, &media("vtest.avi"), 6);
-    wait_state(&server, &id, "live", Duration::from_secs(60));
+    wait_state(&server, &id, &["live"], Duration::from_secs(60));
     let started = Instant::now();
     loop {
         let playlist = top_playlist(&server, &id);
@@ -349,7 +327,7 @@ fn a_live_camera_streams_slides_reconnects_and_survives_a_restart() {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
     let restarted_s = (now.expect("a clock after 1970").as_millis() as u64 - epoch) as f64 / 1000.0;
     let server = Server::start(dir.path(), &env());
-    wait_state(&server, &id, "live", Duration::from_secs(150));
+    wait_state(&server, &id, &["live"], Duration::from_secs(150));
     wait_playable(&server, &id);
     // Its playlists go on where they left off, after a discontinuity, with segments of new names
     // (players may cache segments for ever).
@@ -399,7 +377,7 @@ fn a_live_camera_streams_slides_reconnects_and_survives_a_restart() {
     // it runs changes nothing.
     let (code, again) = server.send_json("POST", &format!("/api/live/{id}/start"), &json!({}));
     assert_eq!(code, 200, "{again}");
-    wait_state(&server, &id, "live", Duration::from_secs(60));
+    wait_state(&server, &id, &["live"], Duration::from_secs(60));
     let (code, again) = server.send_json("POST", &format!("/api/live/{id}/start"), &json!({}));
     assert_eq!((code, &again["state"]), (200, &json!("live")), "{again}");
     let started = Instant::now();
@@ -482,7 +460,7 @@ fn live_sources_that_cannot_work_end_failed_with_the_reason() {
     assert_eq!(code, 409, "a fourth source is over max_live_sources: {v}");
 
     for (id, (url, says)) in ids.iter().zip(&cases) {
-        let failed = wait_state(&server, id, "failed", Duration::from_secs(90));
+        let failed = wait_state(&server, id, &["failed"], Duration::from_secs(90));
         let reason = failed["reason"].as_str().unwrap_or_default();
         println!("{url}: {reason}");
         assert!(reason.contains(says), "{url}: {failed}");
@@ -501,7 +479,12 @@ fn live_sources_that_cannot_work_end_failed_with_the_reason() {
         &json!({ "url": format!("rtsp://127.0.0.1:{locked_port}/cam"), "username": "admin", "password": "right-one" }),
     );
     assert_eq!(code, 201, "{v}");
-    wait_state(&server, v["id"].as_str().expect("id"), "live", Duration::from_secs(60));
+    wait_state(
+        &server,
+        v["id"].as_str().expect("id"),
+        &["live"],
+        Duration::from_secs(60),
+    );
 }
 
 #[test]
@@ -530,7 +513,7 @@ fn four_cameras_on_one_detector_keep_their_latency_by_tracking() {
         })
         .collect();
     for id in &ids {
-        wait_state(&server, id, "live", Duration::from_secs(60));
+        wait_state(&server, id, &["live"], Duration::from_secs(60));
     }
     let mut rss = Vec::new();
     for _ in 0..6 {

@@ -69,5 +69,6 @@ pub fn stderr(out: &Output) -> String {
 }
 
 pub mod camera;
+pub mod live;
 pub mod server;
 pub mod tmpfs;

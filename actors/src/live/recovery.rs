@@ -20,7 +20,6 @@
 use std::time::Duration;
 
 use super::backoff::Backoff;
-use super::monitor::LiveState;
 
 /// The first wait before a failed run is tried again.
 pub const DEFAULT_RETRY_FIRST: Duration = Duration::from_secs(1);
@@ -121,17 +120,6 @@ pub enum Decision {
         attempt: u32,
         reason: String,
     },
-}
-
-impl Decision {
-    /// The state the source shows meanwhile.
-    pub const fn state(&self) -> LiveState {
-        match self {
-            Self::Stop => LiveState::Stopped,
-            Self::Fail { .. } => LiveState::Failed,
-            Self::Retry { .. } => LiveState::Reconnecting,
-        }
-    }
 }
 
 /// One source's runs, one after another.
@@ -288,7 +276,6 @@ mod tests {
                 reason: "the encoder failed".into()
             }
         );
-        assert_eq!(next.state(), LiveState::Reconnecting);
     }
 
     #[test]
@@ -304,9 +291,8 @@ mod tests {
                 0.0,
             );
             assert_eq!(d, Decision::Fail { reason: "why".into() }, "{cause:?}");
-            assert_eq!(d.state(), LiveState::Failed);
         }
         let d = r.decide(RunEnd::Stopped, Duration::ZERO, 0.0);
-        assert_eq!((d.clone(), d.state()), (Decision::Stop, LiveState::Stopped));
+        assert_eq!(d, Decision::Stop);
     }
 }

@@ -31,7 +31,7 @@ use gstreamer_video as gst_video;
 use super::decoder::{DecodeError, RawFrame};
 use super::element::element;
 use super::encoder::LiveOutput;
-use super::source::FrameSource;
+use super::frame_source::FrameSource;
 use super::threads::limit_decoder_threads;
 use super::video_stream::take_video;
 use crate::clock::now_ms;

@@ -2,11 +2,10 @@
 //! uploaded file or a live source.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use super::decoder::{DecodeError, Decoder};
+use super::frame_source::FrameSource;
 use super::live_source::{LiveInput, LiveSource};
-use crate::frame::Frame;
 
 /// What a job reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,23 +40,5 @@ impl Input {
             Input::File(_) => None,
             Input::Live(live) => Some(live),
         }
-    }
-}
-
-/// An open input, pulled one frame at a time.
-pub trait FrameSource: Send {
-    /// The next frame, `None` at the end; gives up when nothing comes for `stall`.
-    fn next_frame(&mut self, stall: Duration) -> Result<Option<Frame>, DecodeError>;
-    /// Nanoseconds of video decoded so far, from the first frame's start to the last one's end.
-    fn decoded_until(&self) -> u64;
-}
-
-impl FrameSource for Decoder {
-    fn next_frame(&mut self, stall: Duration) -> Result<Option<Frame>, DecodeError> {
-        Decoder::next_frame(self, stall)
-    }
-
-    fn decoded_until(&self) -> u64 {
-        Decoder::decoded_until(self)
     }
 }

@@ -13,7 +13,7 @@ use metrics::{Counter, Gauge, Histogram};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 
 use super::messages::{ExtractorMsg, PoolMsg};
-use crate::media::source::{FrameSource, Input};
+use crate::media::{FrameSource, Input};
 use crate::telemetry;
 
 /// How long the decoder may produce nothing before the job is failed as stalled.

@@ -9,11 +9,11 @@ use sightline_actors::job::{set_rules, JobOptions};
 use sightline_actors::live::{Gap, LiveReport, LiveState, LiveUrl};
 use sightline_actors::store::{now_ms, LiveSettings, VideoRecord};
 
-use super::analytics::RulesBody;
 use super::auth::TokenIfSet;
 use super::error::ApiError;
 use super::failure::{Failure, Listing, LiveCreation, LiveStart, Lookup, Removal};
 use super::models::Links;
+use super::rules_body::RulesBody;
 use super::video_id::VideoIdParam;
 use crate::live::StartError;
 use crate::state::SharedState;

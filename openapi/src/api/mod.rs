@@ -11,6 +11,7 @@ mod failure;
 mod live;
 mod models;
 mod renders;
+mod rules_body;
 mod system;
 mod video_id;
 mod videos;

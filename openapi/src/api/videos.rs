@@ -16,12 +16,12 @@ use sightline_actors::store::{
 };
 use sightline_actors::telemetry;
 
-use super::analytics::RulesBody;
 use super::auth::TokenIfSet;
 use super::error::ApiError;
 use super::events::{self, EventsResponse};
 use super::failure::{Failure, Listing, Lookup, Removal, Requeue, Upload};
 use super::models::*;
+use super::rules_body::RulesBody;
 use super::video_id::VideoIdParam;
 use crate::job_key::JobKey;
 use crate::state::SharedState;
